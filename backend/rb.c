@@ -1,0 +1,760 @@
+#include "backend/rb.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/admin.h"
+#include "backend/dname.h"
+#include "backend/scan.h"
+#include "backend/snap.h"
+#include "backend/state.h"
+#include "backend/trx.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+struct rb_conn {
+    snap_slot_t *slot;
+    trx_t trx;
+    buf_t out;
+};
+
+static const char reply_false[] = "{\"result\":false}\n";
+
+rb_conn_t *rb_conn_new(void)
+{
+    snap_slot_t *slot = snap_slot_get();
+    if (!slot)
+        return NULL;
+    rb_conn_t *c = mem_calloc(1, sizeof(*c));
+    c->slot = slot;
+    buf_init(&c->out);
+    buf_reserve(&c->out, 4096);
+    return c;
+}
+
+void rb_conn_free(rb_conn_t *c)
+{
+    if (!c)
+        return;
+    if (c->trx.active)
+        log_info("rb: connection closed with an open transaction on zone id %lld: aborted",
+                 (long long)c->trx.zone_id);
+    trx_clear(&c->trx);
+    snap_slot_put(c->slot);
+    buf_free(&c->out);
+    free(c);
+}
+
+/* ---- reply helpers ---------------------------------------------------- */
+
+static void put_false_log(rb_conn_t *c, const char *fmt, ...) GS_PRINTF(2, 3);
+static void put_false_log(rb_conn_t *c, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":false,\"log\":[");
+    buf_put_jstr(&c->out, msg, strlen(msg));
+    buf_puts(&c->out, "]}\n");
+}
+
+static void put_true(rb_conn_t *c)
+{
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":true}\n");
+}
+
+static void put_false(rb_conn_t *c)
+{
+    buf_reset(&c->out);
+    buf_put(&c->out, reply_false, sizeof(reply_false) - 1);
+}
+
+/* Takes over `result` (a jansson value) and writes {"result": ...}. */
+static void put_json_take(rb_conn_t *c, json_t *result)
+{
+    json_t *o = mem_check(json_object());
+    json_object_set_new(o, "result", result);
+    buf_reset(&c->out);
+    size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT);
+    buf_reserve(&c->out, n + 1);
+    json_dumpb(o, c->out.data, n, JSON_COMPACT);
+    c->out.len = n;
+    buf_putc(&c->out, '\n');
+    json_decref(o);
+}
+
+const buf_t *rb_error_reply(rb_conn_t *c, const char *msg)
+{
+    put_false_log(c, "%s", msg);
+    return &c->out;
+}
+
+/* ---- parameter access --------------------------------------------------- */
+
+/* Each getter returns 0, or writes an error reply and returns -1... no: it
+ * returns GS_EINVAL and leaves the reply to the caller's single error path. */
+typedef struct {
+    const char *method;
+    char msg[256];
+} perr_t;
+
+static int p_str(json_t *params, const char *key, const char **s, size_t *len, perr_t *e)
+{
+    json_t *v = json_object_get(params, key);
+    if (!json_is_string(v)) {
+        snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s' must be a string", e->method, key);
+        return GS_EINVAL;
+    }
+    *s = json_string_value(v);
+    if (len)
+        *len = json_string_length(v);
+    return 0;
+}
+
+/* pdns sends ids as JSON numbers (sometimes serialised from doubles) and
+ * accepts numeric strings itself, so both are taken. */
+static int p_int(json_t *params, const char *key, bool optional, int64_t def, int64_t *out,
+                 perr_t *e)
+{
+    json_t *v = json_object_get(params, key);
+    if (!v && optional) {
+        *out = def;
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && d >= -9.0e15 && d <= 9.0e15) {
+            *out = (int64_t)d;
+            return 0;
+        }
+    }
+    if (json_is_string(v)) {
+        char *end;
+        long long n = strtoll(json_string_value(v), &end, 10);
+        if (*json_string_value(v) && !*end) {
+            *out = n;
+            return 0;
+        }
+    }
+    snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s' must be an integer", e->method, key);
+    return GS_EINVAL;
+}
+
+/* Canonicalises a name parameter into `out` (DNAME_MAXTEXT + 1 bytes). */
+static int p_name(json_t *params, const char *key, char *out, size_t *out_len, perr_t *e)
+{
+    const char *s;
+    size_t len;
+    int rc = p_str(params, key, &s, &len, e);
+    if (rc)
+        return rc;
+    gs_err_t ge;
+    int n = len <= DNAME_MAXTEXT ? dname_canon(s, len, true, out, &ge)
+                                 : gs_err_set(&ge, GS_EINVAL, "name too long");
+    if (n < 0) {
+        snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s': %s", e->method, key, ge.text);
+        return GS_EINVAL;
+    }
+    *out_len = (size_t)n;
+    return 0;
+}
+
+/* ---- lookup --------------------------------------------------------------- */
+
+static void do_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype,
+                      size_t qtlen, int64_t zone_id)
+{
+    char name[DNAME_MAXTEXT + 2];
+    if (qlen == 0 || qlen > DNAME_MAXTEXT) {
+        put_false(c);
+        return;
+    }
+    uint32_t hash = dname_lower_hash(name, qname, qlen);
+    if (name[qlen - 1] != '.' || (qlen >= 2 && name[qlen - 2] == '\\')) {
+        /* pdns always sends absolute names; accept a relative one as absolute. */
+        name[qlen++] = '.';
+        hash = dname_hash(name, qlen);
+    }
+    const snap_t *s = snap_pin(c->slot);
+    const zone_t *z = zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, qlen);
+    const zone_node_t *node = z ? zone_find(z, name, qlen, hash) : NULL;
+    const zone_reply_t *rep = node ? zone_node_reply(node, qtype, qtlen) : NULL;
+    buf_reset(&c->out);
+    if (rep) {
+        buf_put(&c->out, rep->json, rep->len);
+        buf_putc(&c->out, '\n');
+    } else {
+        buf_put(&c->out, reply_false, sizeof(reply_false) - 1);
+    }
+    snap_unpin(c->slot);
+}
+
+static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *qname, *qtype;
+    size_t qlen, qtlen;
+    int64_t zone_id;
+    if (p_str(params, "qname", &qname, &qlen, e) || p_str(params, "qtype", &qtype, &qtlen, e) ||
+        p_int(params, "zone-id", true, -1, &zone_id, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    do_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+}
+
+/* ---- zones and metadata ------------------------------------------------ */
+
+static json_t *domain_info(const zone_t *z)
+{
+    return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:i, s:i, s:[]}", "zone", z->name, "id",
+                               (json_int_t)z->id, "kind", "native", "serial",
+                               (json_int_t)z->serial, "notified_serial", 0, "last_check", 0,
+                               "masters"));
+}
+
+static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    json_t *arr = mem_check(json_array());
+    const snap_t *s = snap_pin(c->slot);
+    for (size_t i = 0; i < s->nzones; i++)
+        json_array_append_new(arr, domain_info(s->zones[i]));
+    snap_unpin(c->slot);
+    put_json_take(c, arr);
+}
+
+/* Pins the snapshot and finds the zone named by parameter `key`; on failure
+ * writes the reply (false, with a log line when the request was malformed)
+ * and returns NULL with nothing pinned. */
+static const zone_t *pin_zone_param(rb_conn_t *c, json_t *params, const char *key, perr_t *e)
+{
+    char name[DNAME_MAXTEXT + 1];
+    size_t len;
+    if (p_name(params, key, name, &len, e)) {
+        put_false_log(c, "%s", e->msg);
+        return NULL;
+    }
+    const snap_t *s = snap_pin(c->slot);
+    const zone_t *z = snap_zone_by_name(s, name, len);
+    if (!z) {
+        snap_unpin(c->slot);
+        put_false(c);
+    }
+    return z;
+}
+
+static void m_get_domain_info(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z)
+        return;
+    json_t *info = domain_info(z);
+    snap_unpin(c->slot);
+    put_json_take(c, info);
+}
+
+static void m_list(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    int64_t id;
+    const zone_t *z = NULL;
+    if (p_int(params, "domain_id", true, -1, &id, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    if (id >= 0) {
+        z = snap_zone_by_id(snap_pin(c->slot), id);
+        if (!z) {
+            snap_unpin(c->slot);
+            put_false(c);
+            return;
+        }
+    } else if (!(z = pin_zone_param(c, params, "zonename", e))) {
+        return;
+    }
+    buf_reset(&c->out);
+    buf_reserve(&c->out, z->nrecords * 120 + 64);
+    buf_puts(&c->out, "{\"result\":[");
+    bool first = true;
+    for (size_t i = 0; i < z->nnodes; i++) {
+        const zone_node_t *n = &z->nodes[i];
+        for (uint32_t k = 0; k < n->nrecs; k++) {
+            if (!first)
+                buf_putc(&c->out, ',');
+            zone_rec_json(&c->out, z, n, &n->recs[k]);
+            first = false;
+        }
+    }
+    buf_puts(&c->out, "]}\n");
+    snap_unpin(c->slot);
+}
+
+static json_t *meta_values(const zone_meta_t *m)
+{
+    json_t *arr = mem_check(json_array());
+    for (size_t k = 0; m && k < m->nvalues; k++)
+        json_array_append_new(arr, mem_check(json_string(m->values[k])));
+    return arr;
+}
+
+static void m_get_all_meta(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z)
+        return;
+    json_t *obj = mem_check(json_object());
+    for (size_t i = 0; i < z->nmeta; i++)
+        json_object_set_new(obj, z->meta[i].kind, meta_values(&z->meta[i]));
+    snap_unpin(c->slot);
+    put_json_take(c, obj);
+}
+
+static void m_get_meta(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *kind;
+    if (p_str(params, "kind", &kind, NULL, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z)
+        return;
+    json_t *arr = meta_values(zone_meta_find(z, kind));
+    snap_unpin(c->slot);
+    put_json_take(c, arr);
+}
+
+static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *kind;
+    json_t *value = json_object_get(params, "value");
+    if (p_str(params, "kind", &kind, NULL, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    if (!*kind || strlen(kind) > 64) {
+        put_false_log(c, "setDomainMetadata: kind must be 1..64 characters");
+        return;
+    }
+    size_t n = json_is_array(value) ? json_array_size(value) : 1;
+    if (!json_is_array(value) && !json_is_string(value)) {
+        put_false_log(c, "setDomainMetadata: parameter 'value' must be an array of strings");
+        return;
+    }
+    const char **vals = mem_calloc(n, sizeof(*vals));
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_is_array(value) ? json_array_get(value, i) : value;
+        if (!json_is_string(v)) {
+            free(vals);
+            put_false_log(c, "setDomainMetadata: parameter 'value' must be an array of strings");
+            return;
+        }
+        vals[i] = json_string_value(v);
+    }
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z) {
+        free(vals);
+        return;
+    }
+    int64_t id = z->id;
+    snap_unpin(c->slot);
+    gs_err_t ge;
+    if (state_meta_set(id, kind, vals, n, &ge) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "setDomainMetadata: %s", ge.text);
+    free(vals);
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    int64_t id, trxid;
+    if (p_int(params, "domain_id", true, -1, &id, e) || p_int(params, "trxid", true, 0, &trxid, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    const zone_t *z;
+    bool replace_all = id >= 0;
+    if (id >= 0) {
+        z = snap_zone_by_id(snap_pin(c->slot), id);
+        if (!z) {
+            snap_unpin(c->slot);
+            put_false_log(c, "startTransaction: zone id %lld does not exist", (long long)id);
+            return;
+        }
+    } else if (!(z = pin_zone_param(c, params, "domain", e))) {
+        if (c->out.len == sizeof(reply_false) - 1)
+            put_false_log(c, "startTransaction: zone does not exist");
+        return;
+    }
+    id = z->id;
+    snap_unpin(c->slot);
+    if (c->trx.active)
+        log_info("rb: startTransaction replaces an open transaction on zone id %lld",
+                 (long long)c->trx.zone_id);
+    trx_begin(&c->trx, id, trxid, replace_all);
+    put_true(c);
+}
+
+/* Validates one record of a write and appends it to `op`. */
+static int add_rec(trx_op_t *op, const zone_t *z, json_t *rr, const char *method, char *msg,
+                   size_t msgsz)
+{
+    json_t *jn = json_object_get(rr, "qname"), *jt = json_object_get(rr, "qtype");
+    json_t *jc = json_object_get(rr, "content"), *jl = json_object_get(rr, "ttl");
+    if (!json_is_string(jn) || !json_is_string(jt) || !json_is_string(jc)) {
+        snprintf(msg, msgsz, "%s: record needs string qname, qtype and content", method);
+        return GS_EINVAL;
+    }
+    char name[DNAME_MAXTEXT + 1];
+    gs_err_t ge;
+    size_t nlen = json_string_length(jn);
+    int n = nlen <= DNAME_MAXTEXT ? dname_canon(json_string_value(jn), nlen, true, name, &ge)
+                                  : gs_err_set(&ge, GS_EINVAL, "name too long");
+    if (n < 0) {
+        snprintf(msg, msgsz, "%s: %s", method, ge.text);
+        return GS_EINVAL;
+    }
+    if (!dname_in_zone(name, (size_t)n, z->name, z->name_len)) {
+        snprintf(msg, msgsz, "%s: %s is not in zone %s", method, name, z->name);
+        return GS_EINVAL;
+    }
+    const rr_type_t *t = rr_type_find(json_string_value(jt), json_string_length(jt));
+    if (!t) {
+        snprintf(msg, msgsz, "%s: %s: record type '%.32s' is not supported", method, name,
+                 json_string_value(jt));
+        return GS_EINVAL;
+    }
+    if (op->name && (strcmp(op->name, name) != 0 || op->type != t)) {
+        snprintf(msg, msgsz, "%s: record %s %s does not belong to the rrset %s %s", method, name,
+                 t->name, op->name, op->type->name);
+        return GS_EINVAL;
+    }
+    if (t->code == 6 && (size_t)n != z->name_len) {
+        snprintf(msg, msgsz, "%s: %s: SOA records are only allowed at the zone apex %s", method,
+                 name, z->name);
+        return GS_EINVAL;
+    }
+    int64_t ttl = 0;
+    if (json_is_integer(jl))
+        ttl = json_integer_value(jl);
+    else if (json_is_real(jl))
+        ttl = (int64_t)json_real_value(jl);
+    else if (jl) {
+        snprintf(msg, msgsz, "%s: %s %s: ttl must be a number", method, name, t->name);
+        return GS_EINVAL;
+    }
+    if (ttl < 0 || ttl > 2147483647) {
+        snprintf(msg, msgsz, "%s: %s %s: ttl %lld out of range 0..2147483647", method, name,
+                 t->name, (long long)ttl);
+        return GS_EINVAL;
+    }
+    buf_t norm;
+    buf_init(&norm);
+    if (rr_normalize(t, json_string_value(jc), &norm, &ge) != 0) {
+        snprintf(msg, msgsz, "%s: %s: %s", method, name, ge.text);
+        buf_free(&norm);
+        return GS_EINVAL;
+    }
+    if (!op->name) {
+        op->name = mem_strdup(name);
+        op->type = t;
+    }
+    op->recs = mem_realloc_n(op->recs, op->nrecs + 1, sizeof(*op->recs));
+    op->recs[op->nrecs++] = (trx_rec_t){.type = t, .content = buf_take(&norm), .ttl = (uint32_t)ttl};
+    return 0;
+}
+
+static void op_free(trx_op_t *op)
+{
+    for (size_t k = 0; k < op->nrecs; k++)
+        free(op->recs[k].content);
+    free(op->recs);
+    free(op->name);
+}
+
+/* Counts, per type, what `name` would hold after the pending operations of
+ * the transaction plus `op`, and refuses a CNAME beside anything else, so
+ * that add-record and replace-rrset fail at once with the reason (pdnsutil
+ * ignores the result of the commit). */
+static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, char *msg,
+                            size_t msgsz)
+{
+    enum { MAXT = 40 };
+    const rr_type_t *types[MAXT];
+    size_t counts[MAXT], nt = 0;
+#define ADD_TYPE(t, delta)                                                                         \
+    do {                                                                                           \
+        size_t i_;                                                                                 \
+        for (i_ = 0; i_ < nt && types[i_] != (t); i_++)                                            \
+            ;                                                                                      \
+        if (i_ == nt && nt < MAXT) {                                                               \
+            types[nt] = (t);                                                                       \
+            counts[nt++] = 0;                                                                      \
+        }                                                                                          \
+        if (i_ < nt)                                                                               \
+            counts[i_] += (delta);                                                                 \
+    } while (0)
+    if (!c->trx.replace_all) {
+        const zone_node_t *n = zone_find(z, op->name, strlen(op->name),
+                                         dname_hash(op->name, strlen(op->name)));
+        for (uint32_t k = 0; n && k < n->nrecs; k++)
+            ADD_TYPE(n->recs[k].type, 1);
+    }
+    for (size_t i = 0; i <= c->trx.nops; i++) {
+        const trx_op_t *o = i < c->trx.nops ? &c->trx.ops[i] : op;
+        if (strcmp(o->name, op->name) != 0)
+            continue;
+        if (!o->feed)
+            for (size_t k = 0; k < nt; k++)
+                if (types[k] == o->type)
+                    counts[k] = 0;
+        for (size_t k = 0; k < o->nrecs; k++)
+            ADD_TYPE(o->recs[k].type, 1);
+    }
+#undef ADD_TYPE
+    size_t cnames = 0, total = 0, soas = 0;
+    for (size_t k = 0; k < nt; k++) {
+        total += counts[k];
+        if (types[k]->code == 5)
+            cnames += counts[k];
+        if (types[k]->code == 6)
+            soas += counts[k];
+    }
+    if (cnames && total > cnames) {
+        snprintf(msg, msgsz, "%s: CNAME cannot coexist with other records at the same name",
+                 op->name);
+        return GS_ECONFLICT;
+    }
+    if (cnames > 1) {
+        snprintf(msg, msgsz, "%s: more than one CNAME record at this name", op->name);
+        return GS_ECONFLICT;
+    }
+    if (strcmp(op->name, z->name) == 0 && op->type->code == 6 && soas != 1) {
+        snprintf(msg, msgsz, "%s: the zone apex must have exactly one SOA record", op->name);
+        return GS_ECONFLICT;
+    }
+    return 0;
+}
+
+/* Pins the transaction's zone, or writes the refusal and returns NULL. */
+static const zone_t *pin_trx_zone(rb_conn_t *c, const char *method)
+{
+    if (!c->trx.active) {
+        put_false_log(c, "%s: no transaction is open on this connection", method);
+        return NULL;
+    }
+    const zone_t *z = snap_zone_by_id(snap_pin(c->slot), c->trx.zone_id);
+    if (!z) {
+        snap_unpin(c->slot);
+        put_false_log(c, "%s: zone id %lld no longer exists", method, (long long)c->trx.zone_id);
+    }
+    return z;
+}
+
+static void refuse(rb_conn_t *c, trx_op_t *op, const char *msg)
+{
+    op_free(op);
+    trx_poison(&c->trx, msg);
+    put_false_log(c, "%s", msg);
+}
+
+static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    char msg[768];
+    char name[DNAME_MAXTEXT + 1];
+    size_t nlen;
+    const char *qtype;
+    size_t qtlen;
+    json_t *rrset = json_object_get(params, "rrset");
+    if (p_name(params, "qname", name, &nlen, e) || p_str(params, "qtype", &qtype, &qtlen, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    if (!json_is_array(rrset)) {
+        put_false_log(c, "replaceRRSet: parameter 'rrset' must be an array");
+        return;
+    }
+    const zone_t *z = pin_trx_zone(c, "replaceRRSet");
+    if (!z)
+        return;
+    trx_op_t op = {0};
+    const rr_type_t *t = rr_type_find(qtype, qtlen);
+    if (!t) {
+        snprintf(msg, sizeof(msg), "replaceRRSet: %s: record type '%.32s' is not supported", name,
+                 qtype);
+        goto refused;
+    }
+    if (!dname_in_zone(name, nlen, z->name, z->name_len)) {
+        snprintf(msg, sizeof(msg), "replaceRRSet: %s is not in zone %s", name, z->name);
+        goto refused;
+    }
+    op.name = mem_strdup(name);
+    op.type = t;
+    size_t i;
+    json_t *rr;
+    json_array_foreach(rrset, i, rr)
+    {
+        if (!json_is_object(rr)) {
+            snprintf(msg, sizeof(msg), "replaceRRSet: rrset[%zu] is not an object", i);
+            goto refused;
+        }
+        if (add_rec(&op, z, rr, "replaceRRSet", msg, sizeof(msg)))
+            goto refused;
+    }
+    if (check_name_after(c, z, &op, msg, sizeof(msg)))
+        goto refused;
+    snap_unpin(c->slot);
+    trx_add_take(&c->trx, &op);
+    put_true(c);
+    return;
+refused:
+    snap_unpin(c->slot);
+    refuse(c, &op, msg);
+}
+
+static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)e;
+    char msg[768];
+    json_t *rr = json_object_get(params, "rr");
+    if (!json_is_object(rr)) {
+        put_false_log(c, "feedRecord: parameter 'rr' must be an object");
+        return;
+    }
+    const zone_t *z = pin_trx_zone(c, "feedRecord");
+    if (!z)
+        return;
+    trx_op_t op = {.feed = true};
+    int rc = add_rec(&op, z, rr, "feedRecord", msg, sizeof(msg));
+    snap_unpin(c->slot);
+    if (rc) {
+        refuse(c, &op, msg);
+        return;
+    }
+    trx_add_take(&c->trx, &op);
+    put_true(c);
+}
+
+static void m_commit(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    if (!c->trx.active) {
+        put_false_log(c, "commitTransaction: no transaction is open on this connection");
+        return;
+    }
+    gs_err_t ge;
+    int rc = state_commit(&c->trx, &ge);
+    trx_clear(&c->trx);
+    if (rc == 0)
+        put_true(c);
+    else
+        put_false_log(c, "commitTransaction: %s", ge.text);
+}
+
+static void m_abort(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    trx_clear(&c->trx);
+    put_true(c);
+}
+
+static void m_initialize(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    put_true(c);
+}
+
+static void m_backend_cmd(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *q;
+    if (p_str(params, "query", &q, NULL, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    buf_t text;
+    buf_init(&text);
+    admin_run(q, &text);
+    put_json_take(c, mem_check(json_stringn(text.data, text.len)));
+    buf_free(&text);
+}
+
+typedef void (*method_fn)(rb_conn_t *, json_t *, perr_t *);
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"lookup", m_lookup},
+    {"initialize", m_initialize},
+    {"getAllDomains", m_get_all_domains},
+    {"getDomainInfo", m_get_domain_info},
+    {"list", m_list},
+    {"getAllDomainMetadata", m_get_all_meta},
+    {"getDomainMetadata", m_get_meta},
+    {"setDomainMetadata", m_set_meta},
+    {"startTransaction", m_start_trx},
+    {"replaceRRSet", m_replace_rrset},
+    {"feedRecord", m_feed_record},
+    {"commitTransaction", m_commit},
+    {"abortTransaction", m_abort},
+    {"directBackendCmd", m_backend_cmd},
+};
+
+const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
+{
+    scan_lookup_t sl;
+    if (scan_lookup(line, len, &sl)) {
+        do_lookup(c, sl.qname.p, sl.qname.len, sl.qtype.p, sl.qtype.len, sl.zone_id);
+        return &c->out;
+    }
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, 0, &jerr);
+    if (!req) {
+        put_false_log(c, "malformed request: %s at column %d", jerr.text, jerr.column);
+        return &c->out;
+    }
+    json_t *m = json_object_get(req, "method");
+    json_t *params = json_object_get(req, "parameters");
+    if (!json_is_object(req)) {
+        put_false_log(c, "malformed request: not a JSON object");
+    } else if (!json_is_string(m)) {
+        put_false_log(c, "malformed request: 'method' must be a string");
+    } else if (params && !json_is_object(params)) {
+        put_false_log(c, "malformed request: 'parameters' must be an object");
+    } else {
+        json_t *empty = NULL;
+        if (!params)
+            params = empty = mem_check(json_object());
+        const char *name = json_string_value(m);
+        size_t i;
+        for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+            if (strcmp(methods[i].name, name) == 0)
+                break;
+        if (i < sizeof(methods) / sizeof(methods[0])) {
+            perr_t e = {.method = methods[i].name};
+            methods[i].fn(c, params, &e);
+        } else {
+            put_false(c); /* unsupported method: pdns falls back to its defaults */
+        }
+        json_decref(empty);
+    }
+    json_decref(req);
+    return &c->out;
+}

@@ -1,0 +1,225 @@
+#include "backend/snap.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dname.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+struct snap_slot {
+    _Atomic(const snap_t *) hazard;
+    bool used; /* guarded by slot_lock */
+};
+
+static _Atomic(snap_t *) current;
+static snap_slot_t slots[SNAP_MAX_READERS];
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t slots_hwm; /* highest slot index ever used + 1; guarded by slot_lock */
+
+/* Snapshots replaced but possibly still pinned. Writer-only. */
+static snap_t **retired;
+static size_t nretired, retired_cap;
+
+static snap_t *snap_alloc(size_t nzones)
+{
+    snap_t *s = mem_calloc(1, sizeof(*s));
+    s->nzones = nzones;
+    s->zones = mem_calloc(nzones, sizeof(zone_t *));
+    size_t size = 8;
+    while (size < nzones * 2)
+        size *= 2;
+    s->mask = size - 1;
+    s->byname = mem_calloc(size, sizeof(zone_t *));
+    return s;
+}
+
+static void snap_index(snap_t *s)
+{
+    for (size_t i = 0; i < s->nzones; i++) {
+        zone_t *z = s->zones[i];
+        size_t h = dname_hash(z->name, z->name_len) & s->mask;
+        while (s->byname[h])
+            h = (h + 1) & s->mask;
+        s->byname[h] = z;
+    }
+}
+
+static void snap_release(snap_t *s)
+{
+    for (size_t i = 0; i < s->nzones; i++)
+        if (--s->zones[i]->refs == 0)
+            zone_free(s->zones[i]);
+    free(s->zones);
+    free(s->byname);
+    free(s);
+}
+
+void snap_init(void)
+{
+    atomic_store(&current, snap_alloc(0));
+}
+
+void snap_shutdown(void)
+{
+    snap_t *s = atomic_exchange(&current, NULL);
+    if (s)
+        snap_release(s);
+    for (size_t i = 0; i < nretired; i++)
+        snap_release(retired[i]);
+    free(retired);
+    retired = NULL;
+    nretired = retired_cap = 0;
+}
+
+snap_slot_t *snap_slot_get(void)
+{
+    snap_slot_t *slot = NULL;
+    pthread_mutex_lock(&slot_lock);
+    for (size_t i = 0; i < SNAP_MAX_READERS; i++) {
+        if (!slots[i].used) {
+            slots[i].used = true;
+            slot = &slots[i];
+            if (i + 1 > slots_hwm)
+                slots_hwm = i + 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&slot_lock);
+    return slot;
+}
+
+void snap_slot_put(snap_slot_t *slot)
+{
+    if (!slot)
+        return;
+    atomic_store(&slot->hazard, NULL);
+    pthread_mutex_lock(&slot_lock);
+    slot->used = false;
+    pthread_mutex_unlock(&slot_lock);
+}
+
+const snap_t *snap_pin(snap_slot_t *slot)
+{
+    const snap_t *s = atomic_load(&current);
+    for (;;) {
+        atomic_store(&slot->hazard, s);
+        /* Seq-cst store then load: if `current` still holds s, the writer's
+         * later scan of the slots is guaranteed to see our hazard. */
+        const snap_t *again = atomic_load(&current);
+        if (again == s)
+            return s;
+        s = again;
+    }
+}
+
+void snap_unpin(snap_slot_t *slot)
+{
+    atomic_store_explicit(&slot->hazard, NULL, memory_order_release);
+}
+
+const snap_t *snap_current(void)
+{
+    return atomic_load(&current);
+}
+
+static bool pinned(const snap_t *s)
+{
+    pthread_mutex_lock(&slot_lock);
+    size_t hwm = slots_hwm;
+    pthread_mutex_unlock(&slot_lock);
+    for (size_t i = 0; i < hwm; i++)
+        if (atomic_load(&slots[i].hazard) == s)
+            return true;
+    return false;
+}
+
+/* Frees retired snapshots that no reader pins any more. Writer-only. */
+static void reclaim(void)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < nretired; i++) {
+        if (pinned(retired[i]))
+            retired[keep++] = retired[i];
+        else
+            snap_release(retired[i]);
+    }
+    nretired = keep;
+}
+
+void snap_replace_zone(int64_t id, zone_t *z)
+{
+    snap_t *old = atomic_load(&current);
+    size_t n = old->nzones + 1;
+    snap_t *s = snap_alloc(n);
+    size_t k = 0;
+    bool placed = false;
+    for (size_t i = 0; i < old->nzones; i++) {
+        zone_t *oz = old->zones[i];
+        if (!placed && oz->id >= id) {
+            if (z)
+                s->zones[k++] = z;
+            placed = true;
+            if (oz->id == id)
+                continue;
+        }
+        s->zones[k++] = oz;
+    }
+    if (!placed && z)
+        s->zones[k++] = z;
+    s->nzones = k;
+    for (size_t i = 0; i < s->nzones; i++)
+        s->zones[i]->refs++;
+    snap_index(s);
+    s->gen = old->gen + 1;
+
+    atomic_store(&current, s);
+    if (nretired == retired_cap) {
+        retired_cap = retired_cap ? retired_cap * 2 : 8;
+        retired = mem_realloc_n(retired, retired_cap, sizeof(*retired));
+    }
+    retired[nretired++] = old;
+    reclaim();
+}
+
+const zone_t *snap_zone_by_id(const snap_t *s, int64_t id)
+{
+    size_t lo = 0, hi = s->nzones;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->zones[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nzones && s->zones[lo]->id == id ? s->zones[lo] : NULL;
+}
+
+const zone_t *snap_zone_by_name(const snap_t *s, const char *name, size_t len)
+{
+    size_t h = dname_hash(name, len) & s->mask;
+    const zone_t *z;
+    while ((z = s->byname[h])) {
+        if (z->name_len == len && memcmp(z->name, name, len) == 0)
+            return z;
+        h = (h + 1) & s->mask;
+    }
+    return NULL;
+}
+
+const zone_t *snap_zone_for(const snap_t *s, const char *name, size_t len)
+{
+    size_t off = 0;
+    for (;;) {
+        const zone_t *z = snap_zone_by_name(s, name + off, len - off);
+        if (z)
+            return z;
+        int p = dname_parent(name + off, len - off);
+        if (p < 0)
+            return NULL;
+        off += (size_t)p;
+    }
+}

@@ -1,0 +1,256 @@
+#include "backend/state.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/snap.h"
+#include "backend/store.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static store_t *store;
+
+/* Re-reads zone `id` from the store and publishes it. Writer lock held. */
+static int republish(int64_t id, gs_err_t *err)
+{
+    zone_t *z = NULL;
+    size_t skipped = 0;
+    gs_err_t e = {{0}};
+    int rc = store_zone_load(store, id, &z, &skipped, &e);
+    if (rc == GS_ENOTFOUND) {
+        snap_replace_zone(id, NULL);
+        return 0;
+    }
+    if (rc) {
+        /* The change is committed on disk but could not be read back: keep
+         * serving the previous image and say so; a restart will load it. */
+        log_err("state: zone id %lld: committed but not reloaded: %s", (long long)id, e.text);
+        return gs_err_set(err, rc, "%s", e.text);
+    }
+    if (skipped)
+        log_warn("state: %s: %zu invalid stored records skipped; first: %s", z->name, skipped,
+                 e.text);
+    snap_replace_zone(id, z);
+    return 0;
+}
+
+int state_open(const char *db_path, gs_err_t *err)
+{
+    int rc = store_open(db_path, &store, err);
+    if (rc)
+        return rc;
+    snap_init();
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if ((rc = store_zone_ids(store, &ids, &n, err))) {
+        state_close();
+        return rc;
+    }
+    pthread_mutex_lock(&writer_lock);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = republish(ids[i], err);
+    pthread_mutex_unlock(&writer_lock);
+    free(ids);
+    if (rc) {
+        state_close();
+        return rc;
+    }
+    log_info("state: zone store '%s': %zu zones loaded", db_path, n);
+    return 0;
+}
+
+void state_close(void)
+{
+    store_close(store);
+    store = NULL;
+    snap_shutdown();
+}
+
+/* Applies one operation inside the open store transaction. */
+static int apply_op(int64_t zid, const trx_op_t *op, gs_err_t *err)
+{
+    int rc = 0;
+    if (!op->feed)
+        rc = store_rrset_delete(store, zid, op->name, op->type->name, err);
+    for (size_t k = 0; rc == 0 && k < op->nrecs; k++)
+        rc = store_record_insert(store, zid, op->name, op->recs[k].type->name,
+                                 op->recs[k].content, op->recs[k].ttl, err);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int state_commit(const trx_t *trx, gs_err_t *err)
+{
+    if (trx->poison)
+        return gs_err_set(err, GS_EINVAL, "transaction refused: %s", trx->poison);
+    pthread_mutex_lock(&writer_lock);
+    int rc;
+    const zone_t *z = snap_zone_by_id(snap_current(), trx->zone_id);
+    if (!z) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld no longer exists",
+                        (long long)trx->zone_id);
+        goto out;
+    }
+    char *apex = mem_strdup(z->name);
+    if ((rc = store_begin(store, err)))
+        goto out_apex;
+    if (trx->replace_all)
+        rc = store_records_clear(store, trx->zone_id, err);
+    for (size_t i = 0; rc == 0 && i < trx->nops; i++)
+        rc = apply_op(trx->zone_id, &trx->ops[i], err);
+    if (rc == 0) {
+        if (trx->replace_all) {
+            rc = store_check(store, trx->zone_id, apex, NULL, err);
+        } else {
+            /* Check each touched name once. */
+            const char **names = mem_calloc(trx->nops, sizeof(*names));
+            for (size_t i = 0; i < trx->nops; i++)
+                names[i] = trx->ops[i].name;
+            qsort(names, trx->nops, sizeof(*names), cmp_str);
+            for (size_t i = 0; rc == 0 && i < trx->nops; i++)
+                if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+                    rc = store_check(store, trx->zone_id, apex, names[i], err);
+            free(names);
+        }
+    }
+    if (rc == 0)
+        rc = store_commit(store, err);
+    if (rc) {
+        store_rollback(store);
+        goto out_apex;
+    }
+    rc = republish(trx->zone_id, err);
+    log_info("state: %s: committed %zu changes%s", apex, trx->nops,
+             trx->replace_all ? " (zone replaced)" : "");
+out_apex:
+    free(apex);
+out:
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+void state_zone_opts_default(state_zone_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->refresh = 10800;
+    o->retry = 3600;
+    o->expire = 604800;
+    o->minimum = 300;
+    o->ttl = 3600;
+}
+
+/* Drops the trailing dot of a canonical name, the form stored in content. */
+static void put_name(buf_t *b, const char *canon)
+{
+    size_t n = strlen(canon);
+    buf_put(b, canon, n > 1 ? n - 1 : n);
+}
+
+int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id, gs_err_t *err)
+{
+    buf_t soa, tmp;
+    buf_init(&soa);
+    buf_init(&tmp);
+    uint32_t serial = o->serial;
+    if (!serial) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        serial = (uint32_t)((tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 +
+                            tm.tm_mday * 100 + 1);
+    }
+    if (o->mname) {
+        put_name(&soa, o->mname);
+    } else if (o->nns) {
+        put_name(&soa, o->ns[0]);
+    } else {
+        buf_puts(&tmp, "ns1.");
+        buf_puts(&tmp, name);
+        put_name(&soa, tmp.data);
+    }
+    buf_putc(&soa, ' ');
+    if (o->rname) {
+        put_name(&soa, o->rname);
+    } else {
+        buf_reset(&tmp);
+        buf_puts(&tmp, "hostmaster.");
+        buf_puts(&tmp, name);
+        put_name(&soa, tmp.data);
+    }
+    buf_printf(&soa, " %u %u %u %u %u", serial, o->refresh, o->retry, o->expire, o->minimum);
+
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_begin(store, err);
+    if (rc == 0)
+        rc = store_zone_insert(store, name, id, err);
+    if (rc == 0)
+        rc = store_record_insert(store, *id, name, "SOA", soa.data, o->ttl, err);
+    for (size_t i = 0; rc == 0 && i < o->nns; i++) {
+        buf_reset(&tmp);
+        put_name(&tmp, o->ns[i]);
+        rc = store_record_insert(store, *id, name, "NS", tmp.data, o->ttl, err);
+    }
+    if (rc == 0)
+        rc = store_commit(store, err);
+    if (rc)
+        store_rollback(store);
+    else
+        rc = republish(*id, err);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: zone %s created (id %lld)", name, (long long)*id);
+    buf_free(&soa);
+    buf_free(&tmp);
+    return rc;
+}
+
+int state_zone_delete(const char *name, gs_err_t *err)
+{
+    int64_t id;
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_zone_find(store, name, &id, err);
+    if (rc == 0)
+        rc = store_begin(store, err);
+    if (rc == 0) {
+        rc = store_zone_remove(store, id, err);
+        if (rc == 0)
+            rc = store_commit(store, err);
+        if (rc)
+            store_rollback(store);
+        else
+            snap_replace_zone(id, NULL);
+    }
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: zone %s deleted (id %lld)", name, (long long)id);
+    return rc;
+}
+
+int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
+                   gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc;
+    if (!snap_zone_by_id(snap_current(), zone_id)) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
+    } else if ((rc = store_begin(store, err)) == 0) {
+        rc = store_meta_replace(store, zone_id, kind, values, n, err);
+        if (rc == 0)
+            rc = store_commit(store, err);
+        if (rc)
+            store_rollback(store);
+        else
+            rc = republish(zone_id, err);
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}

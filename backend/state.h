@@ -1,0 +1,51 @@
+/* The daemon's single writer. It owns the zone store and is the only code
+ * that publishes snapshots: every change (a pdnsutil commit, zone create or
+ * delete, metadata) runs here under one mutex, is committed to SQLite first
+ * and then served, so what is served is always what is on disk.
+ * Any connection thread may call these; they serialise on the writer lock,
+ * which lookups never take. Call state_open once before serving and
+ * state_close after the last connection thread has exited. */
+#ifndef GS_BACKEND_STATE_H
+#define GS_BACKEND_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/trx.h"
+#include "common/err.h"
+
+/* Opens the store at `db_path` and publishes every zone in it. Zones with
+ * invalid stored rows are served without those rows (logged). */
+int state_open(const char *db_path, gs_err_t *err);
+
+/* Closes the store and frees every snapshot. */
+void state_close(void);
+
+/* Applies the transaction to the store and the served state atomically:
+ * all of it or (on any refusal or store error) none of it. Returns 0, or an
+ * error with the reason in `err`. The transaction is not cleared. */
+int state_commit(const trx_t *trx, gs_err_t *err);
+
+typedef struct {
+    const char *const *ns; /* canonical names of the apex NS records */
+    size_t nns;
+    const char *mname; /* SOA primary (canonical); default: first NS or ns1.<zone> */
+    const char *rname; /* SOA mailbox (canonical); default: hostmaster.<zone> */
+    uint32_t serial;   /* 0: today's date as YYYYMMDD01 */
+    uint32_t refresh, retry, expire, minimum, ttl;
+} state_zone_opts_t;
+
+/* Fills `o` with the defaults used by `zone create`. */
+void state_zone_opts_default(state_zone_opts_t *o);
+
+/* Creates zone `name` (canonical) with an SOA and NS records. */
+int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id, gs_err_t *err);
+
+/* Deletes zone `name` (canonical) with all its records and metadata. */
+int state_zone_delete(const char *name, gs_err_t *err);
+
+/* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
+int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
+                   gs_err_t *err);
+
+#endif

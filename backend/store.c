@@ -1,0 +1,471 @@
+#include "backend/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/dname.h"
+#include "common/buf.h"
+#include "common/mem.h"
+
+struct store {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char *schema_v1 =
+    "CREATE TABLE zones ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE records ("
+    "  id INTEGER PRIMARY KEY,"
+    "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  content TEXT NOT NULL,"
+    "  ttl INTEGER NOT NULL);"
+    "CREATE INDEX records_by_name ON records(zone_id, name, type);"
+    "CREATE TABLE metadata ("
+    "  id INTEGER PRIMARY KEY,"
+    "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL,"
+    "  value TEXT NOT NULL);"
+    "CREATE INDEX metadata_by_zone ON metadata(zone_id, kind);"
+    "PRAGMA user_version = 1;";
+
+static int sql_err(store_t *st, gs_err_t *err, const char *what)
+{
+    return gs_err_set(err, GS_ESTORE, "zone store '%s': %s: %s", st->path, what,
+                      sqlite3_errmsg(st->db));
+}
+
+static int exec(store_t *st, const char *sql, gs_err_t *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = gs_err_set(err, GS_ESTORE, "zone store '%s': %s", st->path,
+                            msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+/* Prepares `sql`; the statement is finalised by the caller. */
+static int prep(store_t *st, const char *sql, sqlite3_stmt **stmt, gs_err_t *err)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+        return sql_err(st, err, "prepare");
+    return 0;
+}
+
+/* Runs a statement that returns no rows, then finalises it. */
+static int run(store_t *st, sqlite3_stmt *stmt, gs_err_t *err, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : sql_err(st, err, what);
+    sqlite3_finalize(stmt);
+    return ret;
+}
+
+static int query_int(store_t *st, const char *sql, int64_t *v, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, sql, &stmt, err);
+    if (rc)
+        return rc;
+    *v = 0;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_err(st, err, sql);
+}
+
+int store_open(const char *path, store_t **out, gs_err_t *err)
+{
+    store_t *st = mem_calloc(1, sizeof(*st));
+    st->path = mem_strdup(path);
+    int rc;
+    *out = NULL;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = gs_err_set(err, GS_ESTORE, "zone store '%s': cannot open: %s", path,
+                        st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    /* WAL: a commit is one append + fsync and readers of the file never block
+     * it; FULL makes each commit durable against power loss, not only crashes. */
+    if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                   err)))
+        goto fail;
+    int64_t version, tables;
+    if ((rc = query_int(st, "PRAGMA user_version", &version, err)) ||
+        (rc = query_int(st, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables, err)))
+        goto fail;
+    if (version == 0 && tables == 0) {
+        if ((rc = exec(st, "BEGIN IMMEDIATE", err)))
+            goto fail;
+        if ((rc = exec(st, schema_v1, err)) || (rc = exec(st, "COMMIT", err))) {
+            exec(st, "ROLLBACK", NULL);
+            goto fail;
+        }
+    } else if (version != STORE_SCHEMA_VERSION) {
+        rc = gs_err_set(err, GS_ESCHEMA,
+                        "zone store '%s': schema version %lld, this geosteerd supports %d%s", path,
+                        (long long)version, STORE_SCHEMA_VERSION,
+                        version == 0 ? " (not a geosteer zone store?)" : "");
+        goto fail;
+    }
+    *out = st;
+    return 0;
+fail:
+    store_close(st);
+    return rc;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+int store_begin(store_t *st, gs_err_t *err)
+{
+    return exec(st, "BEGIN IMMEDIATE", err);
+}
+
+int store_commit(store_t *st, gs_err_t *err)
+{
+    return exec(st, "COMMIT", err);
+}
+
+void store_rollback(store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        exec(st, "ROLLBACK", NULL);
+}
+
+int store_zone_ids(store_t *st, int64_t **ids, size_t *n, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "SELECT id FROM zones ORDER BY id", &stmt, err);
+    if (rc)
+        return rc;
+    size_t cap = 16, cnt = 0;
+    int64_t *v = mem_calloc(cap, sizeof(*v));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (cnt == cap)
+            v = mem_realloc_n(v, cap *= 2, sizeof(*v));
+        v[cnt++] = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return sql_err(st, err, "list zones");
+    }
+    *ids = v;
+    *n = cnt;
+    return 0;
+}
+
+static const char *col_text(sqlite3_stmt *stmt, int i)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, i);
+    return t ? (const char *)t : "";
+}
+
+int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped, gs_err_t *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    char apex[DNAME_MAXTEXT + 1];
+    int rc;
+    *skipped = 0;
+    if ((rc = prep(st, "SELECT name FROM zones WHERE id=?", &stmt, err)))
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        sqlite3_finalize(stmt);
+        return gs_err_set(err, GS_ENOTFOUND, "zone id %lld not found", (long long)id);
+    }
+    snprintf(apex, sizeof(apex), "%s", col_text(stmt, 0));
+    sqlite3_finalize(stmt);
+
+    /* Records: strings live in one buffer; offsets are fixed up afterwards
+     * because the buffer may move while it grows. */
+    buf_t text;
+    buf_init(&text);
+    size_t cap = 256, n = 0;
+    zone_input_rec_t *recs = mem_calloc(cap, sizeof(*recs));
+    size_t *offs = mem_calloc(cap * 2, sizeof(*offs));
+    if ((rc = prep(st, "SELECT name, type, content, ttl FROM records WHERE zone_id=? ORDER BY id",
+                   &stmt, err)))
+        goto done;
+    sqlite3_bind_int64(stmt, 1, id);
+    buf_t norm;
+    buf_init(&norm);
+    size_t apex_len = strlen(apex);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *name = col_text(stmt, 0);
+        const char *type = col_text(stmt, 1);
+        const char *content = col_text(stmt, 2);
+        int64_t ttl = sqlite3_column_int64(stmt, 3);
+        const rr_type_t *t = rr_type_find(type, strlen(type));
+        char canon[DNAME_MAXTEXT + 1];
+        gs_err_t e;
+        buf_reset(&norm);
+        int cl = strlen(name) <= DNAME_MAXTEXT ? dname_canon(name, strlen(name), false, canon, &e)
+                                               : GS_EINVAL;
+        if (!t || cl < 0 || !dname_in_zone(canon, (size_t)cl, apex, apex_len) || ttl < 0 ||
+            ttl > UINT32_MAX || rr_normalize(t, content, &norm, &e) != 0) {
+            if ((*skipped)++ == 0)
+                gs_err_set(err, GS_EINVAL, "zone %s: stored record '%s %s %s' is invalid", apex,
+                           name, type, content);
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            recs = mem_realloc_n(recs, cap, sizeof(*recs));
+            offs = mem_realloc_n(offs, cap * 2, sizeof(*offs));
+        }
+        offs[2 * n] = text.len;
+        buf_put(&text, canon, (size_t)cl + 1);
+        offs[2 * n + 1] = text.len;
+        buf_put(&text, norm.data, norm.len + 1);
+        recs[n].type = t;
+        recs[n].ttl = (uint32_t)ttl;
+        n++;
+    }
+    buf_free(&norm);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (rc != SQLITE_DONE) {
+        rc = sql_err(st, err, "read records");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        recs[i].name = text.data + offs[2 * i];
+        recs[i].content = text.data + offs[2 * i + 1];
+    }
+
+    /* Metadata, grouped by kind in insertion order. */
+    zone_input_meta_t *meta = NULL;
+    size_t nmeta = 0;
+    char **mvals = NULL;
+    size_t nmvals = 0;
+    if ((rc = prep(st, "SELECT kind, value FROM metadata WHERE zone_id=? ORDER BY kind, id", &stmt,
+                   err)))
+        goto done;
+    sqlite3_bind_int64(stmt, 1, id);
+    char **kinds = NULL;
+    size_t *starts = NULL;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *kind = col_text(stmt, 0);
+        if (nmeta == 0 || strcmp(kinds[nmeta - 1], kind) != 0) {
+            kinds = mem_realloc_n(kinds, nmeta + 1, sizeof(*kinds));
+            starts = mem_realloc_n(starts, nmeta + 1, sizeof(*starts));
+            kinds[nmeta] = mem_strdup(kind);
+            starts[nmeta] = nmvals;
+            nmeta++;
+        }
+        mvals = mem_realloc_n(mvals, nmvals + 1, sizeof(*mvals));
+        mvals[nmvals++] = mem_strdup(col_text(stmt, 1));
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (rc != SQLITE_DONE) {
+        rc = sql_err(st, err, "read metadata");
+    } else {
+        rc = 0;
+        meta = mem_calloc(nmeta, sizeof(*meta));
+        for (size_t i = 0; i < nmeta; i++) {
+            meta[i].kind = kinds[i];
+            meta[i].values = (const char *const *)&mvals[starts[i]];
+            meta[i].nvalues = (i + 1 < nmeta ? starts[i + 1] : nmvals) - starts[i];
+        }
+        *out = zone_build(id, apex, recs, n, meta, nmeta);
+    }
+    for (size_t i = 0; i < nmeta; i++)
+        free(kinds[i]);
+    for (size_t i = 0; i < nmvals; i++)
+        free(mvals[i]);
+    free(kinds);
+    free(starts);
+    free(mvals);
+    free(meta);
+done:
+    sqlite3_finalize(stmt);
+    free(recs);
+    free(offs);
+    buf_free(&text);
+    return rc;
+}
+
+int store_zone_find(store_t *st, const char *name, int64_t *id, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "SELECT id FROM zones WHERE name=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone '%s' does not exist", name);
+    } else {
+        rc = sql_err(st, err, "find zone");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int store_zone_insert(store_t *st, const char *name, int64_t *id, gs_err_t *err)
+{
+    int64_t existing;
+    if (store_zone_find(st, name, &existing, NULL) == 0)
+        return gs_err_set(err, GS_EEXIST, "zone '%s' already exists (id %lld)", name,
+                          (long long)existing);
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "INSERT INTO zones(name, created) VALUES(?, ?)", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL));
+    if ((rc = run(st, stmt, err, "insert zone")))
+        return rc;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_zone_remove(store_t *st, int64_t id, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM zones WHERE id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    return run(st, stmt, err, "delete zone");
+}
+
+int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  type ? "DELETE FROM records WHERE zone_id=? AND name=? AND type=?"
+                       : "DELETE FROM records WHERE zone_id=? AND name=?",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    if (type)
+        sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
+    return run(st, stmt, err, "delete rrset");
+}
+
+int store_records_clear(store_t *st, int64_t id, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM records WHERE zone_id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    return run(st, stmt, err, "clear zone");
+}
+
+int store_record_insert(store_t *st, int64_t id, const char *name, const char *type,
+                        const char *content, uint32_t ttl, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "INSERT INTO records(zone_id, name, type, content, ttl) VALUES(?,?,?,?,?)",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, content, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, ttl);
+    return run(st, stmt, err, "insert record");
+}
+
+int store_meta_replace(store_t *st, int64_t id, const char *kind, const char *const *values,
+                       size_t n, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM metadata WHERE zone_id=? AND kind=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+    if ((rc = run(st, stmt, err, "delete metadata")))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = prep(st, "INSERT INTO metadata(zone_id, kind, value) VALUES(?,?,?)", &stmt,
+                       err)))
+            return rc;
+        sqlite3_bind_int64(stmt, 1, id);
+        sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, values[i], -1, SQLITE_STATIC);
+        if ((rc = run(st, stmt, err, "insert metadata")))
+            return rc;
+    }
+    return 0;
+}
+
+int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    /* A LUA record that produces a CNAME counts as a CNAME. */
+    int rc = prep(st,
+                  "SELECT name, SUM(type='CNAME' OR (type='LUA' AND upper(substr(content,1,6))="
+                  "'CNAME ')) AS c, COUNT(*) FROM records WHERE zone_id=?1 AND (?2 IS NULL OR "
+                  "name=?2) GROUP BY name HAVING c >= 1 AND COUNT(*) > 1 LIMIT 1",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    if (name)
+        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 2);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        int64_t c = sqlite3_column_int64(stmt, 1);
+        rc = gs_err_set(err, GS_ECONFLICT,
+                        c > 1 ? "%s: more than one CNAME record at this name"
+                              : "%s: CNAME cannot coexist with other records at the same name",
+                        col_text(stmt, 0));
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return sql_err(st, err, "check zone");
+
+    if (name && strcmp(name, apex) != 0)
+        return 0;
+    if ((rc = prep(st, "SELECT COUNT(*) FROM records WHERE zone_id=? AND name=? AND type='SOA'",
+                   &stmt, err)))
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, apex, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    int64_t soas = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    if (soas < 0)
+        return sql_err(st, err, "check zone");
+    if (soas != 1)
+        return gs_err_set(err, GS_ECONFLICT, "%s: the zone apex must have exactly one SOA record, "
+                          "this change leaves %lld", apex, (long long)soas);
+    return 0;
+}

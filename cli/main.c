@@ -1,0 +1,83 @@
+/* geosteer: the operator CLI. Every command is sent to the running
+ * geosteerd, exactly as `pdnsutil backend-cmd remote "<command>"` would. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli/client.h"
+
+#ifndef GEOSTEER_VERSION
+#define GEOSTEER_VERSION "0.0.0"
+#endif
+
+#define DEFAULT_SOCKET "/run/geosteer/backend.sock"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: geosteer [-s SOCKET] [-t MS] <command> [args...]\n"
+               "  -s, --socket PATH   geosteerd socket (default $GEOSTEER_SOCKET or %s)\n"
+               "  -t, --timeout MS    reply timeout (default 30000)\n"
+               "  -V, --version       print the version\n"
+               "Commands are those of the daemon; 'geosteer help' lists them.\n"
+               "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage.\n",
+            DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *sock = getenv("GEOSTEER_SOCKET");
+    int timeout = 30000, c;
+    if (!sock || !*sock)
+        sock = DEFAULT_SOCKET;
+    while ((c = getopt_long(argc, argv, "+s:t:Vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sock = optarg;
+            break;
+        case 't':
+            timeout = atoi(optarg);
+            if (timeout <= 0) {
+                fprintf(stderr, "geosteer: --timeout must be a positive number of ms\n");
+                return EX_USAGE;
+            }
+            break;
+        case 'V':
+            printf("geosteer %s\n", GEOSTEER_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EX_USAGE;
+        }
+    }
+    if (optind == argc) {
+        usage(stderr);
+        return EX_USAGE;
+    }
+    buf_t cmd, reply;
+    buf_init(&cmd);
+    buf_init(&reply);
+    client_join(argc - optind, argv + optind, &cmd);
+    gs_err_t err;
+    int rc = client_call(sock, cmd.data, timeout, &reply, &err);
+    int status;
+    if (rc != 0) {
+        fprintf(stderr, "geosteer: %s\n", err.text);
+        status = rc == GS_EINVAL ? EX_PROTOCOL : EX_UNAVAILABLE;
+    } else {
+        fputs(reply.data ? reply.data : "", stdout);
+        status = reply.data && strncmp(reply.data, "OK", 2) == 0 ? 0 : 1;
+    }
+    buf_free(&cmd);
+    buf_free(&reply);
+    return status;
+}

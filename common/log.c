@@ -1,0 +1,93 @@
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static atomic_int level = LOG_INFO;
+static atomic_bool to_syslog = false;
+
+void log_set_level(int lvl)
+{
+    atomic_store(&level, lvl);
+}
+
+int log_get_level(void)
+{
+    return atomic_load_explicit(&level, memory_order_relaxed);
+}
+
+void log_use_syslog(const char *ident)
+{
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    atomic_store(&to_syslog, true);
+}
+
+static const char *prio_name(int prio)
+{
+    switch (prio) {
+    case LOG_EMERG:
+    case LOG_ALERT:
+    case LOG_CRIT:
+    case LOG_ERR:
+        return "error";
+    case LOG_WARNING:
+        return "warning";
+    case LOG_NOTICE:
+        return "notice";
+    case LOG_INFO:
+        return "info";
+    default:
+        return "debug";
+    }
+}
+
+void log_msg(int prio, const char *fmt, ...)
+{
+    if (prio > log_get_level())
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (atomic_load(&to_syslog)) {
+        syslog(prio, "%s", msg);
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    /* One fprintf per line so lines from different threads do not interleave. */
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s\n", tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            prio_name(prio), msg);
+}
+
+bool log_limit_pass(log_limit_t *lim, uint32_t per_sec, uint32_t *suppressed)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t now = ts.tv_sec;
+    *suppressed = 0;
+    if (__atomic_load_n(&lim->window, __ATOMIC_RELAXED) != now) {
+        __atomic_store_n(&lim->window, now, __ATOMIC_RELAXED);
+        __atomic_store_n(&lim->count, 0, __ATOMIC_RELAXED);
+    }
+    if (__atomic_add_fetch(&lim->count, 1, __ATOMIC_RELAXED) > per_sec) {
+        __atomic_add_fetch(&lim->suppressed, 1, __ATOMIC_RELAXED);
+        return false;
+    }
+    *suppressed = __atomic_exchange_n(&lim->suppressed, 0, __ATOMIC_RELAXED);
+    return true;
+}
+
+void log_assert_fail(const char *expr, const char *func, const char *file, int line)
+{
+    log_msg(LOG_CRIT, "assertion failed: %s in %s() at %s:%d", expr, func, file, line);
+    abort();
+}
