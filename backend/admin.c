@@ -185,8 +185,8 @@ static void zone_list(buf_t *out)
     buf_printf(out, "OK %zu zone%s\n", s->nzones, s->nzones == 1 ? "" : "s");
     for (size_t i = 0; i < s->nzones; i++) {
         const zone_t *z = s->zones[i];
-        buf_printf(out, "%s id=%lld serial=%u records=%zu\n", z->name, (long long)z->id,
-                   z->serial, z->nrecords);
+        buf_printf(out, "%s id=%lld serial=%u records=%zu\n", z->name, (long long)z->id, z->serial,
+                   z->nrecords);
     }
     snap_unpin(slot);
     snap_slot_put(slot);
@@ -203,8 +203,7 @@ static void status(buf_t *out)
     size_t recs = 0;
     for (size_t i = 0; i < s->nzones; i++)
         recs += s->zones[i]->nrecords;
-    buf_printf(out,
-               "OK geosteerd %s\npid %ld\nzones %zu\nrecords %zu\nsnapshot generation %llu\n",
+    buf_printf(out, "OK geosteerd %s\npid %ld\nzones %zu\nrecords %zu\nsnapshot generation %llu\n",
                GEOSTEER_VERSION, (long)getpid(), s->nzones, recs, (unsigned long long)s->gen);
     snap_unpin(slot);
     snap_slot_put(slot);

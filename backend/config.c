@@ -32,7 +32,7 @@ int cfg_log_level(const char *name)
     static const struct {
         const char *name;
         int level;
-    } levels[] = {{"err", LOG_ERR},   {"error", LOG_ERR}, {"warning", LOG_WARNING},
+    } levels[] = {{"err", LOG_ERR},       {"error", LOG_ERR}, {"warning", LOG_WARNING},
                   {"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG}};
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
         if (strcmp(levels[i].name, name) == 0)
@@ -112,16 +112,17 @@ static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
             else
                 cfg->socket_mode = (mode_t)mode;
         } else if (strcmp(key, "max_connections") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 4 ||
-                json_integer_value(v) > 1000)
+            if (!json_is_integer(v) || json_integer_value(v) < 4 || json_integer_value(v) > 1000)
                 error(x, path, "must be an integer in 4..1000, got %s", json_dumps_short(v, tmp));
             else
                 cfg->max_connections = (unsigned)json_integer_value(v);
         } else if (strcmp(key, "log_level") == 0) {
             int lvl = json_is_string(v) ? cfg_log_level(json_string_value(v)) : -1;
             if (lvl < 0)
-                error(x, path, "must be one of \"error\", \"warning\", \"notice\", \"info\", "
-                               "\"debug\", got %s", json_dumps_short(v, tmp));
+                error(x, path,
+                      "must be one of \"error\", \"warning\", \"notice\", \"info\", "
+                      "\"debug\", got %s",
+                      json_dumps_short(v, tmp));
             else
                 cfg->log_level = lvl;
         } else {

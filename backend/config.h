@@ -15,8 +15,8 @@
 #define CFG_DEFAULT_ZONE_DB "/var/lib/geosteer/zones.db"
 
 typedef struct {
-    char *socket;     /* owned */
-    char *zone_db;    /* owned */
+    char *socket;  /* owned */
+    char *zone_db; /* owned */
     mode_t socket_mode;
     unsigned max_connections;
     int log_level; /* syslog priority */

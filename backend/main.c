@@ -35,12 +35,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
-        {"zone-db", required_argument, NULL, 'd'}, {"log-level", required_argument, NULL, 'l'},
-        {"syslog", no_argument, NULL, 'S'},        {"check", no_argument, NULL, 'C'},
-        {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"socket", required_argument, NULL, 's'},
+                                         {"zone-db", required_argument, NULL, 'd'},
+                                         {"log-level", required_argument, NULL, 'l'},
+                                         {"syslog", no_argument, NULL, 'S'},
+                                         {"check", no_argument, NULL, 'C'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *config = NULL, *sock = NULL, *db = NULL, *level = NULL;
     int use_syslog = 0, check = 0, c;
     while ((c = getopt_long(argc, argv, "c:s:d:l:Vh", opts, NULL)) != -1) {
@@ -141,8 +144,7 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return EX_UNAVAILABLE;
     }
-    log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, cfg.socket,
-             cfg.zone_db);
+    log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, cfg.socket, cfg.zone_db);
     for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0)

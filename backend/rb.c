@@ -173,8 +173,8 @@ static int p_name(json_t *params, const char *key, char *out, size_t *out_len, p
 
 /* ---- lookup --------------------------------------------------------------- */
 
-static void do_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype,
-                      size_t qtlen, int64_t zone_id)
+static void do_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype, size_t qtlen,
+                      int64_t zone_id)
 {
     char name[DNAME_MAXTEXT + 2];
     if (qlen == 0 || qlen > DNAME_MAXTEXT) {
@@ -219,9 +219,8 @@ static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
 static json_t *domain_info(const zone_t *z)
 {
     return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:i, s:i, s:[]}", "zone", z->name, "id",
-                               (json_int_t)z->id, "kind", "native", "serial",
-                               (json_int_t)z->serial, "notified_serial", 0, "last_check", 0,
-                               "masters"));
+                               (json_int_t)z->id, "kind", "native", "serial", (json_int_t)z->serial,
+                               "notified_serial", 0, "last_check", 0, "masters"));
 }
 
 static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
@@ -383,7 +382,8 @@ static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
 static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
 {
     int64_t id, trxid;
-    if (p_int(params, "domain_id", true, -1, &id, e) || p_int(params, "trxid", true, 0, &trxid, e)) {
+    if (p_int(params, "domain_id", true, -1, &id, e) ||
+        p_int(params, "trxid", true, 0, &trxid, e)) {
         put_false_log(c, "%s", e->msg);
         return;
     }
@@ -475,7 +475,8 @@ static int add_rec(trx_op_t *op, const zone_t *z, json_t *rr, const char *method
         op->type = t;
     }
     op->recs = mem_realloc_n(op->recs, op->nrecs + 1, sizeof(*op->recs));
-    op->recs[op->nrecs++] = (trx_rec_t){.type = t, .content = buf_take(&norm), .ttl = (uint32_t)ttl};
+    op->recs[op->nrecs++] =
+        (trx_rec_t){.type = t, .content = buf_take(&norm), .ttl = (uint32_t)ttl};
     return 0;
 }
 
@@ -510,8 +511,8 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
             counts[i_] += (delta);                                                                 \
     } while (0)
     if (!c->trx.replace_all) {
-        const zone_node_t *n = zone_find(z, op->name, strlen(op->name),
-                                         dname_hash(op->name, strlen(op->name)));
+        const zone_node_t *n =
+            zone_find(z, op->name, strlen(op->name), dname_hash(op->name, strlen(op->name)));
         for (uint32_t k = 0; n && k < n->nrecs; k++)
             ADD_TYPE(n->recs[k].type, 1);
     }
@@ -536,16 +537,18 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
             soas += counts[k];
     }
     if (cnames && total > cnames) {
-        snprintf(msg, msgsz, "%s: CNAME cannot coexist with other records at the same name",
+        snprintf(msg, msgsz,
+                 "replaceRRSet: %s: CNAME cannot coexist with other records at the same name",
                  op->name);
         return GS_ECONFLICT;
     }
     if (cnames > 1) {
-        snprintf(msg, msgsz, "%s: more than one CNAME record at this name", op->name);
+        snprintf(msg, msgsz, "replaceRRSet: %s: more than one CNAME record at this name", op->name);
         return GS_ECONFLICT;
     }
     if (strcmp(op->name, z->name) == 0 && op->type->code == 6 && soas != 1) {
-        snprintf(msg, msgsz, "%s: the zone apex must have exactly one SOA record", op->name);
+        snprintf(msg, msgsz, "replaceRRSet: %s: the zone apex must have exactly one SOA record",
+                 op->name);
         return GS_ECONFLICT;
     }
     return 0;

@@ -137,8 +137,7 @@ static int quoted_string(const char **pp, const char *type, buf_t *out, gs_err_t
             p++;
         }
         if (++octets > 255)
-            return gs_err_set(err, GS_EINVAL, "%s: character-string longer than 255 octets",
-                              type);
+            return gs_err_set(err, GS_EINVAL, "%s: character-string longer than 255 octets", type);
     }
     if (*p != '"')
         return gs_err_set(err, GS_EINVAL, "%s: unterminated string", type);
@@ -346,8 +345,8 @@ int rr_soa_serial(const char *content, uint32_t *serial)
 {
     fields_t f = {.p = content};
     unsigned long v;
-    if (!next_field(&f) || !next_field(&f) || field_uint(&f, "SOA", "serial", 4294967295ul, &v,
-                                                         NULL) != 0)
+    if (!next_field(&f) || !next_field(&f) ||
+        field_uint(&f, "SOA", "serial", 4294967295ul, &v, NULL) != 0)
         return GS_EINVAL;
     *serial = (uint32_t)v;
     return 0;

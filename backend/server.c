@@ -128,7 +128,8 @@ static void accept_one(rb_server_t *srv)
     pthread_mutex_unlock(&srv->lock);
     rb_conn_t *rb = full ? NULL : rb_conn_new();
     if (!rb) {
-        LOG_RATELIMITED(LOG_WARNING, "server: connection limit (%u) reached, closing new connection",
+        LOG_RATELIMITED(LOG_WARNING,
+                        "server: connection limit (%u) reached, closing new connection",
                         srv->opts.max_connections);
         close(fd);
         return;
@@ -224,13 +225,11 @@ int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *e
     struct stat stt;
     if (lstat(opts->socket_path, &stt) == 0) {
         if (!S_ISSOCK(stt.st_mode))
-            return gs_err_set(err, GS_EEXIST, "'%s' exists and is not a socket",
-                              opts->socket_path);
+            return gs_err_set(err, GS_EEXIST, "'%s' exists and is not a socket", opts->socket_path);
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
             close(probe);
-            return gs_err_set(err, GS_EEXIST, "another process is serving '%s'",
-                              opts->socket_path);
+            return gs_err_set(err, GS_EEXIST, "another process is serving '%s'", opts->socket_path);
         }
         if (probe >= 0)
             close(probe);

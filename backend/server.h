@@ -21,7 +21,7 @@
 
 typedef struct {
     const char *socket_path;
-    mode_t socket_mode;      /* e.g. 0660 */
+    mode_t socket_mode;       /* e.g. 0660 */
     unsigned max_connections; /* further connections are closed at once */
 } rb_server_opts_t;
 

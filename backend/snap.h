@@ -18,7 +18,7 @@
 typedef struct {
     uint64_t gen;
     size_t nzones;
-    zone_t **zones; /* sorted by id */
+    zone_t **zones;  /* sorted by id */
     zone_t **byname; /* open addressing by canonical apex, size mask + 1 */
     size_t mask;
 } snap_t;

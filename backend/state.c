@@ -78,8 +78,8 @@ static int apply_op(int64_t zid, const trx_op_t *op, gs_err_t *err)
     if (!op->feed)
         rc = store_rrset_delete(store, zid, op->name, op->type->name, err);
     for (size_t k = 0; rc == 0 && k < op->nrecs; k++)
-        rc = store_record_insert(store, zid, op->name, op->recs[k].type->name,
-                                 op->recs[k].content, op->recs[k].ttl, err);
+        rc = store_record_insert(store, zid, op->name, op->recs[k].type->name, op->recs[k].content,
+                                 op->recs[k].ttl, err);
     return rc;
 }
 
@@ -96,8 +96,8 @@ int state_commit(const trx_t *trx, gs_err_t *err)
     int rc;
     const zone_t *z = snap_zone_by_id(snap_current(), trx->zone_id);
     if (!z) {
-        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld no longer exists",
-                        (long long)trx->zone_id);
+        rc =
+            gs_err_set(err, GS_ENOTFOUND, "zone id %lld no longer exists", (long long)trx->zone_id);
         goto out;
     }
     char *apex = mem_strdup(z->name);

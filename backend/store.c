@@ -15,26 +15,25 @@ struct store {
     char *path;
 };
 
-static const char *schema_v1 =
-    "CREATE TABLE zones ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  created INTEGER NOT NULL);"
-    "CREATE TABLE records ("
-    "  id INTEGER PRIMARY KEY,"
-    "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
-    "  name TEXT NOT NULL,"
-    "  type TEXT NOT NULL,"
-    "  content TEXT NOT NULL,"
-    "  ttl INTEGER NOT NULL);"
-    "CREATE INDEX records_by_name ON records(zone_id, name, type);"
-    "CREATE TABLE metadata ("
-    "  id INTEGER PRIMARY KEY,"
-    "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
-    "  kind TEXT NOT NULL,"
-    "  value TEXT NOT NULL);"
-    "CREATE INDEX metadata_by_zone ON metadata(zone_id, kind);"
-    "PRAGMA user_version = 1;";
+static const char *schema_v1 = "CREATE TABLE zones ("
+                               "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                               "  name TEXT NOT NULL UNIQUE,"
+                               "  created INTEGER NOT NULL);"
+                               "CREATE TABLE records ("
+                               "  id INTEGER PRIMARY KEY,"
+                               "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
+                               "  name TEXT NOT NULL,"
+                               "  type TEXT NOT NULL,"
+                               "  content TEXT NOT NULL,"
+                               "  ttl INTEGER NOT NULL);"
+                               "CREATE INDEX records_by_name ON records(zone_id, name, type);"
+                               "CREATE TABLE metadata ("
+                               "  id INTEGER PRIMARY KEY,"
+                               "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
+                               "  kind TEXT NOT NULL,"
+                               "  value TEXT NOT NULL);"
+                               "CREATE INDEX metadata_by_zone ON metadata(zone_id, kind);"
+                               "PRAGMA user_version = 1;";
 
 static int sql_err(store_t *st, gs_err_t *err, const char *what)
 {
@@ -91,7 +90,8 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
     st->path = mem_strdup(path);
     int rc;
     *out = NULL;
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rc = gs_err_set(err, GS_ESTORE, "zone store '%s': cannot open: %s", path,
                         st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -410,8 +410,7 @@ int store_meta_replace(store_t *st, int64_t id, const char *kind, const char *co
     if ((rc = run(st, stmt, err, "delete metadata")))
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = prep(st, "INSERT INTO metadata(zone_id, kind, value) VALUES(?,?,?)", &stmt,
-                       err)))
+        if ((rc = prep(st, "INSERT INTO metadata(zone_id, kind, value) VALUES(?,?,?)", &stmt, err)))
             return rc;
         sqlite3_bind_int64(stmt, 1, id);
         sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
@@ -465,7 +464,9 @@ int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_
     if (soas < 0)
         return sql_err(st, err, "check zone");
     if (soas != 1)
-        return gs_err_set(err, GS_ECONFLICT, "%s: the zone apex must have exactly one SOA record, "
-                          "this change leaves %lld", apex, (long long)soas);
+        return gs_err_set(err, GS_ECONFLICT,
+                          "%s: the zone apex must have exactly one SOA record, "
+                          "this change leaves %lld",
+                          apex, (long long)soas);
     return 0;
 }

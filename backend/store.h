@@ -46,8 +46,7 @@ int store_zone_insert(store_t *st, const char *name, int64_t *id, gs_err_t *err)
 int store_zone_remove(store_t *st, int64_t id, gs_err_t *err);
 
 /* Deletes the records of `name` of type `type` (every type if NULL). */
-int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type,
-                       gs_err_t *err);
+int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type, gs_err_t *err);
 
 /* Deletes every record of the zone. */
 int store_records_clear(store_t *st, int64_t id, gs_err_t *err);

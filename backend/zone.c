@@ -217,8 +217,8 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
             for (size_t q = r; q < k; q++) {
                 zone_rec_t *zr = &n->recs[q - r];
                 zr->type = refs[q].rec->type;
-                zr->content = arena_strndup(z->arena, refs[q].rec->content,
-                                            strlen(refs[q].rec->content));
+                zr->content =
+                    arena_strndup(z->arena, refs[q].rec->content, strlen(refs[q].rec->content));
                 zr->ttl = refs[q].rec->ttl;
                 zr->auth = true;
                 if (zr->type->code == 6 && n->name_len == z->name_len)

@@ -64,8 +64,8 @@ typedef struct zone {
     int64_t id;
     const char *name; /* canonical apex */
     uint32_t name_len;
-    uint32_t serial;   /* from the apex SOA, 0 if there is none */
-    size_t nrecords;   /* stored records, ENTs not counted */
+    uint32_t serial;    /* from the apex SOA, 0 if there is none */
+    size_t nrecords;    /* stored records, ENTs not counted */
     zone_node_t *nodes; /* sorted by canonical name; ENT nodes included */
     size_t nnodes;
     zone_node_t **table; /* open addressing, size mask + 1 */

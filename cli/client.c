@@ -58,8 +58,8 @@ int client_call(const char *socket_path, const char *cmd, int timeout_ms, buf_t 
         close(fd);
         return gs_err_set(err, -e, "cannot reach geosteerd at %s: %s", socket_path, strerror(e));
     }
-    json_t *req = mem_check(json_pack("{s:s, s:{s:s}}", "method", "directBackendCmd",
-                                      "parameters", "query", cmd));
+    json_t *req = mem_check(
+        json_pack("{s:s, s:{s:s}}", "method", "directBackendCmd", "parameters", "query", cmd));
     char *line = mem_check(json_dumps(req, JSON_COMPACT));
     json_decref(req);
     buf_t out;

@@ -16,12 +16,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: geosteer [-s SOCKET] [-t MS] <command> [args...]\n"
-               "  -s, --socket PATH   geosteerd socket (default $GEOSTEER_SOCKET or %s)\n"
-               "  -t, --timeout MS    reply timeout (default 30000)\n"
-               "  -V, --version       print the version\n"
-               "Commands are those of the daemon; 'geosteer help' lists them.\n"
-               "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage.\n",
+    fprintf(f,
+            "usage: geosteer [-s SOCKET] [-t MS] <command> [args...]\n"
+            "  -s, --socket PATH   geosteerd socket (default $GEOSTEER_SOCKET or %s)\n"
+            "  -t, --timeout MS    reply timeout (default 30000)\n"
+            "  -V, --version       print the version\n"
+            "Commands are those of the daemon; 'geosteer help' lists them.\n"
+            "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage.\n",
             DEFAULT_SOCKET);
 }
 

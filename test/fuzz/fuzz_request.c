@@ -36,9 +36,14 @@ static void setup(void)
     buf_free(&out);
     rb_conn_t *c = rb_conn_new();
     static const char *seed[] = {
-        "{\"method\":\"startTransaction\",\"parameters\":{\"domain\":\"fuzz.test.\",\"domain_id\":-1,\"trxid\":1}}",
-        "{\"method\":\"replaceRRSet\",\"parameters\":{\"domain_id\":1,\"qname\":\"www.fuzz.test.\",\"qtype\":\"A\",\"trxid\":1,\"rrset\":[{\"qname\":\"www.fuzz.test.\",\"qtype\":\"A\",\"content\":\"192.0.2.1\",\"ttl\":60}]}}",
-        "{\"method\":\"replaceRRSet\",\"parameters\":{\"domain_id\":1,\"qname\":\"a.b.fuzz.test.\",\"qtype\":\"TXT\",\"trxid\":1,\"rrset\":[{\"qname\":\"a.b.fuzz.test.\",\"qtype\":\"TXT\",\"content\":\"\\\"hi\\\"\",\"ttl\":60}]}}",
+        "{\"method\":\"startTransaction\",\"parameters\":{\"domain\":\"fuzz.test.\",\"domain_id\":-"
+        "1,\"trxid\":1}}",
+        "{\"method\":\"replaceRRSet\",\"parameters\":{\"domain_id\":1,\"qname\":\"www.fuzz.test.\","
+        "\"qtype\":\"A\",\"trxid\":1,\"rrset\":[{\"qname\":\"www.fuzz.test.\",\"qtype\":\"A\","
+        "\"content\":\"192.0.2.1\",\"ttl\":60}]}}",
+        "{\"method\":\"replaceRRSet\",\"parameters\":{\"domain_id\":1,\"qname\":\"a.b.fuzz.test.\","
+        "\"qtype\":\"TXT\",\"trxid\":1,\"rrset\":[{\"qname\":\"a.b.fuzz.test.\",\"qtype\":\"TXT\","
+        "\"content\":\"\\\"hi\\\"\",\"ttl\":60}]}}",
         "{\"method\":\"commitTransaction\",\"parameters\":{\"trxid\":1}}",
     };
     for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++)

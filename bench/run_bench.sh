@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End-to-end remote-backend benchmark of geosteerd, without pdns_server:
+#   1. starts geosteerd on a fresh store in a temp dir,
+#   2. generates a 10,000-record zone (A/AAAA/TXT/MX/CNAME over 7,000 names),
+#      creates it with the CLI and loads it with `pdnsutil load-zone`
+#      (pdnsutil talks to geosteerd through launch=remote, as in production),
+#   3. prints geosteerd's VmRSS/VmHWM after loading, and again after a restart
+#      that reads the zone back from the store,
+#   4. runs rb_bench (3 connections, static names, pdns's request format),
+#   5. prints VmRSS/VmHWM after the run and a summary against the targets.
+#
+# usage: bench/run_bench.sh [BUILD_DIR]          (default /work/main/build)
+# environment knobs (defaults): CONNS=3 DURATION=10 WARMUP=1 MISS=0 RUNS=1
+#   MISS  fraction of lookups for non-existent names (rb_bench -m)
+#   RUNS  rb_bench runs back to back; the summary shows the median
+# Exit status: 0 when every run completed without protocol errors (a missed
+# performance target is reported, not failed), 1 otherwise, 77 if a tool is
+# missing. Everything lives in a temp dir under /tmp; every process is
+# stopped by PID on exit.
+set -eu
+
+BUILD=$(cd "${1:-/work/main/build}" && pwd)
+CONNS=${CONNS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-1}
+MISS=${MISS:-0}
+RUNS=${RUNS:-1}
+ZONE=bench.test
+
+export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer
+RB_BENCH=$BUILD/bench/rb_bench
+for b in "$GEOSTEERD" "$GEOSTEER" "$RB_BENCH"; do
+    [ -x "$b" ] || { echo "run_bench: $b not built (cmake --build $BUILD)" >&2; exit 1; }
+done
+
+# lib.sh: temp dir ($GS_TMP), PID registry and EXIT trap, start/stop helpers.
+. "$(cd "$(dirname "$0")/.." && pwd)/test/e2e/lib.sh"
+gs_require pdnsutil python3 awk
+
+# rss_line PID: "VmRSS 12345 kB VmHWM 23456 kB"
+rss_line() {
+    awk '/^VmRSS:|^VmHWM:/ { printf "%s %s kB  ", $1, $2 } END { print "" }' "/proc/$1/status"
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# ---- zone: exactly 10,000 records over 7,001 owner names -----------------------
+#   SOA, NS, ns1 A                                  3
+#   h0..h1999     A                             2,000
+#   h2000..h3999  A + AAAA                      4,000
+#   h4000..h4999  TXT                           1,000
+#   h5000..h5499  MX                              500
+#   h5500..h6999  CNAME -> h0..h1499            1,500
+#   h0..h996      a second A (2-record RRsets)    997
+zonefile=$GS_TMP/$ZONE.zone
+names=$GS_TMP/names.txt
+awk -v zone="$ZONE" -v zf="$zonefile" -v nf="$names" 'BEGIN {
+    printf "$ORIGIN %s.\n$TTL 300\n", zone > zf
+    printf "@ IN SOA ns1.%s. hostmaster.%s. 1 10800 3600 604800 300\n", zone, zone > zf
+    printf "@ IN NS ns1.%s.\nns1 IN A 192.0.2.53\n", zone > zf
+    for (i = 0; i < 7000; i++) {
+        n = "h" i
+        printf "%s.%s.\n", n, zone > nf
+        a = sprintf("10.%d.%d.%d", int(i / 65536) % 256, int(i / 256) % 256, i % 256)
+        if (i < 4000)
+            printf "%s IN A %s\n", n, a > zf
+        if (i < 997)
+            printf "%s IN A 10.200.%d.%d\n", n, int(i / 256), i % 256 > zf
+        if (i >= 2000 && i < 4000)
+            printf "%s IN AAAA 2001:db8::%x\n", n, i > zf
+        if (i >= 4000 && i < 5000)
+            printf "%s IN TXT \"v=bench1 id=%d pool=%s\"\n", n, i, (i % 2 ? "blue" : "green") > zf
+        if (i >= 5000 && i < 5500)
+            printf "%s IN MX %d h%d.%s.\n", n, 10 * (i % 3 + 1), i % 2000, zone > zf
+        if (i >= 5500)
+            printf "%s IN CNAME h%d.%s.\n", n, i - 5500, zone > zf
+    }
+}'
+nrec=$(grep -vc '^\$' "$zonefile")
+[ "$nrec" -eq 10000 ] || gs_fail "generated $nrec records, expected 10000"
+
+# ---- geosteerd + load ---------------------------------------------------------------
+gs_start_geosteerd "$GS_TMP/gs"
+echo "== geosteerd pid $GS_DAEMON_PID ($GEOSTEERD)"
+echo "idle, empty store:        $(rss_line "$GS_DAEMON_PID")"
+gs_cli zone create "$ZONE" --ns "ns1.$ZONE" --soa-serial 1 >/dev/null
+# pdnsutil only; pdns_server is not needed here. A 10k-record list or load
+# can exceed pdns's default 2 s remote timeout, so use 20 s.
+gs_pdns_conf "$GS_TMP/pdnsutil" "$GS_SOCK" 5399
+sed -i "s|^remote-connection-string=.*|remote-connection-string=unix:path=$GS_SOCK,timeout=20000|" \
+    "$GS_TMP/pdnsutil/pdns.conf"
+t0=$(date +%s.%N)
+gs_pdnsutil "$GS_TMP/pdnsutil" load-zone "$ZONE" "$zonefile" >"$GS_TMP/load-zone.log" 2>&1 ||
+    { cat "$GS_TMP/load-zone.log" >&2; gs_fail "pdnsutil load-zone failed"; }
+t1=$(date +%s.%N)
+awk -v n="$nrec" -v a="$t0" -v b="$t1" 'BEGIN { printf "load-zone:                %d records in %.2f s\n", n, b - a }'
+zl=$(gs_cli zone list)
+echo "zone list:                $(echo "$zl" | grep -F "$ZONE" | tr -s ' ')"
+zone_id=$(echo "$zl" | awk -v z="$ZONE." '{ for (i = 1; i <= NF; i++) if ($i == z) { print prev; exit } ; prev = $1 }')
+rss_loaded_line=$(rss_line "$GS_DAEMON_PID")
+rss_loaded=$(rss_kb "$GS_DAEMON_PID")
+echo "after load-zone (live):   $rss_loaded_line"
+
+gs_stop "$GS_DAEMON_PID"
+gs_start_geosteerd "$GS_TMP/gs"
+sleep 0.5
+rss_restart_line=$(rss_line "$GS_DAEMON_PID")
+rss_restart=$(rss_kb "$GS_DAEMON_PID")
+echo "after restart from store: $rss_restart_line"
+
+# The CLI prints the zone id; fall back to 1 (first zone of a fresh store).
+case "${zone_id:-}" in '' | *[!0-9]*) zone_id=1 ;; esac
+
+# ---- rb_bench -----------------------------------------------------------------------
+qps_all=() p99_all=() p50_all=()
+rc=0
+for run in $(seq "$RUNS"); do
+    echo
+    echo "== rb_bench run $run/$RUNS: $CONNS connections, ${DURATION} s (+${WARMUP} s warm-up), qtype ANY, miss fraction $MISS"
+    set +e
+    out=$("$RB_BENCH" -s "$GS_SOCK" -c "$CONNS" -d "$DURATION" -w "$WARMUP" -n "$names" \
+        -m "$MISS" -z "$zone_id" -S 2>&1)
+    brc=$?
+    set -e
+    echo "$out"
+    [ "$brc" -eq 0 ] || { echo "run_bench: rb_bench exited $brc" >&2; rc=1; }
+    qps_all+=("$(echo "$out" | awk '$1 == "lookups_per_s:" { print $2 }')")
+    p50_all+=("$(echo "$out" | awk '$1 == "p50_us:" { print $2 }')")
+    p99_all+=("$(echo "$out" | awk '$1 == "p99_us:" { print $2 }')")
+    echo "geosteerd after run $run:   $(rss_line "$GS_DAEMON_PID")"
+done
+rss_after=$(rss_kb "$GS_DAEMON_PID")
+hwm_after=$(awk '/^VmHWM:/ { print $2 }' "/proc/$GS_DAEMON_PID/status")
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "n/a") }'; }
+verdict() { if awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { exit !(op == ">=" ? a >= b : a < b) }'; then echo ok; else echo MISSED; fi; }
+
+qps=$(median "${qps_all[@]}")
+p50=$(median "${p50_all[@]}")
+p99=$(median "${p99_all[@]}")
+rss_max=$(printf '%s\n' "$rss_loaded" "$rss_restart" "$rss_after" | sort -g | tail -1)
+rss_mib=$(awk -v k="$rss_max" 'BEGIN { printf "%.1f", k / 1024 }')
+hwm_mib=$(awk -v k="$hwm_after" 'BEGIN { printf "%.1f", k / 1024 }')
+
+echo
+echo "== summary ($RUNS run(s) of ${DURATION} s, $CONNS connections; median where several; the machine is shared, so absolute figures are noisy)"
+printf '  %-44s %12s   %-14s %s\n' "metric" "measured" "target" "verdict"
+printf '  %-44s %12s   %-14s %s\n' "lookups/s, $CONNS conns, static names" "$qps" ">= 80000" "$(verdict "$qps" '>=' 80000)"
+printf '  %-44s %12s   %-14s %s\n' "p99 latency (us)" "$p99" "< 250" "$(verdict "$p99" '<' 250)"
+printf '  %-44s %12s   %-14s\n' "p50 latency (us)" "$p50" "-"
+printf '  %-44s %12s   %-14s %s\n' "VmRSS (MiB), max of loaded/restart/after run" "$rss_mib" "< 30" "$(verdict "$rss_mib" '<' 30)"
+printf '  %-44s %12s   %-14s\n' "VmHWM (MiB) since restart" "$hwm_mib" "-"
+printf '  %-44s %12s\n' "per-run lookups/s" "${qps_all[*]}"
+exit "$rc"

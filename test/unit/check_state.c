@@ -1,0 +1,240 @@
+/* Unit tests for backend/store.c and backend/state.c: schema handling,
+ * zone lifecycle, atomic commits and the cross-record rules. Each test runs
+ * in its own process (check's fork mode) with a fresh store file. */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/dname.h"
+#include "backend/snap.h"
+#include "backend/state.h"
+#include "backend/store.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+static char dir[64], db[128];
+
+static void setup(void)
+{
+    log_set_level(LOG_WARNING);
+    snprintf(dir, sizeof(dir), "/tmp/gs-unit.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/zones.db", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int64_t create(const char *zone)
+{
+    state_zone_opts_t o;
+    state_zone_opts_default(&o);
+    const char *ns[] = {"ns1.z."};
+    o.ns = ns;
+    o.nns = 1;
+    o.serial = 5;
+    int64_t id;
+    gs_err_t err;
+    ck_assert_int_eq(state_zone_create(zone, &o, &id, &err), 0);
+    return id;
+}
+
+static const zone_t *zone_now(int64_t id)
+{
+    return snap_zone_by_id(snap_current(), id);
+}
+
+static trx_op_t op_new(bool feed, const char *name, const char *type, const char *content)
+{
+    trx_op_t op = {
+        .feed = feed, .name = mem_strdup(name), .type = rr_type_find(type, strlen(type))};
+    if (content) {
+        op.recs = mem_calloc(1, sizeof(trx_rec_t));
+        op.recs[0] = (trx_rec_t){op.type, mem_strdup(content), 60};
+        op.nrecs = 1;
+    }
+    return op;
+}
+
+START_TEST(test_schema_and_reopen)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t a = create("a.test.");
+    state_close();
+    ck_assert_int_eq(state_open(db, &err), 0);
+    ck_assert_ptr_nonnull(zone_now(a));
+    ck_assert_uint_eq(zone_now(a)->serial, 5);
+    ck_assert_uint_eq(zone_now(a)->nrecords, 2);
+    state_close();
+
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    char *mode = NULL;
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    mode = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    ck_assert_str_eq(mode, "wal");
+    free(mode);
+    sqlite3_exec(h, "PRAGMA user_version=99", NULL, NULL, NULL);
+    sqlite3_close(h);
+    ck_assert_int_eq(state_open(db, &err), GS_ESCHEMA);
+    ck_assert_ptr_nonnull(strstr(err.text, "schema version 99"));
+}
+END_TEST
+
+START_TEST(test_not_a_store)
+{
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_exec(h, "CREATE TABLE other(x)", NULL, NULL, NULL);
+    sqlite3_close(h);
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), GS_ESCHEMA);
+    FILE *f = fopen(db, "w");
+    fputs("garbage that is not sqlite at all, long enough to be a header......", f);
+    fclose(f);
+    ck_assert_int_lt(state_open(db, &err), 0);
+}
+END_TEST
+
+START_TEST(test_zone_lifecycle)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t a = create("a.test.");
+    state_zone_opts_t o;
+    state_zone_opts_default(&o);
+    int64_t dup;
+    ck_assert_int_eq(state_zone_create("a.test.", &o, &dup, &err), GS_EEXIST);
+    ck_assert_int_eq(state_zone_delete("a.test.", &err), 0);
+    ck_assert_ptr_null(zone_now(a));
+    ck_assert_int_eq(state_zone_delete("a.test.", &err), GS_ENOTFOUND);
+    /* Ids are never reused: pdns caches them in its zone cache. */
+    int64_t b = create("b.test.");
+    ck_assert_int_gt(b, a);
+    state_close();
+}
+END_TEST
+
+START_TEST(test_commit_atomic)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t id = create("z.");
+    trx_t t = {0};
+    trx_begin(&t, id, 1, false);
+    trx_op_t op = op_new(false, "www.z.", "A", "192.0.2.1");
+    trx_add_take(&t, &op);
+    op = op_new(false, "alias.z.", "CNAME", "www.z");
+    trx_add_take(&t, &op);
+    ck_assert_int_eq(state_commit(&t, &err), 0);
+    trx_clear(&t);
+    ck_assert_uint_eq(zone_now(id)->nrecords, 4);
+
+    /* A CNAME beside the A: the whole transaction is refused, including the
+     * unrelated record that came first. */
+    trx_begin(&t, id, 2, false);
+    op = op_new(false, "other.z.", "A", "192.0.2.7");
+    trx_add_take(&t, &op);
+    op = op_new(true, "www.z.", "CNAME", "alias.z");
+    trx_add_take(&t, &op);
+    ck_assert_int_eq(state_commit(&t, &err), GS_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.text, "CNAME"));
+    trx_clear(&t);
+    ck_assert_uint_eq(zone_now(id)->nrecords, 4);
+    const zone_t *z = zone_now(id);
+    ck_assert_ptr_null(zone_find(z, "other.z.", 8, dname_hash("other.z.", 8)));
+
+    /* Deleting the SOA is refused. */
+    trx_begin(&t, id, 3, false);
+    op = op_new(false, "z.", "SOA", NULL);
+    trx_add_take(&t, &op);
+    ck_assert_int_eq(state_commit(&t, &err), GS_ECONFLICT);
+    trx_clear(&t);
+
+    /* A poisoned transaction is refused whole. */
+    trx_begin(&t, id, 4, false);
+    op = op_new(false, "new.z.", "A", "192.0.2.8");
+    trx_add_take(&t, &op);
+    trx_poison(&t, "bad record");
+    ck_assert_int_eq(state_commit(&t, &err), GS_EINVAL);
+    trx_clear(&t);
+    ck_assert_uint_eq(zone_now(id)->nrecords, 4);
+    state_close();
+}
+END_TEST
+
+START_TEST(test_replace_all)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t id = create("z.");
+    trx_t t = {0};
+    trx_begin(&t, id, 1, true);
+    trx_op_t op = op_new(true, "z.", "SOA", "ns1.z hm.z 9 1 2 3 4");
+    trx_add_take(&t, &op);
+    op = op_new(true, "a.z.", "A", "192.0.2.1");
+    trx_add_take(&t, &op);
+    ck_assert_int_eq(state_commit(&t, &err), 0);
+    trx_clear(&t);
+    ck_assert_uint_eq(zone_now(id)->nrecords, 2);
+    ck_assert_uint_eq(zone_now(id)->serial, 9);
+
+    /* A full replacement without an SOA is refused and changes nothing. */
+    trx_begin(&t, id, 2, true);
+    op = op_new(true, "b.z.", "A", "192.0.2.2");
+    trx_add_take(&t, &op);
+    ck_assert_int_eq(state_commit(&t, &err), GS_ECONFLICT);
+    trx_clear(&t);
+    ck_assert_uint_eq(zone_now(id)->serial, 9);
+    ck_assert_uint_eq(zone_now(id)->nrecords, 2);
+    state_close();
+}
+END_TEST
+
+START_TEST(test_metadata)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t id = create("z.");
+    const char *v[] = {"one", "two"};
+    ck_assert_int_eq(state_meta_set(id, "X-A", v, 2, &err), 0);
+    ck_assert_uint_eq(zone_meta_find(zone_now(id), "X-A")->nvalues, 2);
+    ck_assert_int_eq(state_meta_set(id, "X-A", v, 1, &err), 0);
+    ck_assert_str_eq(zone_meta_find(zone_now(id), "X-A")->values[0], "one");
+    ck_assert_uint_eq(zone_meta_find(zone_now(id), "X-A")->nvalues, 1);
+    ck_assert_int_eq(state_meta_set(id, "X-A", NULL, 0, &err), 0);
+    ck_assert_ptr_null(zone_meta_find(zone_now(id), "X-A"));
+    ck_assert_int_eq(state_meta_set(id + 100, "X-A", v, 1, &err), GS_ENOTFOUND);
+    state_close();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("state");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_schema_and_reopen);
+    tcase_add_test(tc, test_not_a_store);
+    tcase_add_test(tc, test_zone_lifecycle);
+    tcase_add_test(tc, test_commit_atomic);
+    tcase_add_test(tc, test_replace_all);
+    tcase_add_test(tc, test_metadata);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
