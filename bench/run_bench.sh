@@ -19,6 +19,7 @@
 # stopped by PID on exit.
 set -eu
 
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-/work/main/build}" && pwd)
 CONNS=${CONNS:-3}
 DURATION=${DURATION:-10}
@@ -34,49 +35,20 @@ for b in "$GEOSTEERD" "$GEOSTEER" "$RB_BENCH"; do
 done
 
 # lib.sh: temp dir ($GS_TMP), PID registry and EXIT trap, start/stop helpers.
-. "$(cd "$(dirname "$0")/.." && pwd)/test/e2e/lib.sh"
+. "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require pdnsutil python3 awk
 
-# rss_line PID: "VmRSS 12345 kB VmHWM 23456 kB"
+# rss_line PID: "VmRSS 12345 kB (12.1 MiB)  VmHWM ..."
 rss_line() {
-    awk '/^VmRSS:|^VmHWM:/ { printf "%s %s kB  ", $1, $2 } END { print "" }' "/proc/$1/status"
+    awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "VmRSS %d kB (%.1f MiB)  VmHWM %d kB (%.1f MiB)\n", r, r / 1024, h, h / 1024 }' "/proc/$1/status"
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# ---- zone: exactly 10,000 records over 7,001 owner names -----------------------
-#   SOA, NS, ns1 A                                  3
-#   h0..h1999     A                             2,000
-#   h2000..h3999  A + AAAA                      4,000
-#   h4000..h4999  TXT                           1,000
-#   h5000..h5499  MX                              500
-#   h5500..h6999  CNAME -> h0..h1499            1,500
-#   h0..h996      a second A (2-record RRsets)    997
+# ---- zone: exactly 10,000 records over 7,001 names (see gen_zone.sh) ---------------
 zonefile=$GS_TMP/$ZONE.zone
 names=$GS_TMP/names.txt
-awk -v zone="$ZONE" -v zf="$zonefile" -v nf="$names" 'BEGIN {
-    printf "$ORIGIN %s.\n$TTL 300\n", zone > zf
-    printf "@ IN SOA ns1.%s. hostmaster.%s. 1 10800 3600 604800 300\n", zone, zone > zf
-    printf "@ IN NS ns1.%s.\nns1 IN A 192.0.2.53\n", zone > zf
-    for (i = 0; i < 7000; i++) {
-        n = "h" i
-        printf "%s.%s.\n", n, zone > nf
-        a = sprintf("10.%d.%d.%d", int(i / 65536) % 256, int(i / 256) % 256, i % 256)
-        if (i < 4000)
-            printf "%s IN A %s\n", n, a > zf
-        if (i < 997)
-            printf "%s IN A 10.200.%d.%d\n", n, int(i / 256), i % 256 > zf
-        if (i >= 2000 && i < 4000)
-            printf "%s IN AAAA 2001:db8::%x\n", n, i > zf
-        if (i >= 4000 && i < 5000)
-            printf "%s IN TXT \"v=bench1 id=%d pool=%s\"\n", n, i, (i % 2 ? "blue" : "green") > zf
-        if (i >= 5000 && i < 5500)
-            printf "%s IN MX %d h%d.%s.\n", n, 10 * (i % 3 + 1), i % 2000, zone > zf
-        if (i >= 5500)
-            printf "%s IN CNAME h%d.%s.\n", n, i - 5500, zone > zf
-    }
-}'
+"$BENCH_DIR/gen_zone.sh" "$ZONE" "$zonefile" "$names"
 nrec=$(grep -vc '^\$' "$zonefile")
-[ "$nrec" -eq 10000 ] || gs_fail "generated $nrec records, expected 10000"
 
 # ---- geosteerd + load ---------------------------------------------------------------
 gs_start_geosteerd "$GS_TMP/gs"
@@ -95,7 +67,7 @@ t1=$(date +%s.%N)
 awk -v n="$nrec" -v a="$t0" -v b="$t1" 'BEGIN { printf "load-zone:                %d records in %.2f s\n", n, b - a }'
 zl=$(gs_cli zone list)
 echo "zone list:                $(echo "$zl" | grep -F "$ZONE" | tr -s ' ')"
-zone_id=$(echo "$zl" | awk -v z="$ZONE." '{ for (i = 1; i <= NF; i++) if ($i == z) { print prev; exit } ; prev = $1 }')
+zone_id=$(echo "$zl" | grep -F "$ZONE." | grep -o 'id=[0-9]*' | head -1 | cut -d= -f2)
 rss_loaded_line=$(rss_line "$GS_DAEMON_PID")
 rss_loaded=$(rss_kb "$GS_DAEMON_PID")
 echo "after load-zone (live):   $rss_loaded_line"
@@ -107,7 +79,7 @@ rss_restart_line=$(rss_line "$GS_DAEMON_PID")
 rss_restart=$(rss_kb "$GS_DAEMON_PID")
 echo "after restart from store: $rss_restart_line"
 
-# The CLI prints the zone id; fall back to 1 (first zone of a fresh store).
+# `zone list` prints the id; fall back to 1 (first zone of a fresh store).
 case "${zone_id:-}" in '' | *[!0-9]*) zone_id=1 ;; esac
 
 # ---- rb_bench -----------------------------------------------------------------------
