@@ -278,10 +278,11 @@ a_iter() {
         echo "... $(wc -l <"$GS_TMP/got.list") records, $(grep -c "^$cur" "$GS_TMP/got.list") $cur*, $(grep -c "^$target" "$GS_TMP/got.list") $target*" >&2
         exit 1
     fi
-    local serial
+    local now_v serial
+    now_v=$([ "$outcome" = kept ] && echo "$cur" || echo "$target")
     serial=$(serial_of)
-    [ "$serial" = "$([ "$outcome" = kept ] && [ "$cur" = old ] || { [ "$outcome" = applied ] && [ "$target" = old ]; } && echo 1 || echo 2)" ] ||
-        gs_fail "zone list serial $serial does not match the records ($outcome)"
+    [ "$serial" = "$([ "$now_v" = old ] && echo 1 || echo 2)" ] ||
+        gs_fail "zone list serial $serial does not match the records (wholly $now_v)"
 
     # What the kill point proves about the outcome.
     local detail=""
@@ -300,7 +301,7 @@ a_iter() {
             [ "$outcome" = applied ] || gs_fail "$how $trig: the daemon acknowledged the commit, yet it was lost"
             ;;
         *)
-            detail="${where#commit:} ms after commitTransaction was forwarded (reply seen first: $(ev reply_before_kill || true))"
+            detail="${where#commit:} ms after commitTransaction was forwarded (reply seen before kill: $(ev reply_before_kill))"
             if [ "$(ev reply_before_kill)" = 1 ] && [ "$(ev commit_reply)" = '{"result":true}' ]; then
                 [ "$outcome" = applied ] || gs_fail "$how $trig: commit acknowledged before the kill, yet lost"
             fi

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds geosteer and runs the demo: geosteerd owning a zone store with the
+# demo zone (examples/demo.zone), a real pdns_server (launch=remote) on
+# 127.0.0.1:${GS_DEMO_PORT:-5300}, and example queries with kdig. Everything
+# runs from a temporary directory and is stopped by PID at the end; pass
+# --keep to leave it running until Ctrl-C.
+# (geosteer-probe, the health checker, arrives with the health issue; this
+# demo shows the backend path.)
+set -eu
+cd "$(dirname "$0")/.."
+top=$PWD
+port=${GS_DEMO_PORT:-5300}
+keep=0
+[ "${1:-}" = "--keep" ] && keep=1
+
+cmake -S . -B build >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+echo "built: build/geosteerd, build/geosteer"
+
+run=$(mktemp -d /tmp/geosteer-demo.XXXXXX)
+pids=""
+cleanup() {
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+sock=$run/backend.sock
+build/geosteerd -c examples/geosteer.json -s "$sock" -d "$run/zones.db" >"$run/geosteerd.log" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+
+sed "s|/run/geosteer/backend.sock|$sock|" examples/pdns-geosteer.conf >"$run/pdns.conf"
+cat >>"$run/pdns.conf" <<CONF
+local-address=127.0.0.1
+local-port=$port
+socket-dir=$run
+guardian=no
+daemon=no
+disable-syslog=yes
+write-pid=no
+security-poll-suffix=
+CONF
+
+say() { printf '\n$ %s\n' "$*"; }
+say geosteer zone create demo.test --ns ns1.demo.test --ns ns2.demo.test
+build/geosteer -s "$sock" zone create demo.test --ns ns1.demo.test --ns ns2.demo.test
+say pdnsutil load-zone demo.test examples/demo.zone
+pdnsutil --config-dir="$run" load-zone demo.test examples/demo.zone 2>&1 | grep -v -e Reconnecting -e 'closing socket'
+
+pdns_server --config-dir="$run" >"$run/pdns.log" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 100); do
+    kdig @127.0.0.1 -p "$port" +timeout=1 +retry=0 demo.test SOA >/dev/null 2>&1 && break
+    sleep 0.1
+done
+echo
+echo "pdns_server (launch=remote) answers on 127.0.0.1:$port, backed by geosteerd at $sock"
+
+q() {
+    say kdig @127.0.0.1 -p "$port" "$@"
+    kdig @127.0.0.1 -p "$port" +noquestion +nostats "$@" | grep -v '^$'
+}
+q www.demo.test A +short
+q api.demo.test A +short
+q demo.test MX +short
+q x.apps.demo.test A +short
+q nope.demo.test A
+q www.demo.test A +subnet=203.0.113.0/24
+q demo.test ANY +tcp +short
+
+say geosteer zone list
+build/geosteer -s "$sock" zone list
+say pdnsutil backend-cmd remote status
+pdnsutil --config-dir="$run" backend-cmd remote status 2>/dev/null
+say pdnsutil list-zone demo.test
+pdnsutil --config-dir="$run" list-zone demo.test 2>/dev/null
+
+if [ "$keep" = 1 ]; then
+    echo
+    echo "running; config and logs in $run; Ctrl-C stops geosteerd and pdns_server"
+    wait
+fi

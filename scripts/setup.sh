@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything geosteer needs to build, run the demo and run every test
+# on Debian 12. Uses sudo when not run as root.
+set -eu
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(
+    # build
+    cmake gcc make pkg-config libjansson-dev libsqlite3-dev check clang-format
+    # runtime peers and end-to-end tools
+    pdns-server pdns-backend-remote pdns-backend-bind pdns-tools
+    knot-dnsutils dnsutils dnsperf python3 sqlite3 procps
+)
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+# The Debian package may start a pdns service with its own config; geosteer
+# uses its own pdns_server instances on loopback high ports, so that one is
+# left alone.
