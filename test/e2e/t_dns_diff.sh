@@ -26,6 +26,9 @@ gs_port=$(gs_free_port)
 gs_pdns_conf "$GS_TMP/pdns-gs" "$GS_SOCK" "$gs_port" "${NOCACHE[@]}"
 gs_pdnsutil "$GS_TMP/pdns-gs" load-zone "$ZONE" "$ZONEFILE" >"$GS_TMP/pdns-gs/load-zone.log" 2>&1 ||
     gs_fail "pdnsutil load-zone failed: $(cat "$GS_TMP/pdns-gs/load-zone.log")"
+out=$(gs_cli zone list)
+nrec=$(grep -cvE '^[[:space:]]*($|;|\$)' "$ZONEFILE")
+gs_expect_contains "load-zone replaced the zone" "$ZONE. id=1 serial=2024010101 records=$nrec" "$out"
 gs_start_pdns "$GS_TMP/pdns-gs" "$gs_port"
 
 # --- (2) reference: pdns_server with the BIND backend ----------------------
