@@ -695,7 +695,10 @@ static void m_backend_cmd(rb_conn_t *c, json_t *params, perr_t *e)
     buf_t text;
     buf_init(&text);
     admin_run(q, &text);
-    put_json_take(c, mem_check(json_stringn(text.data, text.len)));
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":");
+    buf_put_jstr(&c->out, text.data, text.len);
+    buf_puts(&c->out, "}\n");
     buf_free(&text);
 }
 

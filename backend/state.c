@@ -52,8 +52,14 @@ int state_open(const char *db_path, gs_err_t *err)
         return rc;
     }
     pthread_mutex_lock(&writer_lock);
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
         rc = republish(ids[i], err);
+        if (rc == GS_EINVAL) {
+            /* One damaged zone must not take the others down with it. */
+            log_err("state: zone id %lld not served: %s", (long long)ids[i], err->text);
+            rc = 0;
+        }
+    }
     pthread_mutex_unlock(&writer_lock);
     free(ids);
     if (rc) {

@@ -195,7 +195,15 @@ int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped, gs_e
         sqlite3_finalize(stmt);
         return gs_err_set(err, GS_ENOTFOUND, "zone id %lld not found", (long long)id);
     }
-    snprintf(apex, sizeof(apex), "%s", col_text(stmt, 0));
+    const char *zname = col_text(stmt, 0);
+    if (strlen(zname) > DNAME_MAXTEXT || dname_canon(zname, strlen(zname), false, apex, NULL) < 0 ||
+        strcmp(apex, zname) != 0) {
+        rc =
+            gs_err_set(err, GS_EINVAL, "zone id %lld: stored name '%.255s' is not a canonical name",
+                       (long long)id, zname);
+        sqlite3_finalize(stmt);
+        return rc;
+    }
     sqlite3_finalize(stmt);
 
     /* Records: strings live in one buffer; offsets are fixed up afterwards
@@ -268,6 +276,14 @@ int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped, gs_e
     size_t *starts = NULL;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *kind = col_text(stmt, 0);
+        const char *value = col_text(stmt, 1);
+        if (!*kind || !buf_utf8_valid(kind, strlen(kind)) ||
+            !buf_utf8_valid(value, strlen(value))) {
+            if ((*skipped)++ == 0)
+                gs_err_set(err, GS_EINVAL, "zone %s: stored metadata of kind '%.64s' is not UTF-8",
+                           apex, kind);
+            continue;
+        }
         if (nmeta == 0 || strcmp(kinds[nmeta - 1], kind) != 0) {
             kinds = mem_realloc_n(kinds, nmeta + 1, sizeof(*kinds));
             starts = mem_realloc_n(starts, nmeta + 1, sizeof(*starts));
@@ -276,7 +292,7 @@ int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped, gs_e
             nmeta++;
         }
         mvals = mem_realloc_n(mvals, nmvals + 1, sizeof(*mvals));
-        mvals[nmvals++] = mem_strdup(col_text(stmt, 1));
+        mvals[nmvals++] = mem_strdup(value);
     }
     sqlite3_finalize(stmt);
     stmt = NULL;

@@ -10,7 +10,7 @@
 # pdns+bind, and nothing behind the remote backend can exceed ~0.19x
 # (pdns's own cost: 3 remote lookups per query).
 #
-# usage: bench/dnsperf.sh [BUILD_DIR]            (default /work/main/build)
+# usage: bench/dnsperf.sh [BUILD_DIR]            (default: build/ beside bench/)
 # environment knobs (defaults):
 #   DURATION=10  seconds per dnsperf run       REPS=1  alternating-order reps
 #   PIN=1        taskset servers to CPU 1, dnsperf to CPU 0 (PIN=0: no pinning)
@@ -21,7 +21,7 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-/work/main/build}" && pwd)
+BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
 DURATION=${DURATION:-10}
 REPS=${REPS:-1}
 PIN=${PIN:-1}
@@ -34,10 +34,11 @@ for b in "$GEOSTEERD" "$GEOSTEER"; do
     [ -x "$b" ] || { echo "dnsperf.sh: $b not built (cmake --build $BUILD)" >&2; exit 1; }
 done
 
+# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
 . "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require pdns_server pdnsutil dnsperf kdig python3 awk
 [ "$PIN" = 0 ] || gs_require taskset
-[ "$NQ" -ge 1 ] && [ "$NQ" -le 4000 ] || gs_fail "NQ must be 1..4000"
+if [ "$NQ" -lt 1 ] || [ "$NQ" -gt 4000 ]; then gs_fail "NQ must be 1..4000"; fi
 
 # pin PID: moves every thread of PID to CPU 1 (threads created later inherit).
 pin() { [ "$PIN" = 0 ] || taskset -a -p -c 1 "$1" >/dev/null; }
@@ -169,7 +170,10 @@ done
 # The servers must still be healthy after the load.
 check "$first" A
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() {
+    printf '%s\n' "$@" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 mg=$(median "${qg[@]}")
 mb=$(median "${qb[@]}")
 echo

@@ -117,8 +117,8 @@ static bool opt_strict;
 
 /* real-remote values pdns would send: an ECS subnet, or the source /32. */
 static const char *const subnets[] = {
-    "198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24",  "8.8.8.0/24",
-    "193.0.6.0/24",    "200.160.0.0/24", "127.0.0.1/32",  "2001:db8:1234::/56",
+    "198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24", "8.8.8.0/24",
+    "193.0.6.0/24",    "200.160.0.0/24", "127.0.0.1/32", "2001:db8:1234::/56",
 };
 #define NSUBNETS (sizeof(subnets) / sizeof(subnets[0]))
 
@@ -263,7 +263,8 @@ static size_t build_lookup(char *out, const char *qname, size_t qlen, bool miss,
                            const char *subnet, const char *zone_id)
 {
     char *p = out;
-    p = PUTLIT(p, "{\"method\": \"lookup\", \"parameters\": {\"local\": \"127.0.0.1\", \"qname\": \"");
+    p = PUTLIT(p,
+               "{\"method\": \"lookup\", \"parameters\": {\"local\": \"127.0.0.1\", \"qname\": \"");
     if (miss)
         p += sprintf(p, "nx%llu-", (unsigned long long)(seq % 1000000u));
     p = put(p, qname, qlen);
@@ -306,8 +307,8 @@ static void *worker_main(void *arg)
         goto out;
     }
 
-    static const char init[] =
-        "{\"method\": \"initialize\", \"parameters\": {\"path\": \"rb_bench\", \"timeout\": \"2000\"}}\n";
+    static const char init[] = "{\"method\": \"initialize\", \"parameters\": {\"path\": "
+                               "\"rb_bench\", \"timeout\": \"2000\"}}\n";
     ssize_t r;
     if (write_all(fd, init, sizeof(init) - 1) != 0) {
         snprintf(w->errmsg, sizeof(w->errmsg), "conn %u: initialize: write: %s", w->idx,
@@ -454,8 +455,8 @@ static int load_names(const char *path)
         for (size_t i = 0; i < len; i++) {
             unsigned char ch = (unsigned char)s[i];
             if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
-                fprintf(stderr, "rb_bench: %s:%u: name needs JSON escaping; not supported\n",
-                        path, lineno);
+                fprintf(stderr, "rb_bench: %s:%u: name needs JSON escaping; not supported\n", path,
+                        lineno);
                 fclose(f);
                 return -1;
             }
@@ -474,17 +475,16 @@ static int load_names(const char *path)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rb_bench -s SOCKET [options]\n"
-            "  -s SOCKET    unix socket of the remote backend\n"
-            "  -c N         connections, one thread each (default 3, as pdns's 3 distributors)\n"
-            "  -d SECONDS   measured duration (default 10)\n"
-            "  -w SECONDS   warm-up before measuring (default 1)\n"
-            "  -n FILE      qnames, one per line (default: www.example.test.)\n"
-            "  -m FRACTION  fraction of lookups for a non-existent name (default 0)\n"
-            "  -q QTYPE     qtype to ask (default ANY, as pdns with consistent-backends)\n"
-            "  -z ID        zone-id to send (default 1)\n"
-            "  -S           strict: an answer for a miss or false for a name is an error\n");
+    fprintf(f, "usage: rb_bench -s SOCKET [options]\n"
+               "  -s SOCKET    unix socket of the remote backend\n"
+               "  -c N         connections, one thread each (default 3, as pdns's 3 distributors)\n"
+               "  -d SECONDS   measured duration (default 10)\n"
+               "  -w SECONDS   warm-up before measuring (default 1)\n"
+               "  -n FILE      qnames, one per line (default: www.example.test.)\n"
+               "  -m FRACTION  fraction of lookups for a non-existent name (default 0)\n"
+               "  -q QTYPE     qtype to ask (default ANY, as pdns with consistent-backends)\n"
+               "  -z ID        zone-id to send (default 1)\n"
+               "  -S           strict: an answer for a miss or false for a name is an error\n");
 }
 
 static bool parse_double(const char *s, double lo, double hi, double *out)
@@ -611,8 +611,7 @@ int main(int argc, char **argv)
         printf(" %llu", (unsigned long long)w[i].lookups);
     printf("\n");
     printf("replies:         %llu with records, %llu false, %llu unexpected\n",
-           (unsigned long long)records, (unsigned long long)falses,
-           (unsigned long long)unexpected);
+           (unsigned long long)records, (unsigned long long)falses, (unsigned long long)unexpected);
     printf("latency_us:      min %.1f mean %.1f max %.1f\n", (double)all->min / 1e3,
            all->n ? (double)all->sum / (double)all->n / 1e3 : 0.0, (double)all->max / 1e3);
     printf("p50_us:          %.1f\n", (double)hist_quantile(all, 0.50) / 1e3);

@@ -9,7 +9,7 @@
 #   4. runs rb_bench (3 connections, static names, pdns's request format),
 #   5. prints VmRSS/VmHWM after the run and a summary against the targets.
 #
-# usage: bench/run_bench.sh [BUILD_DIR]          (default /work/main/build)
+# usage: bench/run_bench.sh [BUILD_DIR]          (default: build/ beside bench/)
 # environment knobs (defaults): CONNS=3 DURATION=10 WARMUP=1 MISS=0 RUNS=1
 #   MISS  fraction of lookups for non-existent names (rb_bench -m)
 #   RUNS  rb_bench runs back to back; the summary shows the median
@@ -20,7 +20,7 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-/work/main/build}" && pwd)
+BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
 CONNS=${CONNS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
@@ -35,6 +35,7 @@ for b in "$GEOSTEERD" "$GEOSTEER" "$RB_BENCH"; do
 done
 
 # lib.sh: temp dir ($GS_TMP), PID registry and EXIT trap, start/stop helpers.
+# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
 . "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require pdnsutil python3 awk
 
@@ -118,7 +119,7 @@ median() {
 }
 verdict() { if awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { exit !(op == ">=" ? a >= b : a < b) }'; then echo ok; else echo MISSED; fi; }
 
-qps=$(median "${qps_all[@]}")
+qps=$(printf "%.0f" "$(median "${qps_all[@]}")")
 p50=$(median "${p50_all[@]}")
 p99=$(median "${p99_all[@]}")
 rss_max=$(printf '%s\n' "$rss_loaded" "$rss_restart" "$rss_after" | sort -g | tail -1)

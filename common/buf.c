@@ -59,10 +59,56 @@ void buf_put_int(buf_t *b, long long v)
     buf_put(b, tmp, (size_t)n);
 }
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+    size_t n;
+    unsigned min;
+    unsigned cp;
+    if (s[0] < 0xc2 || s[0] > 0xf4)
+        return 0;
+    if (s[0] < 0xe0) {
+        n = 2;
+        min = 0x80;
+        cp = s[0] & 0x1f;
+    } else if (s[0] < 0xf0) {
+        n = 3;
+        min = 0x800;
+        cp = s[0] & 0x0f;
+    } else {
+        n = 4;
+        min = 0x10000;
+        cp = s[0] & 0x07;
+    }
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+bool buf_utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x80)
+            continue;
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (!n)
+            return false;
+        i += n - 1;
+    }
+    return true;
+}
+
 void buf_put_jstr(buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case every byte becomes \u00XX. */
+    /* Worst case every byte becomes \u00XX or \ufffd. */
     buf_reserve(b, len * 6 + 2);
     char *o = b->data + b->len;
     *o++ = '"';
@@ -91,8 +137,19 @@ void buf_put_jstr(buf_t *b, const char *s, size_t len)
                 *o++ = hex[c >> 4];
                 *o++ = hex[c & 15];
             }
-        } else {
+        } else if (c < 0x80) {
             *o++ = (char)c;
+        } else {
+            size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+            if (n) {
+                memcpy(o, s + i, n);
+                o += n;
+                i += n - 1;
+            } else {
+                /* Invalid UTF-8 would make the whole reply unparsable. */
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+            }
         }
     }
     *o++ = '"';

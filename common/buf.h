@@ -4,6 +4,7 @@
 #ifndef GS_COMMON_BUF_H
 #define GS_COMMON_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/compiler.h"
@@ -44,9 +45,13 @@ void buf_putc(buf_t *b, char c);
 void buf_put_int(buf_t *b, long long v);
 
 /* Appends `len` bytes of `s` as a JSON string literal, quotes included,
- * escaping quotes, backslashes and control characters. Bytes >= 0x80 are
- * copied unchanged (the input is expected to be UTF-8). */
+ * escaping quotes, backslashes and control characters. Valid UTF-8 is
+ * copied; each byte of an invalid sequence becomes U+FFFD, so the result is
+ * always valid JSON whatever the input. */
 void buf_put_jstr(buf_t *b, const char *s, size_t len);
+
+/* Returns true if `len` bytes at `s` are valid UTF-8 (what JSON strings need). */
+bool buf_utf8_valid(const char *s, size_t len);
 
 /* Appends printf-formatted text. */
 void buf_printf(buf_t *b, const char *fmt, ...) GS_PRINTF(2, 3);

@@ -62,14 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         const buf_t *rep = rb_handle(c, p, len);
-        if (rep->len == 0 || rep->data[rep->len - 1] != '\n' ||
-            memchr(rep->data, '\n', rep->len) != rep->data + rep->len - 1)
-            abort();
         json_error_t je;
         json_t *j = json_loadb(rep->data, rep->len, 0, &je);
         json_t *res = json_object_get(j, "result");
-        if (!j || !res || json_is_null(res))
+        if (rep->len == 0 || rep->data[rep->len - 1] != '\n' ||
+            memchr(rep->data, '\n', rep->len) != rep->data + rep->len - 1 || !j || !res ||
+            json_is_null(res)) {
+            fprintf(stderr, "bad reply to %.*s\n-> %.*s\n", (int)len, p, (int)rep->len, rep->data);
             abort();
+        }
         json_decref(j);
         p += len + (nl ? 1 : 0);
     }
