@@ -72,25 +72,7 @@ PDNS_REMOTE_PID=$GS_PDNS_PID
 # ---- pdns_server (bind) ----------------------------------------------------------------
 port_bind=$(gs_free_port)
 while [ "$port_bind" = "$port_remote" ]; do port_bind=$(gs_free_port); done
-mkdir -p "$GS_TMP/pdns-bind"
-cat >"$GS_TMP/pdns-bind/named.conf" <<CONF
-zone "$ZONE" { type master; file "$zonefile"; };
-CONF
-cat >"$GS_TMP/pdns-bind/pdns.conf" <<CONF
-launch=bind
-bind-config=$GS_TMP/pdns-bind/named.conf
-local-address=127.0.0.1
-local-port=$port_bind
-socket-dir=$GS_TMP/pdns-bind
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-security-poll-suffix=
-edns-subnet-processing=yes
-loglevel=4
-CONF
-for l in "${CACHE_OFF[@]}"; do echo "$l" >>"$GS_TMP/pdns-bind/pdns.conf"; done
+gs_pdns_bind_conf "$GS_TMP/pdns-bind" "$port_bind" "$ZONE" "$zonefile" "${CACHE_OFF[@]}" "loglevel=4"
 gs_start_pdns "$GS_TMP/pdns-bind" "$port_bind"
 PDNS_BIND_PID=$GS_PDNS_PID
 

@@ -111,27 +111,54 @@ gs_start_geosteerd() {
 # gs_cli ARGS...: runs the geosteer CLI against the current daemon.
 gs_cli() { "$GEOSTEER" -s "$GS_SOCK" "$@"; }
 
+# gs_pdns_local DIR PORT: prints the pdns.conf lines every test server shares:
+# loopback address and port, its own socket dir, foreground, no syslog, no
+# security poll.
+gs_pdns_local() {
+    cat <<CONF
+local-address=127.0.0.1
+local-port=$2
+socket-dir=$1
+guardian=no
+daemon=no
+disable-syslog=yes
+write-pid=no
+security-poll-suffix=
+CONF
+}
+
 # gs_pdns_conf DIR SOCK PORT [extra lines]: writes DIR/pdns.conf for a
 # pdns_server with the remote backend only, on 127.0.0.1:PORT.
 gs_pdns_conf() {
     local dir=$1 sock=$2 port=$3
     shift 3
     mkdir -p "$dir"
-    cat >"$dir/pdns.conf" <<CONF
-launch=remote
-remote-connection-string=unix:path=$sock,timeout=2000
-local-address=127.0.0.1
-local-port=$port
-socket-dir=$dir
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-security-poll-suffix=
-edns-subnet-processing=yes
-loglevel=6
-CONF
-    for line in "$@"; do echo "$line" >>"$dir/pdns.conf"; done
+    {
+        echo "launch=remote"
+        echo "remote-connection-string=unix:path=$sock,timeout=2000"
+        echo "edns-subnet-processing=yes"
+        echo "loglevel=6"
+        gs_pdns_local "$dir" "$port"
+        for line in "$@"; do echo "$line"; done
+    } >"$dir/pdns.conf"
+}
+
+# gs_pdns_bind_conf DIR PORT ZONE ZONEFILE [extra lines]: writes DIR/pdns.conf
+# and DIR/named.conf for a pdns_server with the bind backend serving ZONEFILE,
+# the reference that geosteerd is compared with.
+gs_pdns_bind_conf() {
+    local dir=$1 port=$2 zone=$3 file=$4
+    shift 4
+    mkdir -p "$dir"
+    echo "zone \"$zone\" { type master; file \"$file\"; };" >"$dir/named.conf"
+    {
+        echo "launch=bind"
+        echo "bind-config=$dir/named.conf"
+        echo "edns-subnet-processing=yes"
+        echo "loglevel=6"
+        gs_pdns_local "$dir" "$port"
+        for line in "$@"; do echo "$line"; done
+    } >"$dir/pdns.conf"
 }
 
 # gs_start_pdns DIR PORT: starts pdns_server with DIR/pdns.conf, waits until

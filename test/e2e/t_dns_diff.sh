@@ -33,26 +33,9 @@ gs_start_pdns "$GS_TMP/pdns-gs" "$gs_port"
 
 # --- (2) reference: pdns_server with the BIND backend ----------------------
 bind_dir=$GS_TMP/pdns-bind
-mkdir -p "$bind_dir"
-cat >"$bind_dir/named.conf" <<CONF
-zone "$ZONE" { type master; file "$ZONEFILE"; };
-CONF
 bind_port=$(gs_free_port)
 [ "$bind_port" != "$gs_port" ] || bind_port=$(gs_free_port)
-cat >"$bind_dir/pdns.conf" <<CONF
-launch=bind
-bind-config=$bind_dir/named.conf
-local-address=127.0.0.1
-local-port=$bind_port
-socket-dir=$bind_dir
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-security-poll-suffix=
-loglevel=6
-CONF
-printf '%s\n' "${NOCACHE[@]}" >>"$bind_dir/pdns.conf"
+gs_pdns_bind_conf "$bind_dir" "$bind_port" "$ZONE" "$ZONEFILE" "${NOCACHE[@]}"
 gs_start_pdns "$bind_dir" "$bind_port"
 
 # --- differential run --------------------------------------------------------

@@ -13,16 +13,7 @@ gs_expect_contains "zone create" "OK zone demo.test. created" "$out"
 port=$(gs_free_port)
 mkdir -p "$GS_TMP/pdns"
 sed "s|/run/geosteer/backend.sock|$GS_SOCK|" "$ex/pdns-geosteer.conf" >"$GS_TMP/pdns/pdns.conf"
-cat >>"$GS_TMP/pdns/pdns.conf" <<CONF
-local-address=127.0.0.1
-local-port=$port
-socket-dir=$GS_TMP/pdns
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-security-poll-suffix=
-CONF
+gs_pdns_local "$GS_TMP/pdns" "$port" >>"$GS_TMP/pdns/pdns.conf"
 gs_pdnsutil "$GS_TMP/pdns" load-zone demo.test "$ex/demo.zone" 2>/dev/null
 gs_start_pdns "$GS_TMP/pdns" "$port"
 

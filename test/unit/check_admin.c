@@ -7,6 +7,7 @@
 #include "backend/admin.h"
 #include "cli/client.h"
 #include "common/err.h"
+#include "test/unit/unit.h"
 
 static const struct {
     const char *in;
@@ -92,9 +93,5 @@ int main(void)
     tcase_add_test(tc, test_join_roundtrip);
     tcase_add_test(tc, test_replies);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -6,6 +6,7 @@
 
 #include "backend/dname.h"
 #include "backend/rr.h"
+#include "test/unit/unit.h"
 
 static const struct {
     const char *type, *in, *out; /* out NULL: must be refused */
@@ -152,9 +153,5 @@ int main(void)
     tcase_add_loop_test(tc, test_canon, 0, sizeof(name_cases) / sizeof(name_cases[0]));
     tcase_add_test(tc, test_in_zone_parent);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/scan.h"
+#include "test/unit/unit.h"
 
 static const struct {
     const char *line;
@@ -62,9 +63,5 @@ int main(void)
     TCase *tc = tcase_create("scan_lookup");
     tcase_add_loop_test(tc, test_scan, 0, sizeof(cases) / sizeof(cases[0]));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

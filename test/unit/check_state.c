@@ -14,6 +14,7 @@
 #include "backend/store.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "test/unit/unit.h"
 
 static char dir[64], db[128];
 
@@ -232,9 +233,5 @@ int main(void)
     tcase_add_test(tc, test_replace_all);
     tcase_add_test(tc, test_metadata);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -9,6 +9,7 @@
 #include "backend/dname.h"
 #include "backend/snap.h"
 #include "backend/zone.h"
+#include "test/unit/unit.h"
 
 #define T(name) rr_type_find(name, strlen(name))
 
@@ -166,9 +167,5 @@ int main(void)
     tcase_add_test(tc, test_snapshot);
     tcase_add_test(tc, test_slots_exhaust);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }
