@@ -201,6 +201,9 @@ static void do_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *
     snap_unpin(c->slot);
 }
 
+static void overlay_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype,
+                           size_t qtlen, int64_t zone_id);
+
 static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
 {
     const char *qname, *qtype;
@@ -211,7 +214,10 @@ static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
         put_false_log(c, "%s", e->msg);
         return;
     }
-    do_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+    if (c->trx.active && c->trx.nops)
+        overlay_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+    else
+        do_lookup(c, qname, qlen, qtype, qtlen, zone_id);
 }
 
 /* ---- zones and metadata ------------------------------------------------ */
@@ -488,55 +494,69 @@ static void op_free(trx_op_t *op)
     free(op->name);
 }
 
-/* Counts, per type, what `name` would hold after the pending operations of
- * the transaction plus `op`, and refuses a CNAME beside anything else, so
- * that add-record and replace-rrset fail at once with the reason (pdnsutil
- * ignores the result of the commit). */
+/* One record of a name as the open transaction would leave it. */
+typedef struct {
+    const rr_type_t *type;
+    const char *content; /* borrowed from the snapshot or the transaction */
+    uint32_t ttl;
+    bool auth;
+} view_rec_t;
+
+/* Returns (owned array, count in *n) the records `name` (canonical) of zone
+ * `z` would hold after the connection's pending operations and then `extra`
+ * (may be NULL): the snapshot's records unless the transaction replaces the
+ * whole zone, a replaceRRSet dropping its type first, a feedRecord adding. */
+static view_rec_t *name_view(const rb_conn_t *c, const zone_t *z, const char *name,
+                             const trx_op_t *extra, size_t *n)
+{
+    size_t cap = 8, cnt = 0;
+    view_rec_t *v = mem_calloc(cap, sizeof(*v));
+    if (!c->trx.replace_all) {
+        const zone_node_t *node = zone_find(z, name, strlen(name), dname_hash(name, strlen(name)));
+        for (uint32_t k = 0; node && k < node->nrecs; k++) {
+            if (cnt == cap)
+                v = mem_realloc_n(v, cap *= 2, sizeof(*v));
+            const zone_rec_t *r = &node->recs[k];
+            v[cnt++] = (view_rec_t){r->type, r->content, r->ttl, r->auth};
+        }
+    }
+    for (size_t i = 0; i <= c->trx.nops; i++) {
+        const trx_op_t *o = i < c->trx.nops ? &c->trx.ops[i] : extra;
+        if (!o || strcmp(o->name, name) != 0)
+            continue;
+        if (!o->feed) {
+            size_t keep = 0;
+            for (size_t k = 0; k < cnt; k++)
+                if (v[k].type != o->type)
+                    v[keep++] = v[k];
+            cnt = keep;
+        }
+        for (size_t k = 0; k < o->nrecs; k++) {
+            if (cnt == cap)
+                v = mem_realloc_n(v, cap *= 2, sizeof(*v));
+            v[cnt++] = (view_rec_t){o->recs[k].type, o->recs[k].content, o->recs[k].ttl, true};
+        }
+    }
+    *n = cnt;
+    return v;
+}
+
+/* Refuses `op` if, after the pending operations, its name would hold a CNAME
+ * beside anything else or a second CNAME, or the apex would lose its single
+ * SOA. Checked here so that add-record and replace-rrset fail at once with
+ * the reason (pdnsutil ignores the result of the commit); the commit checks
+ * again against the store. */
 static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, char *msg,
                             size_t msgsz)
 {
-    enum { MAXT = 40 };
-    const rr_type_t *types[MAXT];
-    size_t counts[MAXT], nt = 0;
-#define ADD_TYPE(t, delta)                                                                         \
-    do {                                                                                           \
-        size_t i_;                                                                                 \
-        for (i_ = 0; i_ < nt && types[i_] != (t); i_++)                                            \
-            ;                                                                                      \
-        if (i_ == nt && nt < MAXT) {                                                               \
-            types[nt] = (t);                                                                       \
-            counts[nt++] = 0;                                                                      \
-        }                                                                                          \
-        if (i_ < nt)                                                                               \
-            counts[i_] += (delta);                                                                 \
-    } while (0)
-    if (!c->trx.replace_all) {
-        const zone_node_t *n =
-            zone_find(z, op->name, strlen(op->name), dname_hash(op->name, strlen(op->name)));
-        for (uint32_t k = 0; n && k < n->nrecs; k++)
-            ADD_TYPE(n->recs[k].type, 1);
+    size_t n, cnames = 0, soas = 0;
+    view_rec_t *v = name_view(c, z, op->name, op, &n);
+    for (size_t k = 0; k < n; k++) {
+        cnames += v[k].type->code == 5;
+        soas += v[k].type->code == 6;
     }
-    for (size_t i = 0; i <= c->trx.nops; i++) {
-        const trx_op_t *o = i < c->trx.nops ? &c->trx.ops[i] : op;
-        if (strcmp(o->name, op->name) != 0)
-            continue;
-        if (!o->feed)
-            for (size_t k = 0; k < nt; k++)
-                if (types[k] == o->type)
-                    counts[k] = 0;
-        for (size_t k = 0; k < o->nrecs; k++)
-            ADD_TYPE(o->recs[k].type, 1);
-    }
-#undef ADD_TYPE
-    size_t cnames = 0, total = 0, soas = 0;
-    for (size_t k = 0; k < nt; k++) {
-        total += counts[k];
-        if (types[k]->code == 5)
-            cnames += counts[k];
-        if (types[k]->code == 6)
-            soas += counts[k];
-    }
-    if (cnames && total > cnames) {
+    free(v);
+    if (cnames && n > cnames) {
         snprintf(msg, msgsz,
                  "replaceRRSet: %s: CNAME cannot coexist with other records at the same name",
                  op->name);
@@ -552,6 +572,52 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
         return GS_ECONFLICT;
     }
     return 0;
+}
+
+/* A lookup on a connection with pending changes (pdnsutil add-record and
+ * replace-rrset look the rrset up again before committing, to print it):
+ * answers from the snapshot overlaid with the transaction, built per call.
+ * Only pdnsutil's connections ever get here; pdns_server never opens a
+ * transaction on its query connections. */
+static void overlay_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype,
+                           size_t qtlen, int64_t zone_id)
+{
+    char name[DNAME_MAXTEXT + 2];
+    gs_err_t ge;
+    int len = qlen && qlen <= DNAME_MAXTEXT ? dname_canon(qname, qlen, true, name, &ge) : -1;
+    if (len < 0) {
+        put_false(c);
+        return;
+    }
+    const snap_t *s = snap_pin(c->slot);
+    const zone_t *z =
+        zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, (size_t)len);
+    if (!z || z->id != c->trx.zone_id) {
+        snap_unpin(c->slot);
+        do_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+        return;
+    }
+    size_t n;
+    view_rec_t *v = name_view(c, z, name, NULL, &n);
+    bool any = qtlen == 3 && memcmp(qtype, "ANY", 3) == 0;
+    zone_node_t node = {.name = name, .name_len = (uint32_t)len};
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":[");
+    size_t emitted = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (any ? v[k].type->kind == RR_KIND_LUA
+                : (strlen(v[k].type->name) != qtlen || memcmp(v[k].type->name, qtype, qtlen)))
+            continue;
+        zone_rec_t r = {v[k].type, v[k].content, v[k].ttl, v[k].auth};
+        if (emitted++)
+            buf_putc(&c->out, ',');
+        zone_rec_json(&c->out, z, &node, &r);
+    }
+    buf_puts(&c->out, "]}\n");
+    free(v);
+    snap_unpin(c->slot);
+    if (!emitted)
+        put_false(c);
 }
 
 /* Pins the transaction's zone, or writes the refusal and returns NULL. */
@@ -727,7 +793,10 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
 {
     scan_lookup_t sl;
     if (scan_lookup(line, len, &sl)) {
-        do_lookup(c, sl.qname.p, sl.qname.len, sl.qtype.p, sl.qtype.len, sl.zone_id);
+        if (c->trx.active && c->trx.nops)
+            overlay_lookup(c, sl.qname.p, sl.qname.len, sl.qtype.p, sl.qtype.len, sl.zone_id);
+        else
+            do_lookup(c, sl.qname.p, sl.qname.len, sl.qtype.p, sl.qtype.len, sl.zone_id);
         return &c->out;
     }
     json_error_t jerr;

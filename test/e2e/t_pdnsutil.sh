@@ -7,8 +7,9 @@
 #
 # Checks are soft: a failed check is reported and counted, the test goes on so
 # that one run shows every failure, and the test fails at the end.
+# shellcheck source=test/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
-gs_require pdns_server pdnsutil pdns_control kdig python3 sed diff
+gs_require pdns_server pdnsutil pdns_control kdig python3 sed diff cmp od truncate timeout
 
 DATA=$(cd "$(dirname "$0")" && pwd)/data/pdnsutil
 FAILS=0
@@ -28,11 +29,13 @@ pu() {
 }
 
 # expect_run WHAT RC [LINE...]: the last pu run exited RC and its stdout is
-# exactly the given lines, each ended by "\n" (no lines: empty stdout).
+# exactly the given lines, each ended by "\n" (no lines: empty stdout). With
+# PU_NOEOL=1 the last line has no "\n" (output that ends in a prompt).
 expect_run() {
     local what=$1 rc=$2 ok=1
     shift 2
     if [ "$#" -gt 0 ]; then printf '%s\n' "$@" >"$GS_TMP/pu.exp"; else : >"$GS_TMP/pu.exp"; fi
+    if [ "${PU_NOEOL:-0}" = 1 ] && [ -s "$GS_TMP/pu.exp" ]; then truncate -s -1 "$GS_TMP/pu.exp"; fi
     if [ "$PU_RC" != "$rc" ]; then
         printf 'FAIL: %s: exit status %s, expected %s\n' "$what" "$PU_RC" "$rc" >&2
         ok=0
@@ -53,6 +56,7 @@ expect_run() {
 # expect_bytes WHAT RC FORMAT: like expect_run, the stdout being the exact
 # bytes printf FORMAT makes (for backend-cmd, which adds no newline).
 expect_bytes() {
+    # shellcheck disable=SC2059 # the format is the expected text
     printf "$3" >"$GS_TMP/pu.bytes"
     local exp got
     exp=$(od -An -c "$GS_TMP/pu.bytes")
@@ -101,9 +105,11 @@ pu list-all-zones
 expect_run "list-all-zones" 0 pu.test load.test
 
 T=$'\t'
+# shellcheck disable=SC2016 # a literal zone-file directive
+ORIGIN='$ORIGIN .'
 pu list-zone pu.test
 expect_run "list-zone pu.test (fresh)" 0 \
-    '$ORIGIN .' \
+    "$ORIGIN" \
     "pu.test${T}3600${T}IN${T}NS${T}ns1.pu.test." \
     "pu.test${T}3600${T}IN${T}NS${T}ns2.pu.test." \
     "pu.test${T}3600${T}IN${T}SOA${T}ns1.pu.test hostmaster.pu.test 100 10800 3600 604800 300"
@@ -161,7 +167,7 @@ expect_run "delete-rrset multi TXT" 0
 soft gs_expect_eq "kdig: multi is NXDOMAIN" "NXDOMAIN answers=0" "$(qstatus multi.pu.test TXT)"
 
 # ------------------------------------------------- refused add-record ---
-before=$(zone_text pu.test)
+before=$(zone_text pu.test) || true
 pu add-record pu.test bad A 120 not-an-ip
 expect_run "add-record A not-an-ip is refused" 1
 soft gs_expect_contains "add-record not-an-ip: message" "while parsing IP address" "$PU_ERR"
@@ -176,6 +182,16 @@ soft gs_expect_eq "kdig: www A unchanged" "$(printf '%s\n' 192.0.2.1 192.0.2.2)"
     "$(q www.pu.test A)"
 soft gs_expect_eq "list-zone unchanged after refused add-records" "$before" "$(zone_text pu.test)"
 
+# Deleting the apex SOA: pdnsutil sends it and ignores the refusal (exit 0),
+# geosteerd must refuse it so the zone keeps its SOA.
+pu delete-rrset pu.test @ SOA
+expect_run "delete-rrset of the apex SOA (pdnsutil ignores the refusal)" 0
+soft gs_expect_contains "delete-rrset SOA: geosteerd's reason is logged" \
+    "the zone apex must have exactly one SOA record" "$PU_ERR"
+soft gs_expect_eq "kdig: SOA kept" "$SOA100" "$(q pu.test SOA)"
+soft gs_expect_eq "list-zone unchanged after the refused SOA delete" "$before" \
+    "$(zone_text pu.test)"
+
 # ------------------------------------------------------------ edit-zone ---
 # The editor changes www's 192.0.2.1 to 192.0.2.111 and appends one record.
 cat >"$GS_TMP/editor.sh" <<'ED'
@@ -185,11 +201,13 @@ sed -i -e 's/\t192\.0\.2\.1$/\t192.0.2.111/' \
 ED
 chmod +x "$GS_TMP/editor.sh"
 # pdnsutil 4.7 asks first whether to increase the serial (y), then whether to
-# apply (a); with stdin at EOF it would prompt forever (pu has a timeout).
-printf 'y\na\n' >"$GS_TMP/edit.in"
+# apply (a). It reads single characters, so a newline would count as an
+# invalid answer and repeat the prompt; with stdin at EOF it would prompt
+# forever (pu has a timeout).
+printf 'ya' >"$GS_TMP/edit.in"
 EDITOR=$GS_TMP/editor.sh PU_STDIN=$GS_TMP/edit.in pu edit-zone pu.test
 G=$'\e[0;32m' R=$'\e[0;31m' N=$'\e[0m'
-expect_run "edit-zone (change one A, add one A, increase serial, apply)" 0 \
+PU_NOEOL=1 expect_run "edit-zone (change one A, add one A, increase serial, apply)" 0 \
     "Checked 6 records of 'pu.test', 0 errors, 0 warnings." \
     "Detected the following changes:" \
     "${G}+edited.pu.test 300 IN A 192.0.2.124${N}" \
@@ -198,13 +216,6 @@ expect_run "edit-zone (change one A, add one A, increase serial, apply)" 0 \
     "" \
     "You have not updated the SOA record! Would you like to increase-serial?" \
     "(y)es - increase serial, (n)o - leave SOA record as is, (e)dit your changes, (q)uit: " \
-    "Detected the following changes:" \
-    "${G}+edited.pu.test 300 IN A 192.0.2.124${N}" \
-    "${R}-pu.test 3600 IN SOA ns1.pu.test hostmaster.pu.test 100 10800 3600 604800 300${N}" \
-    "${G}+pu.test 3600 IN SOA ns1.pu.test hostmaster.pu.test 101 10800 3600 604800 300${N}" \
-    "${R}-www.pu.test 120 IN A 192.0.2.1${N}" \
-    "${G}+www.pu.test 120 IN A 192.0.2.111${N}" \
-    "" \
     "(a)pply these changes, (e)dit again, (r)etry with original zone, (q)uit: "
 soft gs_expect_eq "kdig: www A after edit-zone" "$(printf '%s\n' 192.0.2.111 192.0.2.2)" \
     "$(q www.pu.test A)"
@@ -232,7 +243,7 @@ soft gs_expect_eq "kdig: MiXeD.pu.test A replaced" "192.0.2.51" "$(q MiXeD.pu.te
 
 pu list-zone pu.test
 expect_run "list-zone pu.test (after all edits)" 0 \
-    '$ORIGIN .' \
+    "$ORIGIN" \
     "edited.pu.test${T}300${T}IN${T}A${T}192.0.2.124" \
     "mixed.pu.test${T}120${T}IN${T}A${T}192.0.2.51" \
     "pu.test${T}3600${T}IN${T}NS${T}ns1.pu.test." \
@@ -257,7 +268,7 @@ expect_run "load-zone into the existing zone" 0
 soft gs_expect_contains "load-zone: replacing message" \
     "Zone 'load.test' exists already, replacing contents" "$PU_ERR"
 pu list-zone load.test
-expect_run "list-zone load.test equals the loaded file" 0
+soft gs_expect_eq "list-zone load.test: exit status" 0 "$PU_RC"
 if ! cmp -s "$DATA/load-good.zone" "$GS_TMP/pu.out"; then
     echo "FAIL: list-zone load.test differs from load-good.zone:" >&2
     diff -u "$DATA/load-good.zone" "$GS_TMP/pu.out" >&2 || true
@@ -265,11 +276,11 @@ if ! cmp -s "$DATA/load-good.zone" "$GS_TMP/pu.out"; then
 else
     echo "ok: list-zone load.test equals load-good.zone"
 fi
-good_text=$(zone_text load.test)
+good_text=$(zone_text load.test) || true
 soft gs_expect_eq "kdig: old.load.test gone after load-zone" "NXDOMAIN answers=0" \
     "$(qstatus old.load.test A)"
 soft gs_expect_eq "kdig: loaded A/AAAA/TXT" \
-    "$(printf '%s\n' '"from file"' 192.0.2.77 2001:db8::77)" \
+    "$(printf '%s\n' 192.0.2.77 2001:db8::77 '"from file"')" \
     "$(q loaded.load.test A; q loaded.load.test AAAA; q loaded.load.test TXT)"
 soft gs_expect_eq "kdig: alias CNAME chain" "$(printf '%s\n' 192.0.2.77 loaded.load.test.)" \
     "$(q alias.load.test A)"
@@ -330,8 +341,9 @@ soft gs_expect_contains "set-meta unknown zone: message" "Invalid zone 'nozone.t
 pu backend-cmd remote "zone list" "zone create other.test --ns ns1.other.test --soa-serial 5"
 expect_bytes "backend-cmd zone list + zone create" 0 \
     'OK 2 zones\npu.test. id=1 serial=102 records=7\nload.test. id=2 serial=2024020101 records=9\nOK zone other.test. created with id 3; run '"'"'pdns_control rediscover'"'"' so pdns_server serves it now\n'
-soft gs_expect_contains "backend-cmd echoes the commands on stderr" \
-    "$(printf '== zone list\n')" "$PU_ERR"
+soft gs_expect_contains "backend-cmd echoes the first command on stderr" "== zone list" "$PU_ERR"
+soft gs_expect_contains "backend-cmd echoes the second command on stderr" \
+    "== zone create other.test --ns ns1.other.test --soa-serial 5" "$PU_ERR"
 soft gs_expect_eq "kdig: other.test REFUSED before rediscover" "REFUSED answers=0" \
     "$(qstatus other.test SOA)"
 soft gs_expect_eq "pdns_control rediscover" "Ok" "$(pdns_control --config-dir="$P" rediscover)"
@@ -341,7 +353,8 @@ pu list-all-zones
 expect_run "list-all-zones with other.test" 0 pu.test load.test other.test
 
 pu backend-cmd remote "zone create other.test"
-expect_bytes "backend-cmd zone create of an existing zone" 0 'ERR zone create other.test.: '
+expect_bytes "backend-cmd zone create of an existing zone" 0 \
+    "ERR zone create other.test.: zone 'other.test.' already exists (id 3)\n"
 pu backend-cmd remote "frobnicate now"
 expect_bytes "backend-cmd unknown command" 0 "ERR unknown command 'frobnicate'; try 'help'\n"
 
