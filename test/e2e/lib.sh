@@ -9,6 +9,14 @@ set -eu
 : "${GEOSTEERD:?GEOSTEERD must point to the geosteerd binary}"
 : "${GEOSTEER:?GEOSTEER must point to the geosteer binary}"
 
+# Resolve python3 once: behind a version-manager shim (pyenv) every call can
+# cost seconds on a busy machine. Tests call python3 by name; background
+# processes should use "$GS_PY" so that $! is the interpreter's own PID.
+if command -v python3 >/dev/null 2>&1; then
+    GS_PY=$(python3 -c 'import sys; print(sys.executable)')
+    python3() { "$GS_PY" "$@"; }
+fi
+
 GS_PIDS=""
 GS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gs-e2e.XXXXXX")
 
