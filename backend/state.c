@@ -12,6 +12,13 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t *store;
 
@@ -107,6 +114,7 @@ int state_commit(const trx_t *trx, gs_err_t *err)
         goto out;
     }
     char *apex = mem_strdup(z->name);
+    double t0 = now_sec();
     if ((rc = store_begin(store, err)))
         goto out_apex;
     if (trx->replace_all)
@@ -135,8 +143,8 @@ int state_commit(const trx_t *trx, gs_err_t *err)
         goto out_apex;
     }
     rc = republish(trx->zone_id, err);
-    log_info("state: %s: committed %zu changes%s", apex, trx->nops,
-             trx->replace_all ? " (zone replaced)" : "");
+    log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
+             trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
 out_apex:
     free(apex);
 out:

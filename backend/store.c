@@ -13,6 +13,7 @@
 struct store {
     sqlite3 *db;
     char *path;
+    sqlite3_stmt *insert; /* prepared once: a load-zone inserts thousands */
 };
 
 static const char *schema_v1 = "CREATE TABLE zones ("
@@ -132,6 +133,7 @@ void store_close(store_t *st)
 {
     if (!st)
         return;
+    sqlite3_finalize(st->insert);
     sqlite3_close(st->db);
     free(st->path);
     free(st);
@@ -401,17 +403,21 @@ int store_records_clear(store_t *st, int64_t id, gs_err_t *err)
 int store_record_insert(store_t *st, int64_t id, const char *name, const char *type,
                         const char *content, uint32_t ttl, gs_err_t *err)
 {
-    sqlite3_stmt *stmt;
-    int rc = prep(st, "INSERT INTO records(zone_id, name, type, content, ttl) VALUES(?,?,?,?,?)",
-                  &stmt, err);
-    if (rc)
+    int rc;
+    if (!st->insert &&
+        (rc = prep(st, "INSERT INTO records(zone_id, name, type, content, ttl) VALUES(?,?,?,?,?)",
+                   &st->insert, err)))
         return rc;
+    sqlite3_stmt *stmt = st->insert;
     sqlite3_bind_int64(stmt, 1, id);
     sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 4, content, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 5, ttl);
-    return run(st, stmt, err, "insert record");
+    rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : sql_err(st, err, "insert record");
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc;
 }
 
 int store_meta_replace(store_t *st, int64_t id, const char *kind, const char *const *values,

@@ -136,14 +136,15 @@ CONF
 }
 
 # gs_pdns_conf DIR SOCK PORT [extra lines]: writes DIR/pdns.conf for a
-# pdns_server with the remote backend only, on 127.0.0.1:PORT.
+# pdns_server with the remote backend only, on 127.0.0.1:PORT. The reply
+# timeout is $GS_PDNS_TIMEOUT ms (default 5000, as in examples/).
 gs_pdns_conf() {
     local dir=$1 sock=$2 port=$3
     shift 3
     mkdir -p "$dir"
     {
         echo "launch=remote"
-        echo "remote-connection-string=unix:path=$sock,timeout=2000"
+        echo "remote-connection-string=unix:path=$sock,timeout=${GS_PDNS_TIMEOUT:-5000}"
         echo "edns-subnet-processing=yes"
         echo "loglevel=6"
         gs_pdns_local "$dir" "$port"
