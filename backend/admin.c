@@ -2,12 +2,17 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/dname.h"
 #include "backend/snap.h"
 #include "backend/state.h"
+#include "backend/steer.h"
 #include "common/err.h"
 #include "common/mem.h"
 
@@ -53,6 +58,10 @@ int admin_split(const char *cmd, char *store, char **words, int max)
 static const char help_text[] =
     "OK commands:\n"
     "  status                              daemon and zone store summary\n"
+    "  explain <qname> <client>[/len] [qtype]  the whole steering decision for a client\n"
+    "  reload                              reload geosteer.json (kept if invalid)\n"
+    "  geoip info                          the GeoIP databases in use\n"
+    "  geoip lookup <ip>                   what the GeoIP database says about an address\n"
     "  zone list                           zones with id, serial and record count\n"
     "  zone create <zone> [--ns <name>]... [--soa-mname <name>] [--soa-rname <mailbox>]\n"
     "              [--soa-serial N] [--soa-refresh N] [--soa-retry N] [--soa-expire N]\n"
@@ -192,6 +201,8 @@ static void zone_list(buf_t *out)
     snap_slot_put(slot);
 }
 
+static void put_db_info(buf_t *out, const char *what, const geo_db_t *db, unsigned max_age);
+
 static void status(buf_t *out)
 {
     snap_slot_t *slot = snap_slot_get();
@@ -205,6 +216,211 @@ static void status(buf_t *out)
         recs += s->zones[i]->nrecords;
     buf_printf(out, "OK geosteerd %s\npid %ld\nzones %zu\nrecords %zu\nsnapshot generation %llu\n",
                GEOSTEER_VERSION, (long)getpid(), s->nzones, recs, (unsigned long long)s->gen);
+    buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
+    put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
+    snap_unpin(slot);
+    snap_slot_put(slot);
+}
+
+/* ---- steering: reload, geoip, explain -------------------------------------------- */
+
+static void reload(buf_t *out)
+{
+    buf_t errors;
+    buf_init(&errors);
+    if (state_reload(&errors) == 0)
+        buf_puts(out, "OK config reloaded\n");
+    else
+        buf_printf(out, "ERR reload refused; the running config keeps serving:\n%s",
+                   errors.data ? errors.data : "");
+    buf_free(&errors);
+}
+
+static void put_geo(buf_t *out, const geo_result_t *g)
+{
+    buf_printf(out, "country %s continent %s subdivision %s asn %u", *g->country ? g->country : "-",
+               *g->continent ? g->continent : "-", *g->subdivision ? g->subdivision : "-", g->asn);
+    if (g->has_location)
+        buf_printf(out, " location %.4f,%.4f", g->latitude, g->longitude);
+    buf_printf(out, " (database network /%u)", g->prefix_len);
+}
+
+static void put_db_info(buf_t *out, const char *what, const geo_db_t *db, unsigned max_age)
+{
+    if (!db) {
+        buf_printf(out, "%s: none configured\n", what);
+        return;
+    }
+    geo_db_info_t info;
+    geo_db_info(db, &info);
+    time_t built = (time_t)info.build_epoch;
+    struct tm tm;
+    gmtime_r(&built, &tm);
+    double age = difftime(time(NULL), built) / 86400.0;
+    buf_printf(out, "%s: %s type %s built %04d-%02d-%02d (%.0f days old%s) nodes %u\n", what,
+               info.path, info.database_type, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, age,
+               max_age && age > max_age ? ", OLDER THAN settings.geoip.max_age_days" : "",
+               info.node_count);
+}
+
+static int parse_ip(const char *text, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        return 0;
+    }
+    return GS_EINVAL;
+}
+
+static void geoip(char **w, int n, buf_t *out)
+{
+    snap_slot_t *slot = snap_slot_get();
+    if (!slot) {
+        buf_puts(out, "ERR too many concurrent readers, try again\n");
+        return;
+    }
+    const snap_t *s = snap_pin(slot);
+    const snap_world_t *wd = s->world;
+    if (n == 2 && strcmp(w[1], "info") == 0) {
+        buf_puts(out, "OK\n");
+        put_db_info(out, "country database", wd->geo, wd->geo_max_age_days);
+        put_db_info(out, "asn database", wd->asn, wd->geo_max_age_days);
+    } else if (n == 3 && strcmp(w[1], "lookup") == 0) {
+        struct sockaddr_storage ss;
+        geo_result_t g;
+        if (parse_ip(w[2], &ss) != 0) {
+            buf_printf(out, "ERR '%s' is not an IP address\n", w[2]);
+        } else if (!wd->geo) {
+            buf_puts(out, "ERR no GeoIP database is configured (settings.geoip.database)\n");
+        } else {
+            int rc = geo_db_lookup(wd->geo, (struct sockaddr *)&ss, &g);
+            geo_result_t ga = {0};
+            if (wd->asn && geo_db_lookup(wd->asn, (struct sockaddr *)&ss, &ga) == 0)
+                g.asn = ga.asn;
+            buf_printf(out, "OK %s: %s", w[2], rc == 0 ? "" : "not in the database; ");
+            put_geo(out, &g);
+            buf_putc(out, '\n');
+        }
+    } else {
+        buf_puts(out, "ERR usage: geoip info | geoip lookup <ip>\n");
+    }
+    snap_unpin(slot);
+    snap_slot_put(slot);
+}
+
+static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
+                           const zone_rec_t *rec, const steer_client_t *cl)
+{
+    const steer_t *st = s->world->steer;
+    buf_printf(out, "record: %s LUA %s\n", node->name, rec->content);
+    int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
+    if (pi < 0) {
+        buf_printf(out, "policy: '%s' is not in the loaded config: no answer\n", rec->policy);
+        return;
+    }
+    buf_printf(out, "policy: %s (%s, ttl %u)\n", rec->policy,
+               steer_policy_type_name(st, (uint32_t)pi), steer_policy_ttl(st, (uint32_t)pi));
+    steer_decision_t d;
+    steer_decide(st, (uint32_t)pi, cl, 0x9e3779b97f4a7c15ull, &d);
+    buf_printf(out, "rule: %s", d.why ? d.why : "-");
+    if (d.pool != UINT32_MAX)
+        buf_printf(out, " -> pool %s", steer_pool_name(st, d.pool));
+    buf_putc(out, '\n');
+    if (d.pool != UINT32_MAX) {
+        size_t ne;
+        const uint32_t *eps = steer_pool_endpoints(st, d.pool, &ne);
+        for (size_t i = 0; i < ne; i++)
+            buf_printf(out, "candidate: %s weight %u health unknown (no probe yet) admin none\n",
+                       steer_endpoint_name(st, eps[i]), steer_endpoint_weight(st, eps[i]));
+    }
+    unsigned bit = rec->dyn_type->code == 1    ? STEER_QT_A
+                   : rec->dyn_type->code == 28 ? STEER_QT_AAAA
+                                               : STEER_QT_CNAME;
+    for (uint16_t k = 0; k < d.n; k++) {
+        const char *vals[16];
+        size_t nv = steer_endpoint_values(st, d.picks[k], bit, vals, 16);
+        buf_printf(out, "pick: %s", steer_endpoint_name(st, d.picks[k]));
+        for (size_t v = 0; v < nv; v++)
+            buf_printf(out, " %s", vals[v]);
+        buf_putc(out, '\n');
+    }
+    if (d.n == 0)
+        buf_puts(out, "pick: none (all_down = empty)\n");
+    buf_printf(out, "scope: /%u%s\nttl: %u\n", d.scope,
+               d.scope ? "" : " (the answer does not depend on the client)", d.ttl);
+}
+
+static void explain(char **w, int n, buf_t *out)
+{
+    if (n < 3 || n > 4) {
+        buf_puts(out, "ERR usage: explain <qname> <client>[/len] [qtype]\n");
+        return;
+    }
+    char name[DNAME_MAXTEXT + 1];
+    if (canon_arg("qname", w[1], name, out))
+        return;
+    steer_client_t cl;
+    const char *client = w[2];
+    const char *slash = strchr(client, '/');
+    size_t alen = slash ? (size_t)(slash - client) : strlen(client);
+    if (steer_client_parse(client, strlen(client), client, alen, &cl) != 0) {
+        buf_printf(out, "ERR client '%s' is not an address or prefix\n", client);
+        return;
+    }
+    const char *qtype = n == 4 ? w[3] : "ANY";
+    snap_slot_t *slot = snap_slot_get();
+    if (!slot) {
+        buf_puts(out, "ERR too many concurrent readers, try again\n");
+        return;
+    }
+    const snap_t *s = snap_pin(slot);
+    const zone_t *z = snap_zone_for(s, name, strlen(name));
+    const zone_node_t *node =
+        z ? zone_find(z, name, strlen(name), dname_hash(name, strlen(name))) : NULL;
+    if (!node) {
+        buf_printf(out, "ERR %s: no such name in any zone\n", name);
+    } else {
+        char buf[INET6_ADDRSTRLEN];
+        inet_ntop(cl.family, cl.addr, buf, sizeof(buf));
+        buf_printf(out, "OK explain %s %s for %s\n", name, qtype, client);
+        buf_printf(out, "client: %s/%u%s\n", buf, cl.source_len,
+                   cl.from_remote ? " (ECS source /0: decided on the resolver address)" : "");
+        if (s->world->geo) {
+            struct sockaddr_storage ss;
+            geo_result_t g;
+            if (parse_ip(buf, &ss) == 0) {
+                int rc = geo_db_lookup(s->world->geo, (struct sockaddr *)&ss, &g);
+                buf_puts(out, "geoip: ");
+                if (rc != 0)
+                    buf_puts(out, "not in the database; ");
+                put_geo(out, &g);
+                buf_putc(out, '\n');
+            }
+            put_db_info(out, "geoip database", s->world->geo, s->world->geo_max_age_days);
+        } else {
+            buf_puts(out, "geoip: no database configured\n");
+        }
+        bool any = strcasecmp(qtype, "ANY") == 0, found = false;
+        for (uint32_t i = 0; i < node->nrecs; i++) {
+            const zone_rec_t *rec = &node->recs[i];
+            if (rec->policy && (any || strcasecmp(rec->dyn_type->name, qtype) == 0)) {
+                explain_record(out, s, node, rec, &cl);
+                found = true;
+            }
+        }
+        if (!found)
+            buf_printf(out,
+                       "static: %s has no steer record%s; it is answered from the zone at "
+                       "scope /0\n",
+                       name, any ? "" : " of that type");
+    }
     snap_unpin(slot);
     snap_slot_put(slot);
 }
@@ -221,6 +437,12 @@ void admin_run(const char *cmd, buf_t *out)
         buf_puts(out, help_text);
     else if (strcmp(w[0], "version") == 0)
         buf_printf(out, "OK geosteerd %s\n", GEOSTEER_VERSION);
+    else if (strcmp(w[0], "reload") == 0 && n == 1)
+        reload(out);
+    else if (strcmp(w[0], "geoip") == 0)
+        geoip(w, n, out);
+    else if (strcmp(w[0], "explain") == 0)
+        explain(w, n, out);
     else if (strcmp(w[0], "status") == 0 && n == 1)
         status(out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "list") == 0 && n == 2)

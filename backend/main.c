@@ -134,6 +134,18 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return EX_IOERR;
     }
+    if (config) {
+        buf_t errors;
+        buf_init(&errors);
+        if (state_load_config(config, &errors) != 0) {
+            fputs(errors.data ? errors.data : "", stderr);
+            buf_free(&errors);
+            state_close();
+            cfg_free(&cfg);
+            return EX_CONFIG;
+        }
+        buf_free(&errors);
+    }
     rb_server_opts_t so = {.socket_path = cfg.socket,
                            .socket_mode = cfg.socket_mode,
                            .max_connections = cfg.max_connections};
@@ -146,12 +158,25 @@ int main(int argc, char **argv)
     }
     log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, cfg.socket, cfg.zone_db);
     for (;;) {
-        int sig;
-        if (sigwait(&set, &sig) != 0)
+        /* Wake every 5 s to notice replaced GeoIP files. */
+        struct timespec tick = {5, 0};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig < 0) {
+            state_check_geoip();
             continue;
+        }
         if (sig == SIGHUP) {
-            log_info("geosteerd: SIGHUP: nothing to reload yet (zones are live; no steering "
-                     "config in this version)");
+            buf_t errors;
+            buf_init(&errors);
+            if (state_reload(&errors) == 0) {
+                log_info("geosteerd: SIGHUP: config reloaded");
+            } else {
+                log_err("geosteerd: SIGHUP: reload refused, the running config keeps serving:");
+                for (char *line = strtok(errors.data ? errors.data : "", "\n"); line;
+                     line = strtok(NULL, "\n"))
+                    log_err("  %s", line);
+            }
+            buf_free(&errors);
             continue;
         }
         log_info("geosteerd: signal %d, shutting down", sig);

@@ -6,23 +6,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/admin.h"
 #include "backend/dname.h"
 #include "backend/scan.h"
 #include "backend/snap.h"
 #include "backend/state.h"
+#include "backend/steer.h"
 #include "backend/trx.h"
 #include "common/log.h"
 #include "common/mem.h"
 
 struct rb_conn {
     snap_slot_t *slot;
+    uint64_t rnd;         /* xorshift state for random policies */
+    const snap_t *pinned; /* set by pin_trx_zone until the matching unpin */
     trx_t trx;
     buf_t out;
 };
 
 static const char reply_false[] = "{\"result\":false}\n";
+
+static uint64_t mix_seed(uint64_t x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    x ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
+    return x ? x : 0x853c49e6748fea9bull;
+}
 
 rb_conn_t *rb_conn_new(void)
 {
@@ -31,6 +43,7 @@ rb_conn_t *rb_conn_new(void)
         return NULL;
     rb_conn_t *c = mem_calloc(1, sizeof(*c));
     c->slot = slot;
+    c->rnd = mix_seed((uintptr_t)c);
     buf_init(&c->out);
     buf_reserve(&c->out, 4096);
     return c;
@@ -173,24 +186,126 @@ static int p_name(json_t *params, const char *key, char *out, size_t *out_len, p
 
 /* ---- lookup --------------------------------------------------------------- */
 
-static void do_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype, size_t qtlen,
-                      int64_t zone_id)
+/* A lookup request: pointers into the request line or the parsed JSON. */
+typedef struct {
+    const char *qname, *qtype, *remote, *real_remote;
+    size_t qlen, qtlen, remote_len, real_remote_len;
+    int64_t zone_id;
+} lookup_req_t;
+
+static uint64_t next_random(rb_conn_t *c)
+{
+    uint64_t x = c->rnd;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return c->rnd = x;
+}
+
+/* Appends one computed record of a steered name. */
+static void put_dyn_rec(buf_t *out, const zone_t *z, const zone_node_t *node, const rr_type_t *t,
+                        const char *content, const steer_decision_t *d)
+{
+    buf_puts(out, "{\"qtype\":\"");
+    buf_puts(out, t->name);
+    buf_puts(out, "\",\"qname\":");
+    buf_put_jstr(out, node->name, node->name_len);
+    buf_puts(out, ",\"content\":");
+    buf_put_jstr(out, content, strlen(content));
+    buf_puts(out, ",\"ttl\":");
+    buf_put_int(out, d->ttl);
+    buf_puts(out, ",\"auth\":1,\"domain_id\":");
+    buf_put_int(out, z->id);
+    buf_puts(out, ",\"scopeMask\":");
+    buf_put_int(out, d->scope);
+    buf_putc(out, '}');
+}
+
+static unsigned qt_bit(const rr_type_t *t)
+{
+    return t->code == 1 ? STEER_QT_A : t->code == 28 ? STEER_QT_AAAA : STEER_QT_CNAME;
+}
+
+/* Answers a name holding steer records: its static records, then for each
+ * steer record the endpoints its policy picks for this client, with the
+ * decision's TTL and scope. */
+static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone_node_t *node,
+                      const lookup_req_t *r)
+{
+    bool any = r->qtlen == 3 && memcmp(r->qtype, "ANY", 3) == 0;
+    buf_t *out = &c->out;
+    buf_reset(out);
+    buf_puts(out, "{\"result\":[");
+    size_t emitted = 0;
+    for (uint32_t i = 0; i < node->nrecs; i++) {
+        const zone_rec_t *rec = &node->recs[i];
+        bool match = any ? rec->type->kind != RR_KIND_LUA
+                         : strlen(rec->type->name) == r->qtlen &&
+                               memcmp(rec->type->name, r->qtype, r->qtlen) == 0;
+        if (!match)
+            continue;
+        if (emitted++)
+            buf_putc(out, ',');
+        zone_rec_json(out, z, node, rec);
+    }
+    steer_client_t cl;
+    bool have_client =
+        steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) == 0;
+    const steer_t *st = s->world->steer;
+    for (uint32_t i = 0; i < node->nrecs; i++) {
+        const zone_rec_t *rec = &node->recs[i];
+        if (!rec->policy || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
+                                      memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
+            continue;
+        int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
+        if (pi < 0) {
+            LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
+                            node->name, rec->policy);
+            continue;
+        }
+        if (!have_client)
+            steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
+        steer_decision_t d;
+        steer_decide(st, (uint32_t)pi, &cl, next_random(c), &d);
+        for (uint16_t k = 0; k < d.n; k++) {
+            const char *vals[16];
+            size_t nv = steer_endpoint_values(st, d.picks[k], qt_bit(rec->dyn_type), vals, 16);
+            for (size_t v = 0; v < nv; v++) {
+                if (emitted++)
+                    buf_putc(out, ',');
+                put_dyn_rec(out, z, node, rec->dyn_type, vals[v], &d);
+            }
+        }
+    }
+    buf_puts(out, "]}\n");
+    if (!emitted)
+        put_false(c);
+}
+
+static void do_lookup(rb_conn_t *c, const lookup_req_t *r)
 {
     char name[DNAME_MAXTEXT + 2];
+    size_t qlen = r->qlen;
     if (qlen == 0 || qlen > DNAME_MAXTEXT) {
         put_false(c);
         return;
     }
-    uint32_t hash = dname_lower_hash(name, qname, qlen);
+    uint32_t hash = dname_lower_hash(name, r->qname, qlen);
     if (name[qlen - 1] != '.' || (qlen >= 2 && name[qlen - 2] == '\\')) {
         /* pdns always sends absolute names; accept a relative one as absolute. */
         name[qlen++] = '.';
         hash = dname_hash(name, qlen);
     }
     const snap_t *s = snap_pin(c->slot);
-    const zone_t *z = zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, qlen);
+    const zone_t *z =
+        r->zone_id >= 0 ? snap_zone_by_id(s, r->zone_id) : snap_zone_for(s, name, qlen);
     const zone_node_t *node = z ? zone_find(z, name, qlen, hash) : NULL;
-    const zone_reply_t *rep = node ? zone_node_reply(node, qtype, qtlen) : NULL;
+    if (node && node->dynamic) {
+        dyn_reply(c, s, z, node, r);
+        snap_unpin(c->slot);
+        return;
+    }
+    const zone_reply_t *rep = node ? zone_node_reply(node, r->qtype, r->qtlen) : NULL;
     buf_reset(&c->out);
     if (rep) {
         buf_put(&c->out, rep->json, rep->len);
@@ -201,23 +316,31 @@ static void do_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *
     snap_unpin(c->slot);
 }
 
-static void overlay_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype,
-                           size_t qtlen, int64_t zone_id);
+static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r);
 
 static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    const char *qname, *qtype;
-    size_t qlen, qtlen;
-    int64_t zone_id;
-    if (p_str(params, "qname", &qname, &qlen, e) || p_str(params, "qtype", &qtype, &qtlen, e) ||
-        p_int(params, "zone-id", true, -1, &zone_id, e)) {
+    lookup_req_t r = {0};
+    if (p_str(params, "qname", &r.qname, &r.qlen, e) ||
+        p_str(params, "qtype", &r.qtype, &r.qtlen, e) ||
+        p_int(params, "zone-id", true, -1, &r.zone_id, e)) {
         put_false_log(c, "%s", e->msg);
         return;
     }
+    json_t *v = json_object_get(params, "remote");
+    if (json_is_string(v)) {
+        r.remote = json_string_value(v);
+        r.remote_len = json_string_length(v);
+    }
+    v = json_object_get(params, "real-remote");
+    if (json_is_string(v)) {
+        r.real_remote = json_string_value(v);
+        r.real_remote_len = json_string_length(v);
+    }
     if (c->trx.active && c->trx.nops)
-        overlay_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+        overlay_lookup(c, &r);
     else
-        do_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+        do_lookup(c, &r);
 }
 
 /* ---- zones and metadata ------------------------------------------------ */
@@ -417,8 +540,8 @@ static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
 }
 
 /* Validates one record of a write and appends it to `op`. */
-static int add_rec(trx_op_t *op, const zone_t *z, json_t *rr, const char *method, char *msg,
-                   size_t msgsz)
+static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr, const char *method,
+                   char *msg, size_t msgsz)
 {
     json_t *jn = json_object_get(rr, "qname"), *jt = json_object_get(rr, "qtype");
     json_t *jc = json_object_get(rr, "content"), *jl = json_object_get(rr, "ttl");
@@ -473,6 +596,14 @@ static int add_rec(trx_op_t *op, const zone_t *z, json_t *rr, const char *method
     buf_init(&norm);
     if (rr_normalize(t, json_string_value(jc), &norm, &ge) != 0) {
         snprintf(msg, msgsz, "%s: %s: %s", method, name, ge.text);
+        buf_free(&norm);
+        return GS_EINVAL;
+    }
+    char policy[64];
+    const rr_type_t *dt =
+        t->kind == RR_KIND_LUA ? rr_lua_steer(norm.data, policy, sizeof(policy)) : NULL;
+    if (dt && state_check_steer(st, policy, dt, &ge) != 0) {
+        snprintf(msg, msgsz, "%s: %s: LUA %s: %s", method, name, dt->name, ge.text);
         buf_free(&norm);
         return GS_EINVAL;
     }
@@ -551,11 +682,28 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
 {
     size_t n, cnames = 0, soas = 0;
     view_rec_t *v = name_view(c, z, op->name, op, &n);
+    const rr_type_t *clash = NULL;
     for (size_t k = 0; k < n; k++) {
-        cnames += v[k].type->code == 5;
-        soas += v[k].type->code == 6;
+        const rr_type_t *t = v[k].type;
+        if (t->kind == RR_KIND_LUA) {
+            char pol[64];
+            const rr_type_t *dt = rr_lua_steer(v[k].content, pol, sizeof(pol));
+            for (size_t j = 0; dt && j < n; j++)
+                if (v[j].type == dt)
+                    clash = dt;
+            t = rr_lua_qtype(v[k].content); /* a LUA CNAME is a CNAME */
+        }
+        cnames += t && t->code == 5;
+        soas += t && t->code == 6;
     }
     free(v);
+    if (clash) {
+        snprintf(msg, msgsz,
+                 "replaceRRSet: %s: %s is answered by a LUA steer record at this name; change "
+                 "that record instead",
+                 op->name, clash->name);
+        return GS_ECONFLICT;
+    }
     if (cnames && n > cnames) {
         snprintf(msg, msgsz,
                  "replaceRRSet: %s: CNAME cannot coexist with other records at the same name",
@@ -579,9 +727,11 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
  * answers from the snapshot overlaid with the transaction, built per call.
  * Only pdnsutil's connections ever get here; pdns_server never opens a
  * transaction on its query connections. */
-static void overlay_lookup(rb_conn_t *c, const char *qname, size_t qlen, const char *qtype,
-                           size_t qtlen, int64_t zone_id)
+static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r)
 {
+    const char *qname = r->qname, *qtype = r->qtype;
+    size_t qlen = r->qlen, qtlen = r->qtlen;
+    int64_t zone_id = r->zone_id;
     char name[DNAME_MAXTEXT + 2];
     gs_err_t ge;
     int len = qlen && qlen <= DNAME_MAXTEXT ? dname_canon(qname, qlen, true, name, &ge) : -1;
@@ -594,7 +744,7 @@ static void overlay_lookup(rb_conn_t *c, const char *qname, size_t qlen, const c
         zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, (size_t)len);
     if (!z || z->id != c->trx.zone_id) {
         snap_unpin(c->slot);
-        do_lookup(c, qname, qlen, qtype, qtlen, zone_id);
+        do_lookup(c, r);
         return;
     }
     size_t n;
@@ -608,10 +758,11 @@ static void overlay_lookup(rb_conn_t *c, const char *qname, size_t qlen, const c
         if (any ? v[k].type->kind == RR_KIND_LUA
                 : (strlen(v[k].type->name) != qtlen || memcmp(v[k].type->name, qtype, qtlen)))
             continue;
-        zone_rec_t r = {v[k].type, v[k].content, v[k].ttl, v[k].auth};
+        zone_rec_t rec = {
+            .type = v[k].type, .content = v[k].content, .ttl = v[k].ttl, .auth = v[k].auth};
         if (emitted++)
             buf_putc(&c->out, ',');
-        zone_rec_json(&c->out, z, &node, &r);
+        zone_rec_json(&c->out, z, &node, &rec);
     }
     buf_puts(&c->out, "]}\n");
     free(v);
@@ -627,7 +778,8 @@ static const zone_t *pin_trx_zone(rb_conn_t *c, const char *method)
         put_false_log(c, "%s: no transaction is open on this connection", method);
         return NULL;
     }
-    const zone_t *z = snap_zone_by_id(snap_pin(c->slot), c->trx.zone_id);
+    c->pinned = snap_pin(c->slot);
+    const zone_t *z = snap_zone_by_id(c->pinned, c->trx.zone_id);
     if (!z) {
         snap_unpin(c->slot);
         put_false_log(c, "%s: zone id %lld no longer exists", method, (long long)c->trx.zone_id);
@@ -682,7 +834,7 @@ static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
             snprintf(msg, sizeof(msg), "replaceRRSet: rrset[%zu] is not an object", i);
             goto refused;
         }
-        if (add_rec(&op, z, rr, "replaceRRSet", msg, sizeof(msg)))
+        if (add_rec(&op, z, c->pinned->world->steer, rr, "replaceRRSet", msg, sizeof(msg)))
             goto refused;
     }
     if (check_name_after(c, z, &op, msg, sizeof(msg)))
@@ -709,7 +861,7 @@ static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
     if (!z)
         return;
     trx_op_t op = {.feed = true};
-    int rc = add_rec(&op, z, rr, "feedRecord", msg, sizeof(msg));
+    int rc = add_rec(&op, z, c->pinned->world->steer, rr, "feedRecord", msg, sizeof(msg));
     snap_unpin(c->slot);
     if (rc) {
         refuse(c, &op, msg);
@@ -793,10 +945,13 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
 {
     scan_lookup_t sl;
     if (scan_lookup(line, len, &sl)) {
+        lookup_req_t r = {sl.qname.p,       sl.qtype.p,         sl.remote.p,
+                          sl.real_remote.p, sl.qname.len,       sl.qtype.len,
+                          sl.remote.len,    sl.real_remote.len, sl.zone_id};
         if (c->trx.active && c->trx.nops)
-            overlay_lookup(c, sl.qname.p, sl.qname.len, sl.qtype.p, sl.qtype.len, sl.zone_id);
+            overlay_lookup(c, &r);
         else
-            do_lookup(c, sl.qname.p, sl.qname.len, sl.qtype.p, sl.qtype.len, sl.zone_id);
+            do_lookup(c, &r);
         return &c->out;
     }
     json_error_t jerr;

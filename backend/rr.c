@@ -366,3 +366,57 @@ const rr_type_t *rr_lua_qtype(const char *content)
         return NULL;
     return t;
 }
+
+const rr_type_t *rr_lua_steer(const char *content, char *policy, size_t size)
+{
+    const rr_type_t *t = rr_lua_qtype(content);
+    if (!t)
+        return NULL;
+    const char *p = content;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    while (*p && *p != ' ' && *p != '\t')
+        p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '"')
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "steer(", 6) != 0)
+        return NULL;
+    p += 6;
+    while (*p == ' ')
+        p++;
+    char q = *p;
+    if (q != '\'' && !(q == '\\' && p[1] == '"'))
+        return NULL;
+    p += q == '\'' ? 1 : 2;
+    size_t n = 0;
+    while (p[n] && p[n] != '\'' && p[n] != '\\' && p[n] != '"') {
+        char c = p[n];
+        if (!(isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.'))
+            return NULL;
+        n++;
+    }
+    if (n == 0 || n >= size)
+        return NULL;
+    memcpy(policy, p, n);
+    policy[n] = '\0';
+    p += n;
+    p += q == '\'' ? 1 : 2;
+    if (p[-1] != (q == '\'' ? '\'' : '"'))
+        return NULL;
+    while (*p == ' ')
+        p++;
+    if (*p++ != ')')
+        return NULL;
+    while (*p == ' ')
+        p++;
+    if (*p++ != '"')
+        return NULL;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p ? NULL : t;
+}

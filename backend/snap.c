@@ -48,8 +48,19 @@ static void snap_index(snap_t *s)
     }
 }
 
+static void world_release(snap_world_t *w)
+{
+    if (--w->refs > 0)
+        return;
+    steer_free(w->steer);
+    geo_db_close(w->geo);
+    geo_db_close(w->asn);
+    free(w);
+}
+
 static void snap_release(snap_t *s)
 {
+    world_release(s->world);
     for (size_t i = 0; i < s->nzones; i++)
         if (--s->zones[i]->refs == 0)
             zone_free(s->zones[i]);
@@ -60,7 +71,11 @@ static void snap_release(snap_t *s)
 
 void snap_init(void)
 {
-    atomic_store(&current, snap_alloc(0));
+    snap_t *s = snap_alloc(0);
+    snap_world_t *w = mem_calloc(1, sizeof(*w));
+    w->refs = 1;
+    s->world = w;
+    atomic_store(&current, s);
 }
 
 void snap_shutdown(void)
@@ -150,6 +165,8 @@ static void reclaim(void)
     nretired = keep;
 }
 
+static void publish(snap_t *old, snap_t *s, snap_world_t *w);
+
 void snap_replace_zone(int64_t id, zone_t *z)
 {
     snap_t *old = atomic_load(&current);
@@ -171,8 +188,25 @@ void snap_replace_zone(int64_t id, zone_t *z)
     if (!placed && z)
         s->zones[k++] = z;
     s->nzones = k;
+    publish(old, s, old->world);
+}
+
+void snap_replace_world(snap_world_t *w)
+{
+    snap_t *old = atomic_load(&current);
+    snap_t *s = snap_alloc(old->nzones);
+    memcpy(s->zones, old->zones, old->nzones * sizeof(zone_t *));
+    publish(old, s, w);
+}
+
+/* Takes references on the zones and world of `s`, publishes it in place of
+ * `old` and retires `old`. Writer-only. */
+static void publish(snap_t *old, snap_t *s, snap_world_t *w)
+{
     for (size_t i = 0; i < s->nzones; i++)
         s->zones[i]->refs++;
+    w->refs++;
+    s->world = w;
     snap_index(s);
     s->gen = old->gen + 1;
 

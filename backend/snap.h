@@ -13,10 +13,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/steer.h"
 #include "backend/zone.h"
+#include "geo/geodb.h"
+
+/* The steering side of a snapshot: the compiled config and the GeoIP
+ * databases it was built from. Shared by consecutive snapshots until a
+ * config or GeoIP reload replaces it. */
+typedef struct {
+    steer_t *steer;      /* owned; NULL when no steering config is loaded */
+    geo_db_t *geo, *asn; /* owned; NULL when not configured */
+    int64_t loaded_at;   /* time of the load (seconds) */
+    unsigned geo_max_age_days;
+    int refs; /* writer-only, like zone_t.refs */
+} snap_world_t;
 
 typedef struct {
     uint64_t gen;
+    snap_world_t *world; /* never NULL; read-only for readers */
     size_t nzones;
     zone_t **zones;  /* sorted by id */
     zone_t **byname; /* open addressing by canonical apex, size mask + 1 */
@@ -54,6 +68,11 @@ const snap_t *snap_current(void);
  * replaced by `z` (added if absent; removed if `z` is NULL). Takes over `z`.
  * Old snapshots and zones are freed when no reader pins them. */
 void snap_replace_zone(int64_t id, zone_t *z);
+
+/* Writer side: publishes a snapshot equal to the current one with its
+ * world replaced by `w` (taken over; created with refs 0). The old world
+ * is freed with the last snapshot using it. */
+void snap_replace_world(snap_world_t *w);
 
 /* Finds a zone by id in `s`; borrowed, or NULL. O(log n). */
 const zone_t *snap_zone_by_id(const snap_t *s, int64_t id);

@@ -2,11 +2,14 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "backend/snap.h"
+#include "backend/steer.h"
 #include "backend/store.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -21,6 +24,19 @@ static double now_sec(void)
 
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t *store;
+static char *config_path; /* geosteer.json of the last load; guarded by writer_lock */
+
+/* Identity of the GeoIP files the served world was built from (or that last
+ * failed to load), so that a replaced file is noticed once. writer_lock. */
+typedef struct {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} file_id_t;
+static file_id_t geo_files[2];
+static void remember_file(file_id_t *f, const char *path);
 
 /* Re-reads zone `id` from the store and publishes it. Writer lock held. */
 static int republish(int64_t id, gs_err_t *err)
@@ -81,6 +97,10 @@ void state_close(void)
 {
     store_close(store);
     store = NULL;
+    free(config_path);
+    config_path = NULL;
+    for (int i = 0; i < 2; i++)
+        remember_file(&geo_files[i], NULL);
     snap_shutdown();
 }
 
@@ -267,4 +287,184 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
     }
     pthread_mutex_unlock(&writer_lock);
     return rc;
+}
+
+/* ---- steering config ---------------------------------------------------------- */
+
+int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype, gs_err_t *err)
+{
+    if (!st)
+        return gs_err_set(err, GS_EINVAL,
+                          "steer('%s'): no steering config is loaded (geosteerd -c FILE)", policy);
+    int32_t pi = steer_policy_find(st, policy, strlen(policy));
+    if (pi < 0)
+        return gs_err_set(err, GS_EINVAL, "steer('%s'): no such policy in the loaded config",
+                          policy);
+    unsigned want = qtype->code == 1    ? STEER_QT_A
+                    : qtype->code == 28 ? STEER_QT_AAAA
+                    : qtype->code == 5  ? STEER_QT_CNAME
+                                        : 0;
+    if (!want || !(steer_policy_qtypes(st, (uint32_t)pi) & want))
+        return gs_err_set(err, GS_EINVAL,
+                          "steer('%s'): the policy cannot answer %s for every client (an "
+                          "endpoint it may pick has no %s)",
+                          policy, qtype->name, qtype->name);
+    return 0;
+}
+
+/* Every steer record of every served zone must still be answerable by the
+ * engine `st`. Writer lock held. */
+static int check_orphans(const steer_t *st, buf_t *errors)
+{
+    const snap_t *s = snap_current();
+    int bad = 0;
+    for (size_t i = 0; i < s->nzones; i++) {
+        const zone_t *z = s->zones[i];
+        for (size_t k = 0; k < z->nnodes; k++) {
+            const zone_node_t *n = &z->nodes[k];
+            for (uint32_t r = 0; n->dynamic && r < n->nrecs; r++) {
+                gs_err_t e;
+                if (n->recs[r].policy &&
+                    state_check_steer(st, n->recs[r].policy, n->recs[r].dyn_type, &e) != 0) {
+                    buf_printf(errors, "%s: LUA %s record: %s\n", n->name,
+                               n->recs[r].dyn_type->name, e.text);
+                    bad++;
+                }
+            }
+        }
+    }
+    return bad ? GS_ECONFLICT : 0;
+}
+
+static void remember_file(file_id_t *f, const char *path)
+{
+    free(f->path);
+    memset(f, 0, sizeof(*f));
+    struct stat st;
+    if (!path)
+        return;
+    f->path = mem_strdup(path);
+    if (stat(path, &st) == 0) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        f->size = st.st_size;
+        f->mtime = st.st_mtim;
+    }
+}
+
+/* True if the file at f->path is not the one remembered, and has not been
+ * modified for `settle` seconds (a writer may still be filling it). */
+static bool file_changed(const file_id_t *f, time_t settle)
+{
+    struct stat st;
+    if (!f->path || stat(f->path, &st) != 0)
+        return false; /* deleted: keep serving the loaded copy */
+    if (st.st_dev == f->dev && st.st_ino == f->ino && st.st_size == f->size &&
+        st.st_mtim.tv_sec == f->mtime.tv_sec && st.st_mtim.tv_nsec == f->mtime.tv_nsec)
+        return false;
+    return time(NULL) - st.st_mtim.tv_sec >= settle;
+}
+
+static int load_config_locked(const char *path, buf_t *errors)
+{
+    cfg_t cfg;
+    cfg_defaults(&cfg);
+    int rc = cfg_load(path, &cfg, errors);
+    geo_db_t *geo = NULL, *asn = NULL;
+    gs_err_t e;
+    if (rc == 0 && cfg.geoip_database && (rc = geo_db_open(cfg.geoip_database, &geo, &e)) != 0)
+        buf_printf(errors, "%s: error: settings.geoip.database: %s\n", path, e.text);
+    if (rc == 0 && cfg.geoip_asn_database &&
+        (rc = geo_db_open(cfg.geoip_asn_database, &asn, &e)) != 0)
+        buf_printf(errors, "%s: error: settings.geoip.asn_database: %s\n", path, e.text);
+    steer_t *st = NULL;
+    if (rc == 0) {
+        double t0 = now_sec();
+        st = steer_from_cfg(&cfg, geo, asn);
+        if ((rc = check_orphans(st, errors)) == 0) {
+            snap_world_t *w = mem_calloc(1, sizeof(*w));
+            w->steer = st;
+            w->geo = geo;
+            w->asn = asn;
+            w->loaded_at = (int64_t)time(NULL);
+            w->geo_max_age_days = cfg.geoip_max_age_days;
+            for (int i = 0; i < 2; i++) {
+                const geo_db_t *db = i ? asn : geo;
+                geo_db_info_t info;
+                if (!db)
+                    continue;
+                geo_db_info(db, &info);
+                double age = difftime(time(NULL), (time_t)info.build_epoch) / 86400.0;
+                if (age > cfg.geoip_max_age_days)
+                    log_warn("state: GeoIP database '%s' is %.0f days old, more than "
+                             "settings.geoip.max_age_days (%u): update it",
+                             info.path, age, cfg.geoip_max_age_days);
+            }
+            snap_replace_world(w);
+            remember_file(&geo_files[0], cfg.geoip_database);
+            remember_file(&geo_files[1], cfg.geoip_asn_database);
+            log_info("state: config '%s' loaded: %zu endpoints, %zu pools, %zu policies "
+                     "(compiled in %.0f ms)",
+                     path, cfg.nendpoints, cfg.npools, cfg.npolicies, (now_sec() - t0) * 1000);
+            st = NULL;
+            geo = asn = NULL;
+        }
+    }
+    steer_free(st);
+    geo_db_close(geo);
+    geo_db_close(asn);
+    cfg_free(&cfg);
+    if (rc == 0 && (!config_path || strcmp(config_path, path) != 0)) {
+        free(config_path);
+        config_path = mem_strdup(path);
+    }
+    return rc;
+}
+
+int state_load_config(const char *path, buf_t *errors)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = load_config_locked(path, errors);
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+int state_reload(buf_t *errors)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc;
+    if (!config_path) {
+        buf_puts(errors, "no config file was given at start (geosteerd -c FILE)\n");
+        rc = GS_ENOTFOUND;
+    } else {
+        char *path = mem_strdup(config_path);
+        rc = load_config_locked(path, errors);
+        free(path);
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+void state_check_geoip(void)
+{
+    pthread_mutex_lock(&writer_lock);
+    if (config_path && (file_changed(&geo_files[0], 2) || file_changed(&geo_files[1], 2))) {
+        log_info("state: a GeoIP database file changed on disk: reloading");
+        buf_t errors;
+        buf_init(&errors);
+        char *path = mem_strdup(config_path);
+        if (load_config_locked(path, &errors) != 0) {
+            log_err("state: GeoIP reload refused, the loaded data keeps serving: %s",
+                    errors.data ? errors.data : "");
+            /* Remember the bad files so the failure is logged once per change. */
+            for (int i = 0; i < 2; i++) {
+                char *p = geo_files[i].path ? mem_strdup(geo_files[i].path) : NULL;
+                remember_file(&geo_files[i], p);
+                free(p);
+            }
+        }
+        free(path);
+        buf_free(&errors);
+    }
+    pthread_mutex_unlock(&writer_lock);
 }

@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/snap.h"
 #include "backend/trx.h"
+#include "common/buf.h"
 #include "common/err.h"
 
 /* Opens the store at `db_path` and publishes every zone in it. Zones with
@@ -47,5 +49,26 @@ int state_zone_delete(const char *name, gs_err_t *err);
 /* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
 int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
                    gs_err_t *err);
+
+/* Loads geosteer.json at `path` (remembered for state_reload), opens its
+ * GeoIP databases, compiles the steering engine and publishes it. Refused
+ * (the running config keeps serving) when the file has errors (one line each
+ * in `errors`), a database cannot be opened, or a steer record in a zone
+ * names a policy the new config lacks or cannot answer. */
+int state_load_config(const char *path, buf_t *errors);
+
+/* Reloads the file given to the last state_load_config. */
+int state_reload(buf_t *errors);
+
+/* Reloads the config if a GeoIP database file was replaced on disk (new
+ * inode, size or mtime, untouched for 2 s). A file that fails to load is
+ * logged once and the old data keeps serving. Called every few seconds by
+ * the main thread. */
+void state_check_geoip(void);
+
+/* Checks a steer record about to be written: policy `policy` must exist in
+ * engine `st` (NULL: no config loaded) and answer `qtype` for every client.
+ * Returns 0 or GS_EINVAL with the reason in `err`. Any thread. */
+int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype, gs_err_t *err);
 
 #endif

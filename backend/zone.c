@@ -216,11 +216,21 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
             n->recs = arena_alloc(z->arena, sizeof(zone_rec_t) * n->nrecs);
             for (size_t q = r; q < k; q++) {
                 zone_rec_t *zr = &n->recs[q - r];
+                memset(zr, 0, sizeof(*zr));
                 zr->type = refs[q].rec->type;
                 zr->content =
                     arena_strndup(z->arena, refs[q].rec->content, strlen(refs[q].rec->content));
                 zr->ttl = refs[q].rec->ttl;
                 zr->auth = true;
+                if (zr->type->kind == RR_KIND_LUA) {
+                    char pol[64];
+                    const rr_type_t *dt = rr_lua_steer(zr->content, pol, sizeof(pol));
+                    if (dt) {
+                        zr->policy = arena_strndup(z->arena, pol, strlen(pol));
+                        zr->dyn_type = dt;
+                        n->dynamic = true;
+                    }
+                }
                 if (zr->type->code == 6 && n->name_len == z->name_len)
                     rr_soa_serial(zr->content, &z->serial);
             }

@@ -35,6 +35,10 @@ typedef struct {
     const char *content;
     uint32_t ttl;
     bool auth; /* false for delegation NS, glue and occluded data */
+    /* LUA `steer('policy')` records: the policy name and the type answered;
+     * NULL for every other record. */
+    const char *policy;
+    const rr_type_t *dyn_type;
 } zone_rec_t;
 
 /* A prebuilt reply to a lookup: `{"result":[...]}` without a newline. */
@@ -50,6 +54,7 @@ typedef struct {
     uint32_t hash;
     uint32_t nrecs; /* 0 for an empty non-terminal */
     uint32_t nreplies;
+    bool dynamic; /* holds steer records: answered per client, not prebuilt */
     zone_rec_t *recs;
     zone_reply_t *replies; /* [0] is ANY, then one per type present */
 } zone_node_t;

@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "cli/client.h"
+#include "cli/commands.h"
 
 #ifndef GEOSTEER_VERSION
 #define GEOSTEER_VERSION "0.0.0"
@@ -64,6 +65,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return EX_USAGE;
     }
+    /* Local commands: no daemon needed. */
+    if (strcmp(argv[optind], "check") == 0)
+        return cli_check(argc - optind - 1, argv + optind + 1);
+    if (strcmp(argv[optind], "geoip") == 0 && optind + 1 < argc &&
+        strcmp(argv[optind + 1], "build") == 0)
+        return cli_geoip_build(argc - optind - 2, argv + optind + 2);
+
     buf_t cmd, reply;
     buf_init(&cmd);
     buf_init(&reply);

@@ -27,8 +27,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+say() { printf '\n$ %s\n' "$*"; }
+say geosteer geoip build -o "$run/geoip.mmdb"   "# the default country database, from tor-geoipdb"
+build/geosteer geoip build -o "$run/geoip.mmdb"
+sed "s|/var/lib/geosteer/geoip.mmdb|$run/geoip.mmdb|" examples/demo-geosteer.json >"$run/geosteer.json"
+
 sock=$run/backend.sock
-build/geosteerd -c examples/geosteer.json -s "$sock" -d "$run/zones.db" >"$run/geosteerd.log" 2>&1 &
+build/geosteerd -c "$run/geosteer.json" -s "$sock" -d "$run/zones.db" >"$run/geosteerd.log" 2>&1 &
 pids="$pids $!"
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 
@@ -44,11 +49,19 @@ write-pid=no
 security-poll-suffix=
 CONF
 
-say() { printf '\n$ %s\n' "$*"; }
 say geosteer zone create demo.test --ns ns1.demo.test --ns ns2.demo.test
 build/geosteer -s "$sock" zone create demo.test --ns ns1.demo.test --ns ns2.demo.test
 say pdnsutil load-zone demo.test examples/demo.zone
 pdnsutil --config-dir="$run" load-zone demo.test examples/demo.zone 2>&1 | grep -v -e Reconnecting -e 'closing socket'
+
+addrec() {
+    say pdnsutil add-record demo.test "$1" LUA "$2"
+    pdnsutil --config-dir="$run" add-record demo.test "$1" LUA "$2" 2>/dev/null | tail -n +2
+}
+addrec geo "A \"steer('web')\""
+addrec geo "AAAA \"steer('web')\""
+addrec near "A \"steer('near')\""
+addrec sticky "A \"steer('sticky')\""
 
 pdns_server --config-dir="$run" >"$run/pdns.log" 2>&1 &
 pids="$pids $!"
@@ -63,7 +76,15 @@ q() {
     say kdig @127.0.0.1 -p "$port" "$@"
     kdig @127.0.0.1 -p "$port" +noquestion +nostats "$@" | grep -v '^$'
 }
-q www.demo.test A +short
+echo
+echo "steered names (ECS client subnets from the IPFire data: DE, US, JP, BR, AU):"
+for sn in 2.28.0.0/16 2.0.0.0/16 1.5.0.0/16 4.160.0.0/16 1.16.64.0/24; do
+    q geo.demo.test A +subnet=$sn +noall +answer +opt
+done
+q near.demo.test A +subnet=1.16.64.0/24 +short
+q geo.demo.test AAAA +subnet=2.28.0.0/16 +short
+say geosteer explain geo.demo.test 1.5.0.0/16 A
+build/geosteer -s "$sock" explain geo.demo.test 1.5.0.0/16 A
 q api.demo.test A +short
 q demo.test MX +short
 q x.apps.demo.test A +short

@@ -8,6 +8,9 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
     # build
     cmake gcc make pkg-config libjansson-dev libsqlite3-dev check clang-format
+    libmaxminddb-dev
+    # GeoIP: source ranges of the default database, and libmaxminddb's tools
+    tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools
     pdns-server pdns-backend-remote pdns-backend-bind pdns-tools
     knot-dnsutils dnsutils dnsperf python3 sqlite3 procps

@@ -1,0 +1,169 @@
+/* The steering engine: a compiled, immutable form of geosteer.json's
+ * endpoints, pools and policies (plus the GeoIP-derived decision trees) and
+ * the per-client decision. One steer_t belongs to one snapshot; lookups on
+ * any thread call steer_decide on it without locks. Building one (at config
+ * or GeoIP load) is the writer's job and may take a second for a geo policy
+ * over a full country database.
+ *
+ * Call order: steer_builder_new, steer_add_* (endpoints, then pools, then
+ * policies), steer_build, then steer_decide...; steer_free. */
+#ifndef GS_BACKEND_STEER_H
+#define GS_BACKEND_STEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/config.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "geo/geodb.h"
+
+typedef enum {
+    STEER_ALL,
+    STEER_RANDOM,
+    STEER_WEIGHTED,
+    STEER_HASHED,
+    STEER_CHASH,
+    STEER_FAILOVER,
+    STEER_MULTIVALUE,
+    STEER_GEO,
+    STEER_PROXIMITY,
+} steer_type_t;
+
+typedef enum {
+    STEER_DOWN_ALL,   /* answer every candidate (fail open; the default) */
+    STEER_DOWN_FIRST, /* answer the first candidate */
+    STEER_DOWN_POOL,  /* answer a named pool */
+    STEER_DOWN_EMPTY, /* answer nothing (NODATA, negatively cached by resolvers) */
+} steer_down_t;
+
+typedef enum {
+    STEER_KEY_CONTINENT,
+    STEER_KEY_COUNTRY,
+    STEER_KEY_SUBDIVISION,
+    STEER_KEY_ASN,
+    STEER_KEY_CIDR,
+} steer_key_t;
+
+/* qtypes a policy can answer for every client (bitmask). */
+#define STEER_QT_A 1u
+#define STEER_QT_AAAA 2u
+#define STEER_QT_CNAME 4u
+
+#define STEER_MAX_PICKS 64
+#define STEER_SCOPE_V4 24 /* widest scope ever returned (design.md §6) */
+#define STEER_SCOPE_V6 56
+
+typedef struct steer_builder steer_builder_t;
+typedef struct steer steer_t;
+
+/* The client as pdns describes it: the ECS source prefix (real-remote), or
+ * the resolver's address when there is no usable ECS (source /0). */
+typedef struct {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint8_t source_len;
+    bool from_remote; /* real-remote was /0: decided on `remote` */
+} steer_client_t;
+
+/* One decision: the endpoints to answer with, in order, and how to label
+ * the answer. */
+typedef struct {
+    uint32_t ttl;
+    uint8_t scope; /* scopeMask for the dynamic records */
+    uint16_t n;
+    uint32_t picks[STEER_MAX_PICKS]; /* endpoint indexes */
+    uint32_t pool;                   /* pool the picks came from (UINT32_MAX: several) */
+    const char *why;                 /* static text: which rule or step decided */
+    bool all_down;                   /* the all-down rule was applied */
+} steer_decision_t;
+
+steer_builder_t *steer_builder_new(void);
+
+/* Adds an endpoint; addresses are presentation strings (validated by the
+ * config loader), `cname` canonical or NULL. Returns its index. */
+uint32_t steer_add_endpoint(steer_builder_t *b, const char *name, const char *const *a, size_t na,
+                            const char *const *aaaa, size_t naaaa, const char *cname,
+                            bool has_location, double lat, double lon, uint32_t weight);
+
+/* Adds a pool over endpoint indexes; `fallback` is a pool index or -1. */
+uint32_t steer_add_pool(steer_builder_t *b, const char *name, const uint32_t *endpoints, size_t n,
+                        uint32_t min_healthy, int32_t fallback);
+
+typedef struct {
+    const char *name;
+    steer_type_t type;
+    uint32_t ttl;
+    steer_down_t all_down;
+    int32_t all_down_pool;
+    const uint32_t *pools; /* one for single-pool types, ordered for failover/proximity */
+    size_t npools;
+    uint32_t max;             /* multivalue */
+    uint8_t hash_v4, hash_v6; /* hashed / consistent-hash client prefix */
+    const int32_t *bias_km;   /* proximity, parallel to pools, may be NULL */
+    uint32_t nearest;         /* proximity */
+    uint32_t default_pool;    /* geo */
+} steer_policy_def_t;
+
+/* Adds a policy. Returns its index. */
+uint32_t steer_add_policy(steer_builder_t *b, const steer_policy_def_t *def);
+
+/* Adds a geo rule to policy `policy`: `code` for continent/country/
+ * subdivision, `asn`, or `cidr` (family, 16 address bytes, length). */
+void steer_add_rule(steer_builder_t *b, uint32_t policy, steer_key_t key, const char *code,
+                    uint32_t asn, int family, const uint8_t *cidr, uint8_t cidr_len, uint32_t pool);
+
+/* Compiles everything, building the geo/proximity decision trees from the
+ * databases (either may be NULL: every client then falls to the default).
+ * Takes over and frees the builder. Returns an owned engine. */
+steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t *asn);
+
+/* Releases an engine. Accepts NULL. */
+void steer_free(steer_t *s);
+
+/* Returns the policy index of `name` (`len` bytes), or -1. */
+int32_t steer_policy_find(const steer_t *s, const char *name, size_t len);
+
+/* The qtypes policy `p` answers for every client (STEER_QT_* bits): a type
+ * is answerable only if every endpoint the policy can ever pick has it. */
+unsigned steer_policy_qtypes(const steer_t *s, uint32_t p);
+
+/* Parses pdns's real-remote ("203.0.113.0/24") and remote ("192.0.2.1")
+ * into `c`. Returns 0 or GS_EINVAL. */
+int steer_client_parse(const char *real_remote, size_t rr_len, const char *remote,
+                       size_t remote_len, steer_client_t *c);
+
+/* Decides policy `p` for client `c`. `rnd` seeds the random policies (one
+ * value per query). Endpoints are all considered healthy until health
+ * arrives. Never fails: the all-down rule guarantees an answer (possibly
+ * empty for STEER_DOWN_EMPTY). */
+void steer_decide(const steer_t *s, uint32_t p, const steer_client_t *c, uint64_t rnd,
+                  steer_decision_t *d);
+
+/* Appends the addresses (qtype A or AAAA) or CNAME target of endpoint `e`
+ * as presentation strings to `out`, separated by NUL; returns how many. */
+size_t steer_endpoint_values(const steer_t *s, uint32_t e, unsigned qtype, const char **vals,
+                             size_t max);
+
+/* Endpoint indexes of pool `p` (borrowed) and their count in *n. */
+const uint32_t *steer_pool_endpoints(const steer_t *s, uint32_t p, size_t *n);
+
+/* Type and TTL of policy `p`; the type as written in geosteer.json. */
+const char *steer_policy_type_name(const steer_t *s, uint32_t p);
+uint32_t steer_policy_ttl(const steer_t *s, uint32_t p);
+
+/* Weight of endpoint `e`. */
+uint32_t steer_endpoint_weight(const steer_t *s, uint32_t e);
+
+/* Name of endpoint / pool / policy `i` (borrowed). */
+const char *steer_endpoint_name(const steer_t *s, uint32_t i);
+const char *steer_pool_name(const steer_t *s, uint32_t i);
+const char *steer_policy_name(const steer_t *s, uint32_t i);
+
+/* Compiles the steering objects of a loaded configuration (see steer_build
+ * for the databases). Returns an owned engine; never fails on a cfg_t that
+ * cfg_load accepted. */
+steer_t *steer_from_cfg(const cfg_t *cfg, const geo_db_t *country, const geo_db_t *asn);
+
+#endif

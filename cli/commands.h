@@ -1,0 +1,13 @@
+/* Commands the geosteer CLI runs locally, without a daemon. Each takes the
+ * words after the command name and returns the process exit status. */
+#ifndef GS_CLI_COMMANDS_H
+#define GS_CLI_COMMANDS_H
+
+/* geosteer check [-c FILE]: validates a geosteer.json; 0 valid, 78 errors. */
+int cli_check(int argc, char **argv);
+
+/* geosteer geoip build [--v4 FILE] [--v6 FILE] [-o OUT]: builds the default
+ * country database from tor-geoipdb's range files. 0 on success. */
+int cli_geoip_build(int argc, char **argv);
+
+#endif

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Steering end to end, without GeoIP data: CIDR-driven geo, hashed and
+# all-policies behind a real pdns_server with its caches ON, queried with
+# kdig +subnet. Checks answers, the ECS scope, that pdns's caches never hand
+# one client's answer to another, write-time validation of steer records,
+# reload (good, broken, orphaning) and explain.
+. "$(dirname "$0")/lib.sh"
+gs_require pdns_server pdnsutil kdig python3
+DATA=$(cd "$(dirname "$0")" && pwd)/data/steer
+cp "$DATA/geosteer.json" "$GS_TMP/geosteer.json"
+CFG=$GS_TMP/geosteer.json
+
+gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
+gs_cli zone create steer.test --ns ns1.steer.test --soa-serial 1 >/dev/null
+port=$(gs_free_port)
+gs_pdns_conf "$GS_TMP/pdns" "$GS_SOCK" "$port" # pdns defaults: packet and query caches on
+
+pu() { gs_pdnsutil "$GS_TMP/pdns" "$@" 2>&1; }
+pu add-record steer.test www LUA "A \"steer('web')\"" >/dev/null
+pu add-record steer.test www LUA "AAAA \"steer('web')\"" >/dev/null
+pu add-record steer.test www TXT '"static-text-beside-steered-types"' >/dev/null
+pu add-record steer.test sticky LUA "A \"steer('sticky')\"" >/dev/null
+pu add-record steer.test v4 LUA "A \"steer('v4')\"" >/dev/null
+
+# Write-time validation: unknown policy, a type the policy cannot always
+# answer, a static record of a steered type.
+set +e
+out=$(pu add-record steer.test bad LUA "A \"steer('nope')\""); rc1=$?
+out2=$(pu add-record steer.test v4 LUA "AAAA \"steer('v4')\""); rc2=$?
+out3=$(pu add-record steer.test www A 60 192.0.2.99); rc3=$?
+set -e
+gs_expect_eq "unknown policy refused" 1 "$rc1"
+gs_expect_eq "AAAA from a policy with an A-only endpoint refused" 1 "$rc2"
+gs_expect_eq "static A beside a steered A refused" 1 "$rc3"
+gs_start_pdns "$GS_TMP/pdns" "$port"
+
+# ans SUBNET QNAME TYPE: "sorted answers | scope"
+ans() {
+    kdig @127.0.0.1 -p "$port" +timeout=2 +retry=0 "$2" "$3" "+subnet=$1" | python3 -c '
+import re, sys
+t = sys.stdin.read()
+recs = sorted(l.split()[-1] for l in t.splitlines() if re.match(r"^\S+\s+\d+\s+IN\s+(A|AAAA|TXT)\s", l))
+m = re.search(r"CLIENT-SUBNET: \S+/(\d+)", t)
+print(" ".join(recs) + " | scope " + (m.group(1) if m else "-"))'
+}
+
+# Several rounds inside the caches' lifetime: each client keeps its own answer.
+for round in 1 2 3; do
+    gs_expect_eq "EU /24 (round $round)" "192.0.2.10 192.0.2.11 | scope 24" \
+        "$(ans 203.0.113.0/24 www.steer.test A)"
+    gs_expect_eq "the /25 carved out for the US (round $round)" "198.51.100.10 | scope 24" \
+        "$(ans 203.0.113.128/25 www.steer.test A)"
+    gs_expect_eq "default elsewhere (round $round)" "198.51.100.10 | scope 1" \
+        "$(ans 10.1.2.0/24 www.steer.test A)"
+    gs_expect_eq "IPv6 client in the EU /48 (round $round)" "2001:db8::10 2001:db8::11 | scope 48" \
+        "$(ans 2001:db8:beef:1::/64 www.steer.test AAAA)"
+done
+gs_expect_eq "static TXT at a steered name is not scoped" '"static-text-beside-steered-types" | scope 0' \
+    "$(ans 203.0.113.0/24 www.steer.test TXT)"
+gs_expect_eq "all-policy: every endpoint, client-independent" "198.51.100.10 198.51.100.99 | scope 0" \
+    "$(ans 203.0.113.0/24 v4.steer.test A)"
+a1=$(ans 198.18.7.0/24 sticky.steer.test A)
+a2=$(ans 198.18.7.0/24 sticky.steer.test A)
+gs_expect_eq "hashed: sticky per client /24" "$a1" "$a2"
+gs_expect_contains "hashed: scope is the hash prefix" "| scope 24" "$a1"
+
+# explain
+out=$(gs_cli explain www.steer.test 203.0.113.7/32 A)
+gs_expect_contains "explain: policy" "policy: web (geo, ttl 30)" "$out"
+gs_expect_contains "explain: pool" "-> pool eu" "$out"
+gs_expect_contains "explain: scope (capped at /24)" "scope: /24" "$out"
+gs_expect_contains "explain via backend-cmd" "pick: eu1 192.0.2.10" \
+    "$(pu backend-cmd remote 'explain www.steer.test 203.0.113.7 A')"
+
+# reload: a broken file is refused and the old config keeps serving
+echo '{"policies": {' >"$CFG"
+set +e
+out=$(gs_cli reload); rc=$?
+set -e
+gs_expect_eq "broken reload exit status" 1 "$rc"
+gs_expect_contains "broken reload reason" "ERR reload refused" "$out"
+gs_expect_eq "still serving after a refused reload" "192.0.2.10 192.0.2.11 | scope 24" \
+    "$(ans 203.0.113.0/24 www.steer.test A)"
+# a config without the 'sticky' policy would orphan a record: refused
+python3 - "$DATA/geosteer.json" "$CFG" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); del c["policies"]["sticky"]
+json.dump(c, open(sys.argv[2], "w"))
+PY
+set +e
+out=$(gs_cli reload); rc=$?
+set -e
+gs_expect_eq "orphaning reload refused" 1 "$rc"
+gs_expect_contains "orphaning reload names the record" "sticky.steer.test.: LUA A record: steer('sticky')" "$out"
+# a good change: EU clients now get the US pool; SIGHUP reloads too
+python3 - "$DATA/geosteer.json" "$CFG" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["pools"]["eu"]["endpoints"] = ["eu2"]
+json.dump(c, open(sys.argv[2], "w"))
+PY
+kill -HUP "$GS_DAEMON_PID"
+for _ in $(seq 50); do
+    [ "$(ans 203.0.113.0/24 www.steer.test A)" = "192.0.2.11 | scope 24" ] && break
+    sleep 0.1
+done
+gs_expect_eq "SIGHUP reload takes effect on the next query" "192.0.2.11 | scope 24" \
+    "$(ans 203.0.113.0/24 www.steer.test A)"

@@ -1,0 +1,281 @@
+/* Unit tests for backend/steer.c: client parsing, every policy type, the
+ * all-down rule's candidates, answerable qtypes, CIDR-driven geo decisions
+ * with their scope, and consistent hashing's minimal remapping. GeoIP data
+ * is not needed here (CIDR rules paint the tree); geo over a real database
+ * is tested end to end. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "backend/steer.h"
+#include "test/unit/unit.h"
+
+static steer_client_t client(const char *rr)
+{
+    steer_client_t c;
+    ck_assert_int_eq(steer_client_parse(rr, strlen(rr), "192.0.2.53", 10, &c), 0);
+    return c;
+}
+
+START_TEST(test_client_parse)
+{
+    steer_client_t c = client("203.0.113.0/24");
+    ck_assert_int_eq(c.family, AF_INET);
+    ck_assert_uint_eq(c.source_len, 24);
+    ck_assert(!c.from_remote);
+    c = client("0.0.0.0/0");
+    ck_assert(c.from_remote);
+    ck_assert_uint_eq(c.addr[0], 192);
+    ck_assert_uint_eq(c.source_len, 32);
+    c = client("2001:db8:1234::/48");
+    ck_assert_int_eq(c.family, AF_INET6);
+    ck_assert_uint_eq(c.source_len, 48);
+    c = client("::ffff:198.51.100.9/128");
+    ck_assert_int_eq(c.family, AF_INET);
+    ck_assert_uint_eq(c.addr[0], 198);
+    ck_assert_int_eq(steer_client_parse("junk", 4, "junk", 4, &c), GS_EINVAL);
+}
+END_TEST
+
+/* Endpoints e0..e3 with A, e3 also AAAA; pools p0 = {e0,e1,e2}, p1 = {e3}. */
+static steer_builder_t *base(uint32_t *p0, uint32_t *p1, uint32_t w0)
+{
+    steer_builder_t *b = steer_builder_new();
+    const char *a[][1] = {{"192.0.2.10"}, {"192.0.2.11"}, {"192.0.2.12"}, {"192.0.2.13"}};
+    const char *aaaa[] = {"2001:db8::13"};
+    uint32_t e[4];
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "e%d", i);
+        e[i] = steer_add_endpoint(b, name, a[i], 1, aaaa, i == 3 ? 1 : 0, NULL, false, 0, 0,
+                                  i == 0 ? w0 : 1);
+    }
+    *p0 = steer_add_pool(b, "p0", e, 3, 1, -1);
+    *p1 = steer_add_pool(b, "p1", &e[3], 1, 1, -1);
+    return b;
+}
+
+static steer_t *one_policy(steer_type_t type, uint32_t w0, uint32_t *pi)
+{
+    uint32_t p0, p1;
+    steer_builder_t *b = base(&p0, &p1, w0);
+    uint32_t pools[2] = {p0, p1};
+    steer_policy_def_t def = {.name = "pol",
+                              .type = type,
+                              .ttl = 30,
+                              .pools = pools,
+                              .npools = type == STEER_FAILOVER ? 2 : 1,
+                              .max = 2,
+                              .hash_v4 = 24,
+                              .hash_v6 = 56,
+                              .nearest = 1};
+    *pi = steer_add_policy(b, &def);
+    return steer_build(b, NULL, NULL);
+}
+
+START_TEST(test_all_and_qtypes)
+{
+    uint32_t pi;
+    steer_t *s = one_policy(STEER_ALL, 1, &pi);
+    steer_client_t c = client("203.0.113.0/24");
+    steer_decision_t d;
+    steer_decide(s, pi, &c, 1, &d);
+    ck_assert_uint_eq(d.n, 3);
+    ck_assert_uint_eq(d.scope, 0);
+    ck_assert_uint_eq(d.ttl, 30);
+    ck_assert_str_eq(steer_endpoint_name(s, d.picks[2]), "e2");
+    ck_assert_uint_eq(steer_policy_qtypes(s, pi), STEER_QT_A);
+    ck_assert_int_eq(steer_policy_find(s, "pol", 3), (int32_t)pi);
+    ck_assert_int_eq(steer_policy_find(s, "nope", 4), -1);
+    const char *v[4];
+    ck_assert_uint_eq(steer_endpoint_values(s, d.picks[0], STEER_QT_A, v, 4), 1);
+    ck_assert_str_eq(v[0], "192.0.2.10");
+    ck_assert_uint_eq(steer_endpoint_values(s, d.picks[0], STEER_QT_AAAA, v, 4), 0);
+    steer_free(s);
+}
+END_TEST
+
+START_TEST(test_random_weighted)
+{
+    uint32_t pi;
+    steer_t *s = one_policy(STEER_RANDOM, 1, &pi);
+    steer_client_t c = client("203.0.113.0/24");
+    int seen[4] = {0};
+    steer_decision_t d;
+    for (uint64_t r = 0; r < 300; r++) {
+        steer_decide(s, pi, &c, r * 7919, &d);
+        ck_assert_uint_eq(d.n, 1);
+        ck_assert_uint_eq(d.scope, 0);
+        seen[d.picks[0]]++;
+    }
+    ck_assert(seen[0] && seen[1] && seen[2] && !seen[3]);
+    steer_free(s);
+
+    s = one_policy(STEER_WEIGHTED, 0, &pi); /* e0 weight 0: never picked */
+    memset(seen, 0, sizeof(seen));
+    for (uint64_t r = 0; r < 300; r++) {
+        steer_decide(s, pi, &c, r * 7919, &d);
+        seen[d.picks[0]]++;
+    }
+    ck_assert_int_eq(seen[0], 0);
+    ck_assert(seen[1] > 100 && seen[2] > 100);
+    steer_free(s);
+}
+END_TEST
+
+START_TEST(test_hashed_sticky)
+{
+    uint32_t pi;
+    steer_t *s = one_policy(STEER_HASHED, 1, &pi);
+    steer_decision_t d1, d2;
+    steer_client_t a = client("203.0.113.7/32"), b = client("203.0.113.200/32");
+    steer_decide(s, pi, &a, 1, &d1);
+    steer_decide(s, pi, &b, 99, &d2);
+    ck_assert_uint_eq(d1.picks[0], d2.picks[0]); /* same /24 */
+    ck_assert_uint_eq(d1.scope, 24);
+    int seen[4] = {0};
+    for (int i = 0; i < 256; i++) {
+        char rr[32];
+        snprintf(rr, sizeof(rr), "198.51.%d.0/24", i);
+        steer_client_t c = client(rr);
+        steer_decide(s, pi, &c, 0, &d1);
+        seen[d1.picks[0]]++;
+    }
+    ck_assert(seen[0] && seen[1] && seen[2]);
+    steer_client_t v6 = client("2001:db8:aa:bb00::/56");
+    steer_decide(s, pi, &v6, 0, &d1);
+    ck_assert_uint_eq(d1.scope, 56);
+    steer_free(s);
+}
+END_TEST
+
+/* Rendezvous hashing: with e2 removed from the pool, only e2's clients move. */
+START_TEST(test_consistent_hash_minimal_remap)
+{
+    uint32_t pi;
+    steer_t *full = one_policy(STEER_CHASH, 1, &pi);
+    steer_builder_t *b = steer_builder_new();
+    const char *a[][1] = {{"192.0.2.10"}, {"192.0.2.11"}};
+    uint32_t e[2];
+    e[0] = steer_add_endpoint(b, "e0", a[0], 1, NULL, 0, NULL, false, 0, 0, 1);
+    e[1] = steer_add_endpoint(b, "e1", a[1], 1, NULL, 0, NULL, false, 0, 0, 1);
+    uint32_t p = steer_add_pool(b, "p0", e, 2, 1, -1);
+    steer_policy_def_t def = {.name = "pol",
+                              .type = STEER_CHASH,
+                              .ttl = 30,
+                              .pools = &p,
+                              .npools = 1,
+                              .hash_v4 = 24,
+                              .hash_v6 = 56};
+    uint32_t pi2 = steer_add_policy(b, &def);
+    steer_t *less = steer_build(b, NULL, NULL);
+    int moved = 0, e2_clients = 0;
+    for (int i = 0; i < 2000; i++) {
+        char rr[32];
+        snprintf(rr, sizeof(rr), "10.%d.%d.0/24", i / 256, i % 256);
+        steer_client_t c = client(rr);
+        steer_decision_t d1, d2;
+        steer_decide(full, pi, &c, 0, &d1);
+        steer_decide(less, pi2, &c, 0, &d2);
+        const char *n1 = steer_endpoint_name(full, d1.picks[0]);
+        const char *n2 = steer_endpoint_name(less, d2.picks[0]);
+        if (strcmp(n1, "e2") == 0)
+            e2_clients++;
+        else if (strcmp(n1, n2) != 0)
+            moved++;
+    }
+    ck_assert_int_eq(moved, 0);
+    ck_assert(e2_clients > 400 && e2_clients < 950); /* about a third */
+    steer_free(full);
+    steer_free(less);
+}
+END_TEST
+
+START_TEST(test_failover_multivalue)
+{
+    uint32_t p0, p1;
+    steer_builder_t *b = base(&p0, &p1, 1);
+    /* p0 needs 5 healthy of its 3: it never qualifies, so failover uses p1. */
+    uint32_t e[3] = {0, 1, 2};
+    uint32_t strict = steer_add_pool(b, "strict", e, 3, 5, -1);
+    uint32_t pools[2] = {strict, p1};
+    steer_policy_def_t def = {
+        .name = "fo", .type = STEER_FAILOVER, .ttl = 10, .pools = pools, .npools = 2};
+    uint32_t fo = steer_add_policy(b, &def);
+    steer_policy_def_t mv = {
+        .name = "mv", .type = STEER_MULTIVALUE, .ttl = 10, .pools = &p0, .npools = 1, .max = 2};
+    uint32_t mvi = steer_add_policy(b, &mv);
+    steer_t *s = steer_build(b, NULL, NULL);
+    steer_client_t c = client("203.0.113.0/24");
+    steer_decision_t d;
+    steer_decide(s, fo, &c, 0, &d);
+    ck_assert_uint_eq(d.n, 1);
+    ck_assert_str_eq(steer_endpoint_name(s, d.picks[0]), "e3");
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p1");
+    ck_assert_uint_eq(steer_policy_qtypes(s, fo), STEER_QT_A);
+    steer_decide(s, mvi, &c, 12345, &d);
+    ck_assert_uint_eq(d.n, 2);
+    ck_assert_uint_ne(d.picks[0], d.picks[1]);
+    ck_assert_uint_eq(d.scope, 0);
+    steer_free(s);
+}
+END_TEST
+
+START_TEST(test_geo_cidr_scope)
+{
+    uint32_t p0, p1;
+    steer_builder_t *b = base(&p0, &p1, 1);
+    uint32_t pools[1] = {p0};
+    steer_policy_def_t def = {.name = "geo",
+                              .type = STEER_GEO,
+                              .ttl = 20,
+                              .pools = pools,
+                              .npools = 1,
+                              .default_pool = p0};
+    uint32_t pi = steer_add_policy(b, &def);
+    uint8_t net4[16] = {198, 51, 100, 0}, net6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1};
+    steer_add_rule(b, pi, STEER_KEY_CIDR, NULL, 0, AF_INET, net4, 24, p1);
+    steer_add_rule(b, pi, STEER_KEY_CIDR, NULL, 0, AF_INET6, net6, 48, p1);
+    steer_t *s = steer_build(b, NULL, NULL);
+    steer_decision_t d;
+    steer_client_t c = client("198.51.100.77/32");
+    steer_decide(s, pi, &c, 0, &d);
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p1");
+    ck_assert_uint_eq(d.scope, 24);
+    c = client("198.51.101.0/24"); /* the sibling /24: default, uniform over 198.51.101.0/24 */
+    steer_decide(s, pi, &c, 0, &d);
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p0");
+    ck_assert_uint_eq(d.scope, 24);
+    c = client("8.8.8.0/24"); /* far away: a short uniform prefix */
+    steer_decide(s, pi, &c, 0, &d);
+    ck_assert_uint_eq(d.scope, 1);
+    c = client("2001:db8:1:ff00::/56");
+    steer_decide(s, pi, &c, 0, &d);
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p1");
+    ck_assert_uint_eq(d.scope, 48);
+    c = client("2001:db8:1:ff00::1/128"); /* deeper than the cap: capped at /56 */
+    steer_decide(s, pi, &c, 0, &d);
+    ck_assert_uint_le(d.scope, 56);
+    /* p1 has only e3 (A + AAAA); p0 has A only: the policy answers A only. */
+    ck_assert_uint_eq(steer_policy_qtypes(s, pi), STEER_QT_A);
+    steer_free(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("steer");
+    TCase *tc = tcase_create("steer");
+    tcase_add_test(tc, test_client_parse);
+    tcase_add_test(tc, test_all_and_qtypes);
+    tcase_add_test(tc, test_random_weighted);
+    tcase_add_test(tc, test_hashed_sticky);
+    tcase_add_test(tc, test_consistent_hash_minimal_remap);
+    tcase_add_test(tc, test_failover_multivalue);
+    tcase_add_test(tc, test_geo_cidr_scope);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
