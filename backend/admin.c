@@ -59,6 +59,9 @@ static const char help_text[] =
     "OK commands:\n"
     "  status                              daemon and zone store summary\n"
     "  explain <qname> <client>[/len] [qtype]  the whole steering decision for a client\n"
+    "  drain|force-up|force-down <endpoint> [for <duration>]   operator override (30s, 10m, 2h, "
+    "1d)\n"
+    "  undrain <endpoint>                  remove the override of an endpoint\n"
     "  reload                              reload geosteer.json (kept if invalid)\n"
     "  geoip info                          the GeoIP databases in use\n"
     "  geoip lookup <ip>                   what the GeoIP database says about an address\n"
@@ -203,6 +206,8 @@ static void zone_list(buf_t *out)
 
 static void put_db_info(buf_t *out, const char *what, const geo_db_t *db, unsigned max_age);
 
+static void status_override(void *ctx, const char *endpoint, const char *state, int64_t until);
+
 static void status(buf_t *out)
 {
     snap_slot_t *slot = snap_slot_get();
@@ -218,6 +223,7 @@ static void status(buf_t *out)
                GEOSTEER_VERSION, (long)getpid(), s->nzones, recs, (unsigned long long)s->gen);
     buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
     put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
+    state_overrides_each(status_override, out);
     snap_unpin(slot);
     snap_slot_put(slot);
 }
@@ -315,6 +321,89 @@ static void geoip(char **w, int n, buf_t *out)
     snap_slot_put(slot);
 }
 
+static const char *admin_name(steer_admin_state_t st)
+{
+    switch (st) {
+    case STEER_ADMIN_DRAIN:
+        return "drained";
+    case STEER_ADMIN_FORCE_UP:
+        return "forced up";
+    case STEER_ADMIN_FORCE_DOWN:
+        return "forced down";
+    default:
+        return "none";
+    }
+}
+
+/* Parses "30s", "10m", "2h", "1d" or plain seconds; 0 on error. */
+static int64_t parse_duration(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || v <= 0 || end == s)
+        return 0;
+    int64_t mult = !*end || strcmp(end, "s") == 0 ? 1
+                   : strcmp(end, "m") == 0        ? 60
+                   : strcmp(end, "h") == 0        ? 3600
+                   : strcmp(end, "d") == 0        ? 86400
+                                                  : 0;
+    if (!mult || v > 3650LL * 86400 / mult)
+        return 0;
+    return v * mult;
+}
+
+static void override_cmd(char **w, int n, buf_t *out)
+{
+    bool undrain = strcmp(w[0], "undrain") == 0;
+    if (n < 2 || (undrain && n != 2) || (!undrain && n != 2 && n != 4) ||
+        (n == 4 && strcmp(w[2], "for") != 0)) {
+        buf_printf(out, "ERR usage: %s <endpoint>%s\n", w[0], undrain ? "" : " [for <duration>]");
+        return;
+    }
+    int64_t until = 0;
+    if (n == 4) {
+        int64_t d = parse_duration(w[3]);
+        if (!d) {
+            buf_printf(out,
+                       "ERR duration '%s': expected a number with s, m, h or d (up to "
+                       "3650d)\n",
+                       w[3]);
+            return;
+        }
+        until = (int64_t)time(NULL) + d;
+    }
+    gs_err_t e;
+    if (state_override(w[1], undrain ? NULL : w[0], until, &e) != 0) {
+        buf_printf(out, "ERR %s %s: %s\n", w[0], w[1], e.text);
+        return;
+    }
+    if (undrain) {
+        buf_printf(out, "OK %s: override removed\n", w[1]);
+    } else if (until) {
+        time_t t = (time_t)until;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        buf_printf(out, "OK %s: %s until %04d-%02d-%02dT%02d:%02d:%02dZ\n", w[1], w[0],
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    } else {
+        buf_printf(out, "OK %s: %s\n", w[1], w[0]);
+    }
+}
+
+static void status_override(void *ctx, const char *endpoint, const char *state, int64_t until)
+{
+    buf_t *out = ctx;
+    int64_t now = (int64_t)time(NULL);
+    if (until && until <= now)
+        buf_printf(out, "override %s %s (expired)\n", endpoint, state);
+    else if (until)
+        buf_printf(out, "override %s %s (%lld s left)\n", endpoint, state,
+                   (long long)(until - now));
+    else
+        buf_printf(out, "override %s %s\n", endpoint, state);
+}
+
 static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
                            const zone_rec_t *rec, const steer_client_t *cl)
 {
@@ -328,7 +417,9 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
     buf_printf(out, "policy: %s (%s, ttl %u)\n", rec->policy,
                steer_policy_type_name(st, (uint32_t)pi), steer_policy_ttl(st, (uint32_t)pi));
     steer_decision_t d;
-    steer_decide(st, (uint32_t)pi, cl, 0x9e3779b97f4a7c15ull, &d);
+    steer_admin_t adm = s->world->admin;
+    adm.now = (int64_t)time(NULL);
+    steer_decide_admin(st, (uint32_t)pi, cl, 0x9e3779b97f4a7c15ull, &adm, &d);
     buf_printf(out, "rule: %s", d.why ? d.why : "-");
     if (d.pool != UINT32_MAX)
         buf_printf(out, " -> pool %s", steer_pool_name(st, d.pool));
@@ -337,8 +428,9 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
         size_t ne;
         const uint32_t *eps = steer_pool_endpoints(st, d.pool, &ne);
         for (size_t i = 0; i < ne; i++)
-            buf_printf(out, "candidate: %s weight %u health unknown (no probe yet) admin none\n",
-                       steer_endpoint_name(st, eps[i]), steer_endpoint_weight(st, eps[i]));
+            buf_printf(out, "candidate: %s weight %u health unknown (no probe yet) admin %s\n",
+                       steer_endpoint_name(st, eps[i]), steer_endpoint_weight(st, eps[i]),
+                       admin_name(steer_admin_get(&adm, eps[i])));
     }
     unsigned bit = rec->dyn_type->code == 1    ? STEER_QT_A
                    : rec->dyn_type->code == 28 ? STEER_QT_AAAA
@@ -437,6 +529,9 @@ void admin_run(const char *cmd, buf_t *out)
         buf_puts(out, help_text);
     else if (strcmp(w[0], "version") == 0)
         buf_printf(out, "OK geosteerd %s\n", GEOSTEER_VERSION);
+    else if (strcmp(w[0], "drain") == 0 || strcmp(w[0], "undrain") == 0 ||
+             strcmp(w[0], "force-up") == 0 || strcmp(w[0], "force-down") == 0)
+        override_cmd(w, n, out);
     else if (strcmp(w[0], "reload") == 0 && n == 1)
         reload(out);
     else if (strcmp(w[0], "geoip") == 0)

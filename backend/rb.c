@@ -193,6 +193,14 @@ typedef struct {
     int64_t zone_id;
 } lookup_req_t;
 
+/* Wall-clock seconds for override expiry; the coarse clock costs a few ns. */
+static int64_t now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
 static uint64_t next_random(rb_conn_t *c)
 {
     uint64_t x = c->rnd;
@@ -266,7 +274,9 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
         if (!have_client)
             steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
         steer_decision_t d;
-        steer_decide(st, (uint32_t)pi, &cl, next_random(c), &d);
+        steer_admin_t adm = s->world->admin;
+        adm.now = now_coarse();
+        steer_decide_admin(st, (uint32_t)pi, &cl, next_random(c), &adm, &d);
         for (uint16_t k = 0; k < d.n; k++) {
             const char *vals[16];
             size_t nv = steer_endpoint_values(st, d.picks[k], qt_bit(rec->dyn_type), vals, 16);

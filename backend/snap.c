@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,13 +49,33 @@ static void snap_index(snap_t *s)
     }
 }
 
+snap_world_t *snap_world_new(snap_engine_t *engine, uint8_t *state, int64_t *until, size_t n)
+{
+    snap_world_t *w = mem_calloc(1, sizeof(*w));
+    w->engine = engine;
+    engine->refs++;
+    w->steer = engine->steer;
+    w->geo = engine->geo;
+    w->asn = engine->asn;
+    w->admin.state = state;
+    w->admin.until = until;
+    w->admin.n = n;
+    return w;
+}
+
 static void world_release(snap_world_t *w)
 {
     if (--w->refs > 0)
         return;
-    steer_free(w->steer);
-    geo_db_close(w->geo);
-    geo_db_close(w->asn);
+    snap_engine_t *e = w->engine;
+    if (--e->refs == 0) {
+        steer_free(e->steer);
+        geo_db_close(e->geo);
+        geo_db_close(e->asn);
+        free(e);
+    }
+    free((void *)(uintptr_t)w->admin.state);
+    free((void *)(uintptr_t)w->admin.until);
     free(w);
 }
 
@@ -72,7 +93,7 @@ static void snap_release(snap_t *s)
 void snap_init(void)
 {
     snap_t *s = snap_alloc(0);
-    snap_world_t *w = mem_calloc(1, sizeof(*w));
+    snap_world_t *w = snap_world_new(mem_calloc(1, sizeof(snap_engine_t)), NULL, NULL, 0);
     w->refs = 1;
     s->world = w;
     atomic_store(&current, s);

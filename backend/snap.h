@@ -17,16 +17,30 @@
 #include "backend/zone.h"
 #include "geo/geodb.h"
 
-/* The steering side of a snapshot: the compiled config and the GeoIP
- * databases it was built from. Shared by consecutive snapshots until a
- * config or GeoIP reload replaces it. */
+/* The compiled config and the GeoIP databases it was built from; shared by
+ * every world built on it (a new world per operator override change). */
 typedef struct {
     steer_t *steer;      /* owned; NULL when no steering config is loaded */
     geo_db_t *geo, *asn; /* owned; NULL when not configured */
-    int64_t loaded_at;   /* time of the load (seconds) */
+    int refs;            /* writer-only */
+} snap_engine_t;
+
+/* The steering side of a snapshot: the engine plus the operator overrides
+ * compiled against it. Shared by consecutive snapshots until a reload or an
+ * override change replaces it. */
+typedef struct {
+    snap_engine_t *engine; /* owned reference */
+    const steer_t *steer;  /* engine->steer, for readers */
+    const geo_db_t *geo, *asn;
+    steer_admin_t admin; /* arrays owned by the world */
+    int64_t loaded_at;   /* time of the config load (seconds) */
     unsigned geo_max_age_days;
     int refs; /* writer-only, like zone_t.refs */
 } snap_world_t;
+
+/* Writer side: a world over `engine` (a reference is taken) with the given
+ * admin arrays (taken over; may be NULL with n 0), refs 0. */
+snap_world_t *snap_world_new(snap_engine_t *engine, uint8_t *state, int64_t *until, size_t n);
 
 typedef struct {
     uint64_t gen;

@@ -365,6 +365,36 @@ static bool file_changed(const file_id_t *f, time_t settle)
     return time(NULL) - st.st_mtim.tv_sec >= settle;
 }
 
+typedef struct {
+    const steer_t *steer;
+    uint8_t *state;
+    int64_t *until;
+} admin_ctx_t;
+
+static void admin_row(void *ctx, const char *endpoint, const char *state, int64_t until)
+{
+    admin_ctx_t *a = ctx;
+    int32_t e = a->steer ? steer_endpoint_find(a->steer, endpoint) : -1;
+    if (e < 0)
+        return; /* kept in the store: it applies again if the endpoint comes back */
+    a->state[e] = strcmp(state, "drain") == 0      ? STEER_ADMIN_DRAIN
+                  : strcmp(state, "force-up") == 0 ? STEER_ADMIN_FORCE_UP
+                                                   : STEER_ADMIN_FORCE_DOWN;
+    a->until[e] = until;
+}
+
+/* A new world over `eng` with the stored overrides compiled to endpoint
+ * indexes. Writer lock held. */
+static snap_world_t *world_with_overrides(snap_engine_t *eng)
+{
+    size_t n = eng->steer ? steer_endpoint_count(eng->steer) : 0;
+    admin_ctx_t a = {eng->steer, mem_calloc(n ? n : 1, 1), mem_calloc(n ? n : 1, sizeof(int64_t))};
+    gs_err_t e;
+    if (store_overrides_each(store, admin_row, &a, &e) != 0)
+        log_err("state: operator overrides not applied: %s", e.text);
+    return snap_world_new(eng, a.state, a.until, n);
+}
+
 static int load_config_locked(const char *path, buf_t *errors)
 {
     cfg_t cfg;
@@ -382,10 +412,11 @@ static int load_config_locked(const char *path, buf_t *errors)
         double t0 = now_sec();
         st = steer_from_cfg(&cfg, geo, asn);
         if ((rc = check_orphans(st, errors)) == 0) {
-            snap_world_t *w = mem_calloc(1, sizeof(*w));
-            w->steer = st;
-            w->geo = geo;
-            w->asn = asn;
+            snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
+            eng->steer = st;
+            eng->geo = geo;
+            eng->asn = asn;
+            snap_world_t *w = world_with_overrides(eng);
             w->loaded_at = (int64_t)time(NULL);
             w->geo_max_age_days = cfg.geoip_max_age_days;
             for (int i = 0; i < 2; i++) {
@@ -466,5 +497,41 @@ void state_check_geoip(void)
         free(path);
         buf_free(&errors);
     }
+    pthread_mutex_unlock(&writer_lock);
+}
+
+int state_override(const char *endpoint, const char *state, int64_t until, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    const snap_world_t *cur = snap_current()->world;
+    int rc = 0;
+    if (!cur->steer || steer_endpoint_find(cur->steer, endpoint) < 0) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "no endpoint '%s' in the loaded config", endpoint);
+    } else if ((rc = store_begin(store, err)) == 0) {
+        rc = state ? store_override_set(store, endpoint, state, until, err)
+                   : store_override_clear(store, endpoint, err);
+        if (rc == 0)
+            rc = store_commit(store, err);
+        if (rc) {
+            store_rollback(store);
+        } else {
+            snap_world_t *w = world_with_overrides(cur->engine);
+            w->loaded_at = cur->loaded_at;
+            w->geo_max_age_days = cur->geo_max_age_days;
+            snap_replace_world(w);
+            log_notice("state: endpoint '%s': %s%s", endpoint, state ? state : "override removed",
+                       until ? " (expires)" : "");
+        }
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+void state_overrides_each(store_override_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&writer_lock);
+    gs_err_t e;
+    if (store_overrides_each(store, fn, ctx, &e) != 0)
+        log_err("state: %s", e.text);
     pthread_mutex_unlock(&writer_lock);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "backend/snap.h"
+#include "backend/store.h"
 #include "backend/trx.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -59,6 +60,16 @@ int state_load_config(const char *path, buf_t *errors);
 
 /* Reloads the file given to the last state_load_config. */
 int state_reload(buf_t *errors);
+
+/* Sets (`state` "drain", "force-up", "force-down") or, with `state` NULL,
+ * removes the operator override of endpoint `endpoint`, persisted in the zone
+ * store and applied from the next lookup. `until` is an expiry (seconds since
+ * the epoch) or 0. GS_ENOTFOUND for an endpoint the loaded config lacks, or
+ * (removal) an endpoint without an override. */
+int state_override(const char *endpoint, const char *state, int64_t until, gs_err_t *err);
+
+/* Calls `fn` for every stored override, under the writer lock. */
+void state_overrides_each(store_override_fn fn, void *ctx);
 
 /* Reloads the config if a GeoIP database file was replaced on disk (new
  * inode, size or mtime, untouched for 2 s). A file that fails to load is

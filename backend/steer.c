@@ -421,6 +421,19 @@ uint32_t steer_endpoint_weight(const steer_t *s, uint32_t e)
     return s->eps[e].weight;
 }
 
+int32_t steer_endpoint_find(const steer_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->neps; i++)
+        if (strcmp(s->eps[i].name, name) == 0)
+            return (int32_t)i;
+    return -1;
+}
+
+size_t steer_endpoint_count(const steer_t *s)
+{
+    return s->neps;
+}
+
 const char *steer_endpoint_name(const steer_t *s, uint32_t i)
 {
     return s->eps[i].name;
@@ -580,25 +593,34 @@ static uint64_t str_hash(const char *s)
     return h;
 }
 
-/* Until health lands every endpoint is usable. XXX: administrative state and
- * probe results plug in here. */
-static bool usable(const steer_t *s, uint32_t e)
+steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e)
 {
-    (void)s;
-    (void)e;
-    return true;
+    if (!adm || e >= adm->n || adm->state[e] == STEER_ADMIN_NONE)
+        return STEER_ADMIN_NONE;
+    if (adm->until[e] && adm->until[e] <= adm->now)
+        return STEER_ADMIN_NONE;
+    return (steer_admin_state_t)adm->state[e];
+}
+
+/* Steps 1 and 2 of every policy: operator overrides, then health. Until the
+ * probe lands, health is unknown and counts as up. */
+static bool usable(const steer_admin_t *adm, uint32_t e)
+{
+    steer_admin_state_t st = steer_admin_get(adm, e);
+    return st != STEER_ADMIN_DRAIN && st != STEER_ADMIN_FORCE_DOWN;
 }
 
 /* The usable endpoints of pool `p`, following fallbacks while fewer than
  * min_healthy are usable. */
-static uint16_t pool_pick_all(const steer_t *s, uint32_t p, uint32_t *out, uint32_t *used)
+static uint16_t pool_pick_all(const steer_t *s, const steer_admin_t *adm, uint32_t p, uint32_t *out,
+                              uint32_t *used)
 {
     uint16_t n = 0;
     for (int guard = 0; guard < 64; guard++) {
         const pool_t *pool = &s->pools[p];
         n = 0;
         for (size_t k = 0; k < pool->n && n < STEER_MAX_PICKS; k++)
-            if (usable(s, pool->eps[k]))
+            if (usable(adm, pool->eps[k]))
                 out[n++] = pool->eps[k];
         *used = p;
         if (n >= pool->min_healthy || pool->fallback < 0)
@@ -634,6 +656,22 @@ static uint8_t cap_scope(const steer_client_t *c, uint8_t depth)
 void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64_t rnd,
                   steer_decision_t *d)
 {
+    steer_decide_admin(s, pi, c, rnd, NULL, d);
+}
+
+/* Adds `e` to the all-down candidates unless it is already there. */
+static void add_cand(uint32_t *cand, uint16_t *n, uint32_t e)
+{
+    for (uint16_t i = 0; i < *n; i++)
+        if (cand[i] == e)
+            return;
+    if (*n < STEER_MAX_PICKS)
+        cand[(*n)++] = e;
+}
+
+void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64_t rnd,
+                        const steer_admin_t *adm, steer_decision_t *d)
+{
     const pol_t *p = &s->pols[pi];
     uint32_t cand[STEER_MAX_PICKS];
     uint16_t n = 0;
@@ -649,7 +687,7 @@ void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64
     case STEER_HASHED:
     case STEER_CHASH:
     case STEER_MULTIVALUE:
-        n = pool_pick_all(s, p->pools[0], cand, &d->pool);
+        n = pool_pick_all(s, adm, p->pools[0], cand, &d->pool);
         d->why = "pool";
         break;
     case STEER_FAILOVER:
@@ -657,7 +695,7 @@ void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64
             const pool_t *pool = &s->pools[p->pools[i]];
             uint16_t m = 0;
             for (size_t k = 0; k < pool->n && m < STEER_MAX_PICKS; k++)
-                if (usable(s, pool->eps[k]))
+                if (usable(adm, pool->eps[k]))
                     cand[m++] = pool->eps[k];
             if (m >= pool->min_healthy && m > 0) {
                 n = m;
@@ -671,7 +709,7 @@ void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64
         const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
         uint32_t pool = geo_tree_lookup(t, c->addr, &depth);
         d->scope = cap_scope(c, depth);
-        n = pool_pick_all(s, pool, cand, &d->pool);
+        n = pool_pick_all(s, adm, pool, cand, &d->pool);
         d->why = pool == p->def.default_pool ? "default" : "geo rule";
         break;
     }
@@ -682,7 +720,7 @@ void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64
         d->scope = cap_scope(c, depth);
         uint32_t limit = p->def.nearest ? p->def.nearest : 1;
         for (size_t i = 0; i < pc->n && n < limit && n < STEER_MAX_PICKS; i++)
-            if (usable(s, pc->order[i]))
+            if (usable(adm, pc->order[i]))
                 cand[n++] = pc->order[i];
         d->why = "nearest";
         break;
@@ -697,21 +735,31 @@ void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64
         switch (p->def.all_down) {
         case STEER_DOWN_ALL:
         case STEER_DOWN_FIRST:
-            for (size_t i = 0; i < p->def.npools; i++) {
-                const pool_t *pool = &s->pools[p->pools[i]];
-                for (size_t k = 0; k < pool->n && n < STEER_MAX_PICKS; k++)
-                    cand[n++] = pool->eps[k];
+            /* Fail open, but honour the operator: endpoints taken out by hand
+             * stay out unless nothing else is left. */
+            for (int pass = 0; pass < 2 && n == 0; pass++) {
+                for (size_t i = 0; i < p->def.npools; i++) {
+                    const pool_t *pool = &s->pools[p->pools[i]];
+                    for (size_t k = 0; k < pool->n; k++)
+                        if (pass || usable(adm, pool->eps[k]))
+                            add_cand(cand, &n, pool->eps[k]);
+                }
+                if (p->def.type == STEER_GEO) {
+                    const pool_t *pool = &s->pools[p->def.default_pool];
+                    for (size_t k = 0; k < pool->n; k++)
+                        if (pass || usable(adm, pool->eps[k]))
+                            add_cand(cand, &n, pool->eps[k]);
+                }
             }
-            if (p->def.type == STEER_GEO)
-                for (size_t k = 0; k < s->pools[p->def.default_pool].n && n < STEER_MAX_PICKS; k++)
-                    cand[n++] = s->pools[p->def.default_pool].eps[k];
             if (p->def.all_down == STEER_DOWN_FIRST && n > 1)
                 n = 1;
             break;
         case STEER_DOWN_POOL: {
             const pool_t *pool = &s->pools[p->def.all_down_pool];
-            for (size_t k = 0; k < pool->n && n < STEER_MAX_PICKS; k++)
-                cand[n++] = pool->eps[k];
+            for (int pass = 0; pass < 2 && n == 0; pass++)
+                for (size_t k = 0; k < pool->n; k++)
+                    if (pass || usable(adm, pool->eps[k]))
+                        add_cand(cand, &n, pool->eps[k]);
             d->pool = (uint32_t)p->def.all_down_pool;
             break;
         }

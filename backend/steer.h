@@ -134,6 +134,38 @@ unsigned steer_policy_qtypes(const steer_t *s, uint32_t p);
 int steer_client_parse(const char *real_remote, size_t rr_len, const char *remote,
                        size_t remote_len, steer_client_t *c);
 
+/* Operator overrides (drain, force-up, force-down), indexed by endpoint.
+ * An entry applies while `until` is 0 (no expiry) or later than `now`. */
+typedef enum {
+    STEER_ADMIN_NONE,
+    STEER_ADMIN_DRAIN,      /* out of rotation */
+    STEER_ADMIN_FORCE_UP,   /* in rotation whatever health says */
+    STEER_ADMIN_FORCE_DOWN, /* out of rotation, as if its health were DOWN */
+} steer_admin_state_t;
+
+typedef struct {
+    const uint8_t *state; /* steer_admin_state_t per endpoint index */
+    const int64_t *until; /* expiry (seconds since the epoch) per endpoint, 0 = none */
+    size_t n;
+    int64_t now;
+} steer_admin_t;
+
+/* The override in force for endpoint `e` (expired ones read as NONE). */
+steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e);
+
+/* Returns the index of endpoint `name`, or -1. */
+int32_t steer_endpoint_find(const steer_t *s, const char *name);
+
+/* Number of endpoints. */
+size_t steer_endpoint_count(const steer_t *s);
+
+/* Like steer_decide, applying the operator overrides in `adm` (may be NULL)
+ * first, as design.md §5 orders it: drained and forced-down endpoints are
+ * dropped; if that leaves nothing, the all-down rule picks among the
+ * endpoints not administratively removed, or all of them if none is left. */
+void steer_decide_admin(const steer_t *s, uint32_t p, const steer_client_t *c, uint64_t rnd,
+                        const steer_admin_t *adm, steer_decision_t *d);
+
 /* Decides policy `p` for client `c`. `rnd` seeds the random policies (one
  * value per query). Endpoints are all considered healthy until health
  * arrives. Never fails: the all-down rule guarantees an answer (possibly

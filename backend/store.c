@@ -36,6 +36,15 @@ static const char *schema_v1 = "CREATE TABLE zones ("
                                "CREATE INDEX metadata_by_zone ON metadata(zone_id, kind);"
                                "PRAGMA user_version = 1;";
 
+/* Version 2: operator overrides of endpoints (drain, force-up, force-down),
+ * by endpoint name, with an optional expiry. */
+static const char *schema_v2 = "CREATE TABLE overrides ("
+                               "  endpoint TEXT PRIMARY KEY,"
+                               "  state TEXT NOT NULL,"
+                               "  until INTEGER NOT NULL DEFAULT 0,"
+                               "  created INTEGER NOT NULL);"
+                               "PRAGMA user_version = 2;";
+
 static int sql_err(store_t *st, gs_err_t *err, const char *what)
 {
     return gs_err_set(err, GS_ESTORE, "zone store '%s': %s: %s", st->path, what,
@@ -108,10 +117,13 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
     if ((rc = query_int(st, "PRAGMA user_version", &version, err)) ||
         (rc = query_int(st, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables, err)))
         goto fail;
-    if (version == 0 && tables == 0) {
+    if ((version == 0 && tables == 0) || version == 1) {
+        /* New store, or an upgrade: each step runs in the same transaction
+         * as the version bump, so a crash leaves the old version intact. */
         if ((rc = exec(st, "BEGIN IMMEDIATE", err)))
             goto fail;
-        if ((rc = exec(st, schema_v1, err)) || (rc = exec(st, "COMMIT", err))) {
+        if ((version == 0 && (rc = exec(st, schema_v1, err))) || (rc = exec(st, schema_v2, err)) ||
+            (rc = exec(st, "COMMIT", err))) {
             exec(st, "ROLLBACK", NULL);
             goto fail;
         }
@@ -491,4 +503,46 @@ int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_
                           "this change leaves %lld",
                           apex, (long long)soas);
     return 0;
+}
+
+int store_override_set(store_t *st, const char *endpoint, const char *state, int64_t until,
+                       gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  "INSERT OR REPLACE INTO overrides(endpoint, state, until, created) "
+                  "VALUES(?,?,?,?)",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, endpoint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, until);
+    sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
+    return run(st, stmt, err, "set override");
+}
+
+int store_override_clear(store_t *st, const char *endpoint, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM overrides WHERE endpoint=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, endpoint, -1, SQLITE_STATIC);
+    if ((rc = run(st, stmt, err, "clear override")))
+        return rc;
+    return sqlite3_changes(st->db) ? 0
+                                   : gs_err_set(err, GS_ENOTFOUND, "no override on '%s'", endpoint);
+}
+
+int store_overrides_each(store_t *st, store_override_fn fn, void *ctx, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "SELECT endpoint, state, until FROM overrides ORDER BY endpoint", &stmt, err);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        fn(ctx, col_text(stmt, 0), col_text(stmt, 1), sqlite3_column_int64(stmt, 2));
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? 0 : sql_err(st, err, "read overrides");
 }

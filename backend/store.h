@@ -13,7 +13,7 @@
 #include "backend/zone.h"
 #include "common/err.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store_t;
 
@@ -63,5 +63,18 @@ int store_meta_replace(store_t *st, int64_t id, const char *kind, const char *co
  * zone: no CNAME beside other data or a second CNAME, exactly one SOA, at the
  * apex. Returns GS_ECONFLICT with the first violation in `err`. */
 int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_err_t *err);
+
+/* Operator overrides (schema version 2): `state` is "drain", "force-up" or
+ * "force-down", `until` seconds since the epoch or 0 for no expiry. Set
+ * replaces any override on the endpoint; clear returns GS_ENOTFOUND if there
+ * was none. */
+int store_override_set(store_t *st, const char *endpoint, const char *state, int64_t until,
+                       gs_err_t *err);
+int store_override_clear(store_t *st, const char *endpoint, gs_err_t *err);
+
+/* Calls `fn` for every stored override (expired ones included). */
+typedef void (*store_override_fn)(void *ctx, const char *endpoint, const char *state,
+                                  int64_t until);
+int store_overrides_each(store_t *st, store_override_fn fn, void *ctx, gs_err_t *err);
 
 #endif

@@ -2,7 +2,7 @@
 # includes, at build time (the table is data; the C rows are not committed).
 # Usage: cmake -DIN=countries.tsv -DOUT=countries_table.inc -P tsv_to_c.cmake
 cmake_minimum_required(VERSION 3.25)
-file(STRINGS "${IN}" lines)
+file(STRINGS "${IN}" lines ENCODING UTF-8)
 set(out "/* Generated at build time from geo/data/countries.tsv by tsv_to_c.cmake. */\n")
 set(n 0)
 foreach(line IN LISTS lines)

@@ -72,6 +72,35 @@ gs_expect_contains "explain: scope (capped at /24)" "scope: /24" "$out"
 gs_expect_contains "explain via backend-cmd" "pick: eu1 192.0.2.10" \
     "$(pu backend-cmd remote 'explain www.steer.test 203.0.113.7 A')"
 
+# operator overrides: applied on the next query, shown by status and explain,
+# expiring on time, persisted across a restart
+gs_expect_contains "drain" "OK eu1: drain" "$(gs_cli drain eu1)"
+gs_expect_eq "drained endpoint gone from the next answer" "192.0.2.11 | scope 24" \
+    "$(ans 203.0.113.0/24 www.steer.test A)"
+gs_expect_contains "status lists the override" "override eu1 drain" "$(gs_cli status)"
+gs_expect_contains "explain shows the admin state" "candidate: eu1 weight 1 health unknown (no probe yet) admin drained" \
+    "$(gs_cli explain www.steer.test 203.0.113.7 A)"
+gs_expect_contains "force-down with expiry" "OK eu2: force-down until" "$(gs_cli force-down eu2 for 3s)"
+gs_expect_eq "both EU endpoints out: all_down=all answers the policy's candidates the operator left in" \
+    "198.51.100.10 | scope 24" "$(ans 203.0.113.0/24 www.steer.test A)"
+sleep 3.2
+gs_expect_eq "expired force-down no longer applies" "192.0.2.11 | scope 24" \
+    "$(ans 203.0.113.0/24 www.steer.test A)"
+set +e
+out=$(gs_cli drain nosuch); rc=$?
+set -e
+gs_expect_eq "drain of an unknown endpoint: exit status" 1 "$rc"
+gs_expect_contains "drain of an unknown endpoint: reason" "no endpoint 'nosuch' in the loaded config" "$out"
+kill -TERM "$GS_DAEMON_PID"
+wait "$GS_DAEMON_PID" 2>/dev/null || true
+gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
+for _ in 1 2 3 4 5 6; do ans 203.0.113.0/24 www.steer.test A >/dev/null || true; done # reconnects
+gs_expect_eq "the drain survives a restart" "192.0.2.11 | scope 24" \
+    "$(ans 203.0.113.0/24 www.steer.test A)"
+gs_expect_contains "undrain" "OK eu1: override removed" "$(gs_cli undrain eu1)"
+gs_expect_eq "undrained endpoint back on the next query" "192.0.2.10 192.0.2.11 | scope 24" \
+    "$(ans 203.0.113.0/24 www.steer.test A)"
+
 # reload: a broken file is refused and the old config keeps serving
 echo '{"policies": {' >"$CFG"
 set +e

@@ -265,6 +265,37 @@ START_TEST(test_geo_cidr_scope)
 }
 END_TEST
 
+/* Overrides: drained / forced-down endpoints are dropped; expired entries do
+ * not apply; with everything removed by hand the answer fails open. */
+START_TEST(test_admin_overrides)
+{
+    uint32_t pi;
+    steer_t *s = one_policy(STEER_ALL, 1, &pi);
+    steer_client_t c = client("203.0.113.0/24");
+    uint8_t state[4] = {STEER_ADMIN_DRAIN, STEER_ADMIN_NONE, STEER_ADMIN_FORCE_DOWN, 0};
+    int64_t until[4] = {0, 0, 1000, 0};
+    steer_admin_t adm = {state, until, 4, 999};
+    steer_decision_t d;
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert_uint_eq(d.n, 1);
+    ck_assert_str_eq(steer_endpoint_name(s, d.picks[0]), "e1");
+    ck_assert(!d.all_down);
+    adm.now = 1000; /* e2's force-down has expired */
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert_uint_eq(d.n, 2);
+    state[1] = STEER_ADMIN_DRAIN;
+    state[2] = STEER_ADMIN_DRAIN;
+    until[2] = 0;
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert(d.all_down);
+    ck_assert_uint_eq(d.n, 3); /* nothing left: fail open to every candidate */
+    ck_assert_int_eq(steer_admin_get(&adm, 0), STEER_ADMIN_DRAIN);
+    ck_assert_int_eq(steer_admin_get(NULL, 0), STEER_ADMIN_NONE);
+    ck_assert_int_eq(steer_endpoint_find(s, "e2"), 2);
+    steer_free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("steer");
@@ -276,6 +307,7 @@ int main(void)
     tcase_add_test(tc, test_consistent_hash_minimal_remap);
     tcase_add_test(tc, test_failover_multivalue);
     tcase_add_test(tc, test_geo_cidr_scope);
+    tcase_add_test(tc, test_admin_overrides);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
