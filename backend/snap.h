@@ -88,6 +88,11 @@ void snap_replace_zone(int64_t id, zone_t *z);
  * is freed with the last snapshot using it. */
 void snap_replace_world(snap_world_t *w);
 
+/* Writer side: frees replaced snapshots no reader pins any more (retrying
+ * for up to ~20 ms). Publishing calls it; the main thread also calls it
+ * periodically for snapshots a long reader held. */
+void snap_reclaim(void);
+
 /* Finds a zone by id in `s`; borrowed, or NULL. O(log n). */
 const zone_t *snap_zone_by_id(const snap_t *s, int64_t id);
 

@@ -479,6 +479,7 @@ int state_reload(buf_t *errors)
 void state_check_geoip(void)
 {
     pthread_mutex_lock(&writer_lock);
+    snap_reclaim();
     if (config_path && (file_changed(&geo_files[0], 2) || file_changed(&geo_files[1], 2))) {
         log_info("state: a GeoIP database file changed on disk: reloading");
         buf_t errors;

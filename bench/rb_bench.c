@@ -9,7 +9,12 @@
  * sample), merged at the end.
  *
  *   rb_bench -s SOCKET [-c CONNS] [-d SECONDS] [-w WARMUP] [-n NAMESFILE]
- *            [-m MISS_FRACTION] [-q QTYPE] [-z ZONE_ID] [-S]
+ *            [-m MISS_FRACTION] [-q QTYPE] [-z ZONE_ID] [-R SUBNETSFILE] [-S]
+ *
+ * real-remote: by default a fixed list of 8 values in rotation; with -R, a
+ * value drawn at random per request from the file (one "ADDR/LEN" per line,
+ * e.g. the client sample steer_bench -o writes), so that steered names are
+ * decided for many distinct clients.
  *
  * Exit status: 0 on success, 1 if any request failed (I/O error, timeout,
  * malformed or unsolicited reply), 64 on usage errors. */
@@ -121,6 +126,11 @@ static const char *const subnets[] = {
     "193.0.6.0/24",    "200.160.0.0/24", "127.0.0.1/32", "2001:db8:1234::/56",
 };
 #define NSUBNETS (sizeof(subnets) / sizeof(subnets[0]))
+
+/* -R: real-remote values from a file. */
+static const char *opt_remotes_file;
+static char **remotes;
+static size_t nremotes;
 
 static char **names;
 static size_t nnames;
@@ -271,7 +281,7 @@ static size_t build_lookup(char *out, const char *qname, size_t qlen, bool miss,
     p = PUTLIT(p, "\", \"qtype\": \"");
     p = put(p, opt_qtype, strlen(opt_qtype));
     p = PUTLIT(p, "\", \"real-remote\": \"");
-    p = put(p, subnet, strlen(subnet));
+    p = put(p, subnet, strlen(subnet)); /* (at most 49 bytes: checked at load) */
     p = PUTLIT(p, "\", \"remote\": \"127.0.0.1\", \"zone-id\": ");
     p = put(p, zone_id, strlen(zone_id));
     p = PUTLIT(p, "}}\n");
@@ -338,7 +348,8 @@ static void *worker_main(void *arg)
         if (ph == PHASE_STOP)
             break;
         bool miss = opt_miss > 0 && xorshift(&rng) <= miss_threshold;
-        const char *subnet = subnets[(seq + w->idx) % NSUBNETS];
+        const char *subnet =
+            nremotes ? remotes[xorshift(&rng) % nremotes] : subnets[(seq + w->idx) % NSUBNETS];
         size_t len = build_lookup(req, names[ni], lens[ni], miss, seq, subnet, zone_id);
         if (++ni == nnames)
             ni = 0;
@@ -471,6 +482,49 @@ static int load_names(const char *path)
     return 0;
 }
 
+/* real-remote values: "ADDR/LEN" or "ADDR", one per line, '#' comments. */
+static int load_remotes(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "rb_bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    size_t cap = 0;
+    unsigned lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t len = strcspn(line, "\r\n \t");
+        line[len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        if (len > 49 || strspn(line, "0123456789abcdefABCDEF.:/") != len) {
+            fprintf(stderr, "rb_bench: %s:%u: not an address or ADDR/LEN\n", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        if (nremotes == cap) {
+            cap = cap ? cap * 2 : 1024;
+            remotes = realloc(remotes, cap * sizeof(*remotes));
+            if (!remotes) {
+                fprintf(stderr, "rb_bench: out of memory\n");
+                exit(1);
+            }
+        }
+        if (!(remotes[nremotes++] = strdup(line))) {
+            fprintf(stderr, "rb_bench: out of memory\n");
+            exit(1);
+        }
+    }
+    fclose(f);
+    if (nremotes == 0) {
+        fprintf(stderr, "rb_bench: %s: no values\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -484,6 +538,8 @@ static void usage(FILE *f)
                "  -m FRACTION  fraction of lookups for a non-existent name (default 0)\n"
                "  -q QTYPE     qtype to ask (default ANY, as pdns with consistent-backends)\n"
                "  -z ID        zone-id to send (default 1)\n"
+               "  -R FILE      real-remote values, one ADDR/LEN per line, drawn at random per\n"
+               "               request (default: 8 fixed values in rotation)\n"
                "  -S           strict: an answer for a miss or false for a name is an error\n");
 }
 
@@ -502,7 +558,7 @@ int main(int argc, char **argv)
 {
     int c;
     double d;
-    while ((c = getopt(argc, argv, "s:c:d:w:n:m:q:z:Sh")) != -1) {
+    while ((c = getopt(argc, argv, "s:c:d:w:n:m:q:z:R:Sh")) != -1) {
         switch (c) {
         case 's':
             opt_socket = optarg;
@@ -540,6 +596,9 @@ int main(int argc, char **argv)
                 goto bad;
             break;
         }
+        case 'R':
+            opt_remotes_file = optarg;
+            break;
         case 'S':
             opt_strict = true;
             break;
@@ -553,6 +612,8 @@ int main(int argc, char **argv)
     if (!opt_socket || optind != argc)
         goto bad;
     if (load_names(opt_names_file) != 0)
+        return 1;
+    if (opt_remotes_file && load_remotes(opt_remotes_file) != 0)
         return 1;
 
     worker_t *w = calloc(opt_conns, sizeof(*w));
@@ -602,6 +663,11 @@ int main(int argc, char **argv)
     printf("names:           %zu (qtype %s, zone-id %lld, miss fraction %.3f)\n", nnames, opt_qtype,
            opt_zone_id, opt_miss);
     printf("connections:     %u\n", opt_conns);
+    if (nremotes)
+        printf("real-remote:     %zu values from %s, random per request\n", nremotes,
+               opt_remotes_file);
+    else
+        printf("real-remote:     %zu fixed values in rotation\n", (size_t)NSUBNETS);
     printf("warmup_s:        %.1f\n", opt_warmup);
     printf("duration_s:      %.3f\n", secs);
     printf("lookups:         %llu\n", (unsigned long long)lookups);
@@ -631,6 +697,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nnames; i++)
         free(names[i]);
     free(names);
+    for (size_t i = 0; i < nremotes; i++)
+        free(remotes[i]);
+    free(remotes);
     return errors ? 1 : 0;
 bad:
     usage(stderr);
