@@ -431,6 +431,12 @@ static int load_config_locked(const char *path, buf_t *errors)
                              "settings.geoip.max_age_days (%u): update it",
                              info.path, age, cfg.geoip_max_age_days);
             }
+            for (size_t i = 0; i < cfg.npolicies; i++)
+                if (cfg.policies[i].all_down == CFG_ALL_DOWN_EMPTY)
+                    log_warn("state: policy '%s': all_down \"empty\" answers NODATA when no "
+                             "endpoint is left, and resolvers cache NODATA for the zone's SOA "
+                             "minimum TTL, longer than the outage may last",
+                             cfg.policies[i].name);
             snap_replace_world(w);
             remember_file(&geo_files[0], cfg.geoip_database);
             remember_file(&geo_files[1], cfg.geoip_asn_database);

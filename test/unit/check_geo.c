@@ -1,7 +1,7 @@
 /* Unit tests for geo/: the MaxMind DB writer (geo/mmdb_writer.c), the
  * tor-geoipdb country database builder (geo/geoip_build.c), the country
- * table (geo/countries.c, built from geo/data/countries.tsv) and the reader (geo/geodb.c). The fixture
- * database is built from test/data/geo/ranges.txt and checked against
+ * table (geo/countries.c, built from geo/data/countries.tsv) and the reader (geo/geodb.c). The
+ * fixture database is built from test/data/geo/ranges.txt and checked against
  * test/data/geo/expected.txt. */
 #include <arpa/inet.h>
 #include <check.h>
