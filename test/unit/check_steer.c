@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "backend/steer.h"
+#include "geo/mmdb_writer.h"
 #include "test/unit/unit.h"
 
 static steer_client_t client(const char *rr)
@@ -296,6 +298,85 @@ START_TEST(test_admin_overrides)
 }
 END_TEST
 
+/* Writes a one-record database mapping [lo, hi] (IPv4) to `rec`. */
+static void write_db(const char *path, uint32_t lo, uint32_t hi, mmdbw_buf_t *rec)
+{
+    mmdbw_t *w = mmdbw_new();
+    mmdbw_insert_range4(w, lo, hi, mmdbw_data(w, rec->data, rec->len));
+    mmdbw_meta_t meta = {.database_type = "GeoSteer-Test", .description = "unit test"};
+    gs_err_t err;
+    ck_assert_int_eq(mmdbw_write(w, path, &meta, NULL, &err), 0);
+    mmdbw_free(w);
+    mmdbw_buf_free(rec);
+}
+
+/* Most specific wins across databases: CIDR > ASN > country. */
+START_TEST(test_geo_asn_country_cidr)
+{
+    char cpath[] = "/tmp/gs-steer-country.XXXXXX", apath[] = "/tmp/gs-steer-asn.XXXXXX";
+    close(mkstemp(cpath));
+    close(mkstemp(apath));
+    mmdbw_buf_t rec = {0};
+    mmdbw_put_map(&rec, 2);
+    mmdbw_put_str(&rec, "continent");
+    mmdbw_put_map(&rec, 1);
+    mmdbw_put_str(&rec, "code");
+    mmdbw_put_str(&rec, "EU");
+    mmdbw_put_str(&rec, "country");
+    mmdbw_put_map(&rec, 1);
+    mmdbw_put_str(&rec, "iso_code");
+    mmdbw_put_str(&rec, "DE");
+    write_db(cpath, 0x0a000000u, 0x0affffffu, &rec); /* 10.0.0.0/8: DE */
+    mmdbw_put_map(&rec, 1);
+    mmdbw_put_str(&rec, "autonomous_system_number");
+    mmdbw_put_u32(&rec, 64500);
+    write_db(apath, 0x0a010000u, 0x0a01ffffu, &rec); /* 10.1.0.0/16: AS64500 */
+    geo_db_t *country, *asn;
+    gs_err_t err;
+    ck_assert_int_eq(geo_db_open(cpath, &country, &err), 0);
+    ck_assert_int_eq(geo_db_open(apath, &asn, &err), 0);
+
+    uint32_t p0, p1;
+    steer_builder_t *b = base(&p0, &p1, 1);
+    uint32_t pools[1] = {p0};
+    steer_policy_def_t def = {.name = "geo",
+                              .type = STEER_GEO,
+                              .ttl = 20,
+                              .pools = pools,
+                              .npools = 1,
+                              .default_pool = p1};
+    uint32_t pi = steer_add_policy(b, &def);
+    uint8_t net[16] = {10, 1, 2, 0};
+    steer_add_rule(b, pi, STEER_KEY_CIDR, NULL, 0, AF_INET, net, 24, p0);
+    steer_add_rule(b, pi, STEER_KEY_ASN, NULL, 64500, 0, NULL, 0, p1);
+    steer_add_rule(b, pi, STEER_KEY_COUNTRY, "DE", 0, 0, NULL, 0, p0);
+    steer_t *s = steer_build(b, country, asn);
+    static const struct {
+        const char *client;
+        const char *pool;
+        uint8_t scope;
+    } cases[] = {
+        {"10.5.0.1/32", "p0", 14}, /* country; 10.4.0.0/14 holds no AS64500 address */
+        {"10.1.5.1/32", "p1", 22}, /* ASN; 10.1.4.0/22 holds no CIDR rule */
+        {"10.1.2.1/32", "p0", 24}, /* CIDR beats ASN */
+        {"192.0.2.1/32", "p1", 1}, /* no data: default */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        steer_client_t c = client(cases[i].client);
+        steer_decision_t d;
+        steer_decide(s, pi, &c, 0, &d);
+        ck_assert_msg(strcmp(steer_pool_name(s, d.pool), cases[i].pool) == 0, "%s: pool %s",
+                      cases[i].client, steer_pool_name(s, d.pool));
+        ck_assert_msg(d.scope == cases[i].scope, "%s: scope %u", cases[i].client, d.scope);
+    }
+    steer_free(s);
+    geo_db_close(country);
+    geo_db_close(asn);
+    unlink(cpath);
+    unlink(apath);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("steer");
@@ -308,6 +389,7 @@ int main(void)
     tcase_add_test(tc, test_failover_multivalue);
     tcase_add_test(tc, test_geo_cidr_scope);
     tcase_add_test(tc, test_admin_overrides);
+    tcase_add_test(tc, test_geo_asn_country_cidr);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
