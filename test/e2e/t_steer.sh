@@ -21,6 +21,7 @@ pu add-record steer.test www LUA "AAAA \"steer('web')\"" >/dev/null
 pu add-record steer.test www TXT '"static-text-beside-steered-types"' >/dev/null
 pu add-record steer.test sticky LUA "A \"steer('sticky')\"" >/dev/null
 pu add-record steer.test v4 LUA "A \"steer('v4')\"" >/dev/null
+pu add-record steer.test cdn LUA "CNAME \"steer('cdn')\"" >/dev/null
 
 # Write-time validation: unknown policy, a type the policy cannot always
 # answer, a static record of a steered type.
@@ -63,6 +64,11 @@ a1=$(ans 198.18.7.0/24 sticky.steer.test A)
 a2=$(ans 198.18.7.0/24 sticky.steer.test A)
 gs_expect_eq "hashed: sticky per client /24" "$a1" "$a2"
 gs_expect_contains "hashed: scope is the hash prefix" "| scope 24" "$a1"
+
+# a steered CNAME: the target follows the client, with the scope
+cname() { kdig @127.0.0.1 -p "$port" +timeout=2 +retry=0 cdn.steer.test CNAME "+subnet=$1" +noall +answer +opt | grep -E 'CNAME|SUBNET' | awk '{print $NF}' | tr '\n' ' '; }
+gs_expect_eq "steered CNAME, EU client" "203.0.113.0/24/24 eu.cdn.example.net. " "$(cname 203.0.113.0/24)"
+gs_expect_eq "steered CNAME, other client" "10.1.2.0/24/1 us.cdn.example.net. " "$(cname 10.1.2.0/24)"
 
 # explain
 out=$(gs_cli explain www.steer.test 203.0.113.7/32 A)

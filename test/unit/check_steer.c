@@ -310,10 +310,11 @@ static void write_db(const char *path, uint32_t lo, uint32_t hi, mmdbw_buf_t *re
     mmdbw_buf_free(rec);
 }
 
-/* Most specific wins across databases: CIDR > ASN > country. */
+/* Most specific wins across databases: CIDR > ASN > subdivision > country. */
 START_TEST(test_geo_asn_country_cidr)
 {
     char cpath[] = "/tmp/gs-steer-country.XXXXXX", apath[] = "/tmp/gs-steer-asn.XXXXXX";
+    gs_err_t err0;
     close(mkstemp(cpath));
     close(mkstemp(apath));
     mmdbw_buf_t rec = {0};
@@ -326,7 +327,31 @@ START_TEST(test_geo_asn_country_cidr)
     mmdbw_put_map(&rec, 1);
     mmdbw_put_str(&rec, "iso_code");
     mmdbw_put_str(&rec, "DE");
-    write_db(cpath, 0x0a000000u, 0x0affffffu, &rec); /* 10.0.0.0/8: DE */
+    mmdbw_buf_t sub = {0}; /* 10.8.0.0/13: DE, Bavaria */
+    mmdbw_put_map(&sub, 3);
+    mmdbw_put_str(&sub, "continent");
+    mmdbw_put_map(&sub, 1);
+    mmdbw_put_str(&sub, "code");
+    mmdbw_put_str(&sub, "EU");
+    mmdbw_put_str(&sub, "country");
+    mmdbw_put_map(&sub, 1);
+    mmdbw_put_str(&sub, "iso_code");
+    mmdbw_put_str(&sub, "DE");
+    mmdbw_put_str(&sub, "subdivisions");
+    mmdbw_put_array(&sub, 1);
+    mmdbw_put_map(&sub, 1);
+    mmdbw_put_str(&sub, "iso_code");
+    mmdbw_put_str(&sub, "BY");
+    {
+        mmdbw_t *w = mmdbw_new();
+        mmdbw_insert_range4(w, 0x0a000000u, 0x0affffffu, mmdbw_data(w, rec.data, rec.len));
+        mmdbw_insert_range4(w, 0x0a080000u, 0x0a0fffffu, mmdbw_data(w, sub.data, sub.len));
+        mmdbw_meta_t meta = {.database_type = "GeoSteer-Test", .description = "unit test"};
+        ck_assert_int_eq(mmdbw_write(w, cpath, &meta, NULL, &err0), 0);
+        mmdbw_free(w);
+        mmdbw_buf_free(&rec);
+        mmdbw_buf_free(&sub);
+    }
     mmdbw_put_map(&rec, 1);
     mmdbw_put_str(&rec, "autonomous_system_number");
     mmdbw_put_u32(&rec, 64500);
@@ -350,6 +375,7 @@ START_TEST(test_geo_asn_country_cidr)
     steer_add_rule(b, pi, STEER_KEY_CIDR, NULL, 0, AF_INET, net, 24, p0);
     steer_add_rule(b, pi, STEER_KEY_ASN, NULL, 64500, 0, NULL, 0, p1);
     steer_add_rule(b, pi, STEER_KEY_COUNTRY, "DE", 0, 0, NULL, 0, p0);
+    steer_add_rule(b, pi, STEER_KEY_SUBDIVISION, "DE-BY", 0, 0, NULL, 0, p1);
     steer_t *s = steer_build(b, country, asn);
     static const struct {
         const char *client;
