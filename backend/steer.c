@@ -708,6 +708,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         uint8_t depth;
         const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
         uint32_t pool = geo_tree_lookup(t, c->addr, &depth);
+        d->depth = depth;
         d->scope = cap_scope(c, depth);
         n = pool_pick_all(s, adm, pool, cand, &d->pool);
         d->why = pool == p->def.default_pool ? "default" : "geo rule";
@@ -717,6 +718,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         uint8_t depth;
         const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
         const pclass_t *pc = &p->classes[geo_tree_lookup(t, c->addr, &depth)];
+        d->depth = depth;
         d->scope = cap_scope(c, depth);
         uint32_t limit = p->def.nearest ? p->def.nearest : 1;
         for (size_t i = 0; i < pc->n && n < limit && n < STEER_MAX_PICKS; i++)

@@ -72,6 +72,7 @@ typedef struct {
 typedef struct {
     uint32_t ttl;
     uint8_t scope; /* scopeMask for the dynamic records */
+    uint8_t depth; /* geo/proximity: the uniform prefix before the /24 or /56 cap */
     uint16_t n;
     uint32_t picks[STEER_MAX_PICKS]; /* endpoint indexes */
     uint32_t pool;                   /* pool the picks came from (UINT32_MAX: several) */

@@ -10,13 +10,8 @@
  * engine returns over the sample next to the mean of the database netmask
  * (geo_db_lookup's prefix_len) for the same addresses.
  *
- * The engine API only returns the scope capped at /24 (IPv4) and /56
- * (IPv6). To show the uncapped depth of the decision tree as well,
- * steer_bench builds its own copy of each geo/proximity policy's tree with
- * the same painting as backend/steer.c (geo_db_walk + geo/geotree.c; ASN
- * rules are not replicated) and checks, client by client, that the copy's
- * capped depth and pick agree with the engine ("replica mismatches", which
- * should be 0).
+ * The engine reports both the scope capped at /24 (IPv4) and /56 (IPv6)
+ * and the uncapped depth of the decision tree (steer_decision_t.depth).
  *
  *   steer_bench -g DB.mmdb [-c geosteer.json] [-r RANGES]... [-n N] [-6 FRAC]
  *               [-d SECONDS] [-C CPU] [-s SEED] [-o SAMPLE_OUT]
@@ -43,7 +38,6 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "geo/geodb.h"
-#include "geo/geotree.h"
 
 /* ---- the embedded configuration ---------------------------------------------- */
 
@@ -366,182 +360,6 @@ static int make_sample(void)
            "uniformly)\n",
            nsamples, got4, got6);
     return nsamples == opt_n ? 0 : -1;
-}
-
-/* ---- replica trees (uncapped scope) ------------------------------------------------- */
-
-/* Same painting as backend/steer.c build_trees(), on the cfg_t. */
-typedef struct {
-    const cfg_t *cfg;
-    const cfg_policy_t *pol;
-    geo_tree_t *tree;
-    /* proximity */
-    uint32_t *cand_ep;
-    double *cand_bias;
-    size_t ncand;
-    uint32_t **classes; /* each ncand endpoint indexes */
-    size_t nclasses;
-} replica_t;
-
-static uint32_t geo_pool_for(const cfg_policy_t *p, const geo_result_t *r)
-{
-    static const cfg_geo_key_t order[] = {CFG_GEO_SUBDIVISION, CFG_GEO_COUNTRY, CFG_GEO_CONTINENT};
-    for (size_t k = 0; k < 3; k++) {
-        for (size_t i = 0; i < p->nrules; i++) {
-            const cfg_geo_rule_t *rule = &p->rules[i];
-            if (rule->key != order[k])
-                continue;
-            const char *v = order[k] == CFG_GEO_SUBDIVISION ? r->subdivision
-                            : order[k] == CFG_GEO_COUNTRY   ? r->country
-                                                            : r->continent;
-            if (*v && strcmp(v, rule->u.code) == 0)
-                return (uint32_t)rule->pool;
-        }
-    }
-    return (uint32_t)p->default_pool;
-}
-
-static int rep_paint_geo(void *ctx, const uint8_t *addr, uint8_t len, const geo_result_t *r)
-{
-    replica_t *x = ctx;
-    uint32_t pool = geo_pool_for(x->pol, r);
-    if (pool != (uint32_t)x->pol->default_pool)
-        geo_tree_paint(x->tree, addr, len, pool);
-    return 0;
-}
-
-static double distance_km(double lat1, double lon1, double lat2, double lon2)
-{
-    const double rad = M_PI / 180.0;
-    double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
-    double h = sin(dlat / 2) * sin(dlat / 2) +
-               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
-    return 2 * 6371.0 * asin(sqrt(h < 1 ? h : 1));
-}
-
-typedef struct {
-    uint32_t ep;
-    double d;
-} rcand_t;
-
-static int cmp_rcand(const void *a, const void *b)
-{
-    const rcand_t *x = a, *y = b;
-    if (x->d != y->d)
-        return x->d < y->d ? -1 : 1;
-    return x->ep < y->ep ? -1 : x->ep > y->ep;
-}
-
-static uint32_t rep_prox_class(replica_t *x, bool has_loc, double lat, double lon)
-{
-    rcand_t c[CFG_POOL_MAX_ENDPOINTS * 4];
-    size_t n = x->ncand;
-    for (size_t i = 0; i < n; i++) {
-        const cfg_endpoint_t *e = &x->cfg->endpoints[x->cand_ep[i]];
-        c[i].ep = x->cand_ep[i];
-        c[i].d = has_loc && e->has_location
-                     ? distance_km(lat, lon, e->lat, e->lon) + x->cand_bias[i]
-                     : (double)i;
-    }
-    qsort(c, n, sizeof(*c), cmp_rcand);
-    for (size_t k = 0; k < x->nclasses; k++) {
-        bool same = true;
-        for (size_t i = 0; same && i < n; i++)
-            same = x->classes[k][i] == c[i].ep;
-        if (same)
-            return (uint32_t)k;
-    }
-    x->classes = realloc(x->classes, (x->nclasses + 1) * sizeof(*x->classes));
-    x->classes[x->nclasses] = malloc((n ? n : 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < n; i++)
-        x->classes[x->nclasses][i] = c[i].ep;
-    return (uint32_t)x->nclasses++;
-}
-
-static int rep_paint_prox(void *ctx, const uint8_t *addr, uint8_t len, const geo_result_t *r)
-{
-    replica_t *x = ctx;
-    if (!r->has_location)
-        return 0;
-    uint32_t k = rep_prox_class(x, true, r->latitude, r->longitude);
-    if (k != 0)
-        geo_tree_paint(x->tree, addr, len, k);
-    return 0;
-}
-
-typedef struct {
-    geo_tree_t *t[2]; /* AF_INET, AF_INET6 */
-    replica_t x;
-} reptrees_t;
-
-static void replica_build(const cfg_t *cfg, const cfg_policy_t *pol, const geo_db_t *db,
-                          reptrees_t *out)
-{
-    memset(out, 0, sizeof(*out));
-    replica_t *x = &out->x;
-    x->cfg = cfg;
-    x->pol = pol;
-    if (pol->type == CFG_POLICY_PROXIMITY) {
-        size_t maxc = 0;
-        for (size_t i = 0; i < pol->npools; i++)
-            maxc += cfg->pools[pol->pools[i]].nendpoints;
-        x->cand_ep = calloc(maxc + 1, sizeof(uint32_t));
-        x->cand_bias = calloc(maxc + 1, sizeof(double));
-        for (size_t i = 0; i < pol->npools; i++) {
-            const cfg_pool_t *p = &cfg->pools[pol->pools[i]];
-            for (size_t k = 0; k < p->nendpoints; k++) {
-                bool dup = false;
-                for (size_t j = 0; j < x->ncand; j++)
-                    dup |= x->cand_ep[j] == (uint32_t)p->endpoints[k];
-                if (dup)
-                    continue;
-                x->cand_ep[x->ncand] = (uint32_t)p->endpoints[k];
-                /* the engine rounds the bias to whole km (steer_from_cfg) */
-                x->cand_bias[x->ncand++] = pol->bias ? (double)(int32_t)lround(pol->bias[i]) : 0;
-            }
-        }
-        rep_prox_class(x, false, 0, 0); /* class 0: no location */
-    }
-    static const int fams[2] = {AF_INET, AF_INET6};
-    for (int f = 0; f < 2; f++) {
-        uint32_t initial = pol->type == CFG_POLICY_GEO ? (uint32_t)pol->default_pool : 0;
-        x->tree = geo_tree_new(fams[f], initial);
-        if (pol->type == CFG_POLICY_GEO) {
-            if (db)
-                geo_db_walk(db, fams[f], rep_paint_geo, x);
-            for (unsigned len = 0; len <= 128; len++)
-                for (size_t i = 0; i < pol->nrules; i++) {
-                    const cfg_geo_rule_t *r = &pol->rules[i];
-                    if (r->key == CFG_GEO_CIDR && r->u.cidr.family == fams[f] &&
-                        r->u.cidr.len == len)
-                        geo_tree_paint(x->tree, r->u.cidr.addr, r->u.cidr.len, (uint32_t)r->pool);
-                }
-        } else if (db) {
-            geo_db_walk(db, fams[f], rep_paint_prox, x);
-        }
-        geo_tree_finish(x->tree);
-        out->t[f] = x->tree;
-    }
-}
-
-static void replica_free(reptrees_t *r)
-{
-    geo_tree_free(r->t[0]);
-    geo_tree_free(r->t[1]);
-    for (size_t k = 0; k < r->x.nclasses; k++)
-        free(r->x.classes[k]);
-    free(r->x.classes);
-    free(r->x.cand_ep);
-    free(r->x.cand_bias);
-}
-
-/* The first endpoint the replica would answer for a client (to check it
- * agrees with the engine), or UINT32_MAX when that depends on pool state. */
-static uint32_t replica_first(const reptrees_t *r, uint32_t value)
-{
-    if (r->x.pol->type == CFG_POLICY_PROXIMITY)
-        return r->x.ncand ? r->x.classes[value][0] : UINT32_MAX;
-    return UINT32_MAX;
 }
 
 /* ---- timing ----------------------------------------------------------------------- */
@@ -898,35 +716,21 @@ int main(int argc, char **argv)
                    : "MISSED");
 
     /* ---- scope over the sample ---- */
-    printf("\n== ECS scope over the sample (engine: capped at /%d IPv4, /%d IPv6; the engine API\n"
-           "   returns only the capped scope, the uncapped depth comes from a replica of the\n"
-           "   policy's decision tree built the same way) vs the database netmask\n",
+    printf("\n== ECS scope over the sample (engine: capped at /%d IPv4, /%d IPv6) vs the "
+           "database netmask\n",
            STEER_SCOPE_V4, STEER_SCOPE_V6);
     int bad = 0;
     for (size_t pi = 0; pi < cfg.npolicies; pi++) {
         const cfg_policy_t *pol = &cfg.policies[pi];
         if (pol->type != CFG_POLICY_GEO && pol->type != CFG_POLICY_PROXIMITY)
             continue;
-        reptrees_t rep;
-        double tr0 = now_s();
-        replica_build(&cfg, pol, db, &rep);
-        double tr = now_s() - tr0;
         fstat_t st[2] = {{0}};
-        uint64_t mismatch = 0;
         for (size_t i = 0; i < nsamples; i++) {
             const sample_t *sm = &samples[i];
             int f = sm->family == AF_INET ? 0 : 1;
             uint8_t cap = f == 0 ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
             steer_decision_t d;
             steer_decide(s, (uint32_t)pi, &pre[i], 1, &d);
-            uint8_t depth;
-            uint32_t val = geo_tree_lookup(rep.t[f], sm->addr, &depth);
-            uint8_t rcap = depth > cap ? cap : depth;
-            uint32_t first = replica_first(&rep, val);
-            /* Every endpoint is up, so a geo decision uses the tree's pool itself. */
-            if (rcap != d.scope || (first != UINT32_MAX && d.n && d.picks[0] != first) ||
-                (pol->type == CFG_POLICY_GEO && d.pool != val))
-                mismatch++;
             struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6};
             struct sockaddr_in sa4 = {.sin_family = AF_INET};
             const struct sockaddr *sa;
@@ -944,17 +748,12 @@ int main(int argc, char **argv)
             st[f].sum_db += gr.prefix_len;
             st[f].sum_db_cap += gr.prefix_len > cap ? cap : gr.prefix_len;
             st[f].sum_scope += d.scope;
-            st[f].sum_depth += depth;
+            st[f].sum_depth += d.depth;
             st[f].at_cap += d.scope == cap;
-            st[f].depth_over_cap += depth > cap;
+            st[f].depth_over_cap += d.depth > cap;
             st[f].scope_lt_db += d.scope < (gr.prefix_len > cap ? cap : gr.prefix_len);
         }
-        printf("\n  policy %s (%s): replica trees %zu + %zu nodes, built in %.0f ms; replica "
-               "mismatches %llu\n",
-               pol->name, cfg_policy_type_name(pol->type), geo_tree_nodes(rep.t[0]),
-               geo_tree_nodes(rep.t[1]), tr * 1e3, (unsigned long long)mismatch);
-        if (mismatch)
-            bad = 1;
+        printf("\n  policy %s (%s)\n", pol->name, cfg_policy_type_name(pol->type));
         printf("    %-6s %7s %10s %12s %10s %12s %9s %11s %10s\n", "family", "clients", "db mask",
                "db mask cap", "scope", "tree depth", "at cap", "depth>cap", "no data");
         for (int f = 0; f < 2; f++) {
@@ -967,13 +766,12 @@ int main(int argc, char **argv)
                    x->sum_scope / n, x->sum_depth / n, 100.0 * (double)x->at_cap / n,
                    100.0 * (double)x->depth_over_cap / n, (unsigned long long)x->notfound);
         }
-        replica_free(&rep);
     }
     printf("\n  db mask      mean prefix_len of geo_db_lookup (the database network holding the "
            "address)\n"
            "  db mask cap  the same capped at /%d and /%d\n"
            "  scope        mean scope steer_decide returns (capped)\n"
-           "  tree depth   mean uncapped depth of the decision tree leaf (replica)\n"
+           "  tree depth   mean uncapped depth of the decision tree leaf (steer_decision_t.depth)\n"
            "  at cap       clients answered at the cap; depth>cap: tree deeper than the cap\n",
            STEER_SCOPE_V4, STEER_SCOPE_V6);
 
