@@ -57,7 +57,7 @@ typedef struct {
     size_t nclasses;
 } pol_t;
 
-struct steer_builder {
+struct steer {
     ep_t *eps;
     size_t neps;
     pool_t *pools;
@@ -66,13 +66,9 @@ struct steer_builder {
     size_t npols;
 };
 
-struct steer {
-    ep_t *eps;
-    size_t neps;
-    pool_t *pools;
-    size_t npools;
-    pol_t *pols;
-    size_t npols;
+/* A builder is an engine whose trees are not built yet. */
+struct steer_builder {
+    struct steer s;
 };
 
 static char **dup_strv(const char *const *v, size_t n)
@@ -92,8 +88,8 @@ uint32_t steer_add_endpoint(steer_builder_t *b, const char *name, const char *co
                             const char *const *aaaa, size_t naaaa, const char *cname,
                             bool has_location, double lat, double lon, uint32_t weight)
 {
-    b->eps = mem_realloc_n(b->eps, b->neps + 1, sizeof(ep_t));
-    ep_t *e = &b->eps[b->neps];
+    b->s.eps = mem_realloc_n(b->s.eps, b->s.neps + 1, sizeof(ep_t));
+    ep_t *e = &b->s.eps[b->s.neps];
     *e = (ep_t){.name = mem_strdup(name),
                 .a = dup_strv(a, na),
                 .na = na,
@@ -104,27 +100,27 @@ uint32_t steer_add_endpoint(steer_builder_t *b, const char *name, const char *co
                 .lat = lat,
                 .lon = lon,
                 .weight = weight};
-    return (uint32_t)b->neps++;
+    return (uint32_t)b->s.neps++;
 }
 
 uint32_t steer_add_pool(steer_builder_t *b, const char *name, const uint32_t *endpoints, size_t n,
                         uint32_t min_healthy, int32_t fallback)
 {
-    b->pools = mem_realloc_n(b->pools, b->npools + 1, sizeof(pool_t));
-    pool_t *p = &b->pools[b->npools];
+    b->s.pools = mem_realloc_n(b->s.pools, b->s.npools + 1, sizeof(pool_t));
+    pool_t *p = &b->s.pools[b->s.npools];
     *p = (pool_t){.name = mem_strdup(name),
                   .eps = mem_calloc(n ? n : 1, sizeof(uint32_t)),
                   .n = n,
                   .min_healthy = min_healthy,
                   .fallback = fallback};
     memcpy(p->eps, endpoints, n * sizeof(uint32_t));
-    return (uint32_t)b->npools++;
+    return (uint32_t)b->s.npools++;
 }
 
 uint32_t steer_add_policy(steer_builder_t *b, const steer_policy_def_t *def)
 {
-    b->pols = mem_realloc_n(b->pols, b->npols + 1, sizeof(pol_t));
-    pol_t *p = &b->pols[b->npols];
+    b->s.pols = mem_realloc_n(b->s.pols, b->s.npols + 1, sizeof(pol_t));
+    pol_t *p = &b->s.pols[b->s.npols];
     memset(p, 0, sizeof(*p));
     p->def = *def;
     p->name = mem_strdup(def->name);
@@ -137,13 +133,13 @@ uint32_t steer_add_policy(steer_builder_t *b, const steer_policy_def_t *def)
         memcpy(p->bias, def->bias_km, def->npools * sizeof(int32_t));
     }
     p->def.bias_km = p->bias;
-    return (uint32_t)b->npols++;
+    return (uint32_t)b->s.npols++;
 }
 
 void steer_add_rule(steer_builder_t *b, uint32_t policy, steer_key_t key, const char *code,
                     uint32_t asn, int family, const uint8_t *cidr, uint8_t cidr_len, uint32_t pool)
 {
-    pol_t *p = &b->pols[policy];
+    pol_t *p = &b->s.pols[policy];
     p->rules = mem_realloc_n(p->rules, p->nrules + 1, sizeof(rule_t));
     rule_t *r = &p->rules[p->nrules++];
     memset(r, 0, sizeof(*r));
@@ -336,13 +332,8 @@ static void build_trees(const steer_t *s, pol_t *p, const geo_db_t *country, con
 
 steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t *asn)
 {
-    steer_t *s = mem_calloc(1, sizeof(*s));
-    s->eps = b->eps;
-    s->neps = b->neps;
-    s->pools = b->pools;
-    s->npools = b->npools;
-    s->pols = b->pols;
-    s->npols = b->npols;
+    steer_t *s = mem_alloc(sizeof(*s));
+    *s = b->s;
     free(b);
     for (size_t i = 0; i < s->npols; i++)
         if (s->pols[i].def.type == STEER_GEO || s->pols[i].def.type == STEER_PROXIMITY)
