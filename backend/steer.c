@@ -64,12 +64,24 @@ struct steer {
     size_t npools;
     pol_t *pols;
     size_t npols;
+    /* Policy index + 1 by name hash (open addressing, 0 = empty): every
+     * steered lookup resolves its record's policy name here. */
+    uint32_t *by_name;
+    size_t by_name_mask;
 };
 
 /* A builder is an engine whose trees are not built yet. */
 struct steer_builder {
     struct steer s;
 };
+
+static uint64_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
+    return h;
+}
 
 static char **dup_strv(const char *const *v, size_t n)
 {
@@ -335,6 +347,17 @@ steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t
     steer_t *s = mem_alloc(sizeof(*s));
     *s = b->s;
     free(b);
+    size_t size = 8;
+    while (size < s->npols * 2)
+        size *= 2;
+    s->by_name = mem_calloc(size, sizeof(uint32_t));
+    s->by_name_mask = size - 1;
+    for (size_t i = 0; i < s->npols; i++) {
+        size_t k = name_hash(s->pols[i].name, strlen(s->pols[i].name)) & s->by_name_mask;
+        while (s->by_name[k])
+            k = (k + 1) & s->by_name_mask;
+        s->by_name[k] = (uint32_t)i + 1;
+    }
     for (size_t i = 0; i < s->npols; i++)
         if (s->pols[i].def.type == STEER_GEO || s->pols[i].def.type == STEER_PROXIMITY)
             build_trees(s, &s->pols[i], country, asn);
@@ -375,6 +398,7 @@ void steer_free(steer_t *s)
     free(s->eps);
     free(s->pools);
     free(s->pols);
+    free(s->by_name);
     free(s);
 }
 
@@ -382,9 +406,12 @@ void steer_free(steer_t *s)
 
 int32_t steer_policy_find(const steer_t *s, const char *name, size_t len)
 {
-    for (size_t i = 0; i < s->npols; i++)
-        if (strlen(s->pols[i].name) == len && memcmp(s->pols[i].name, name, len) == 0)
-            return (int32_t)i;
+    for (size_t i = name_hash(name, len) & s->by_name_mask; s->by_name[i];
+         i = (i + 1) & s->by_name_mask) {
+        const char *pn = s->pols[s->by_name[i] - 1].name;
+        if (strlen(pn) == len && memcmp(pn, name, len) == 0)
+            return (int32_t)(s->by_name[i] - 1);
+    }
     return -1;
 }
 
@@ -573,14 +600,6 @@ static uint64_t client_hash(const steer_client_t *c, uint8_t bits)
         uint8_t b = keep ? (uint8_t)(c->addr[i] & (0xff << (8 - keep))) : 0;
         h = mix64(h ^ b ^ ((uint64_t)i << 8));
     }
-    return h;
-}
-
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
 
@@ -789,7 +808,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         double best = -1;
         uint32_t pick = n ? cand[0] : 0;
         for (uint16_t i = 0; i < n; i++) {
-            uint64_t h = mix64(key ^ str_hash(s->eps[cand[i]].name));
+            uint64_t h = mix64(key ^ name_hash(s->eps[cand[i]].name, strlen(s->eps[cand[i]].name)));
             double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
             double w = s->eps[cand[i]].weight ? s->eps[cand[i]].weight : 1;
             double score = -w / log(u);
