@@ -58,9 +58,7 @@ awk -v n="$NQ" 'NR <= n { print $1, "A" }' "$GS_TMP/names.txt" >"$queries"
 gs_start_geosteerd "$GS_TMP/gs"
 GS_PID=$GS_DAEMON_PID
 gs_cli zone create "$ZONE" --ns "ns1.$ZONE" --soa-serial 1 >/dev/null
-gs_pdns_conf "$GS_TMP/pdnsutil" "$GS_SOCK" 5399
-sed -i "s|^remote-connection-string=.*|remote-connection-string=unix:path=$GS_SOCK,timeout=20000|" \
-    "$GS_TMP/pdnsutil/pdns.conf"
+GS_PDNS_TIMEOUT=20000 gs_pdns_conf "$GS_TMP/pdnsutil" "$GS_SOCK" 5399
 gs_pdnsutil "$GS_TMP/pdnsutil" load-zone "$ZONE" "$zonefile" >"$GS_TMP/load-zone.log" 2>&1 ||
     { cat "$GS_TMP/load-zone.log" >&2; gs_fail "pdnsutil load-zone failed"; }
 

@@ -61,9 +61,7 @@ echo "idle, empty store:        $(rss_line "$GS_DAEMON_PID")"
 gs_cli zone create "$ZONE" --ns "ns1.$ZONE" --soa-serial 1 >/dev/null
 # pdnsutil only; pdns_server is not needed here. A 10k-record list or load
 # can exceed pdns's default 2 s remote timeout, so use 20 s.
-gs_pdns_conf "$GS_TMP/pdnsutil" "$GS_SOCK" 5399
-sed -i "s|^remote-connection-string=.*|remote-connection-string=unix:path=$GS_SOCK,timeout=20000|" \
-    "$GS_TMP/pdnsutil/pdns.conf"
+GS_PDNS_TIMEOUT=20000 gs_pdns_conf "$GS_TMP/pdnsutil" "$GS_SOCK" 5399
 t0=$(date +%s.%N)
 gs_pdnsutil "$GS_TMP/pdnsutil" load-zone "$ZONE" "$zonefile" >"$GS_TMP/load-zone.log" 2>&1 ||
     { cat "$GS_TMP/load-zone.log" >&2; gs_fail "pdnsutil load-zone failed"; }
