@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend/dname.h"
+#include "backend/health.h"
 #include "backend/snap.h"
 #include "backend/state.h"
 #include "backend/steer.h"
@@ -59,6 +60,7 @@ static const char help_text[] =
     "OK commands:\n"
     "  status                              daemon and zone store summary\n"
     "  explain <qname> <client>[/len] [qtype]  the whole steering decision for a client\n"
+    "  health [endpoint]                   health checks: state, since, streak, rtt, error\n"
     "  drain|force-up|force-down <endpoint> [for <duration>]   operator override (30s, 10m, 2h, "
     "1d)\n"
     "  undrain <endpoint>                  remove the override of an endpoint\n"
@@ -208,6 +210,30 @@ static void put_db_info(buf_t *out, const char *what, const geo_db_t *db, unsign
 
 static void status_override(void *ctx, const char *endpoint, const char *state, int64_t until);
 
+/* One line on the probe: heartbeat age, plan generations, whether health
+ * is steering. */
+static void put_probe(buf_t *out)
+{
+    health_status_t h;
+    health_status(&h);
+    if (!h.mapped) {
+        buf_printf(out,
+                   "probe: no health state file yet (health unknown: every endpoint counts "
+                   "as up); plan generation %llu\n",
+                   (unsigned long long)h.plan_gen);
+        return;
+    }
+    buf_printf(out,
+               "probe: %s, pid %d, heartbeat %.1f s ago, plan generation %llu (probe has "
+               "%llu)%s\n",
+               h.mode, h.pid, h.hb_age, (unsigned long long)h.plan_gen,
+               (unsigned long long)h.file_gen,
+               h.in_use ? ", health in use"
+               : strcmp(h.mode, "stale") == 0
+                   ? ", health ignored (stale_rule ignore-health: every endpoint counts as up)"
+                   : ", health not in use");
+}
+
 static void status(buf_t *out)
 {
     snap_slot_t *slot = snap_slot_get();
@@ -223,6 +249,7 @@ static void status(buf_t *out)
                GEOSTEER_VERSION, (long)getpid(), s->nzones, recs, (unsigned long long)s->gen);
     buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
     put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
+    put_probe(out);
     state_overrides_each(status_override, out);
     snap_unpin(slot);
     snap_slot_put(slot);
@@ -319,6 +346,11 @@ static void geoip(char **w, int n, buf_t *out)
     }
     snap_unpin(slot);
     snap_slot_put(slot);
+}
+
+static const char *probe_word(unsigned state)
+{
+    return state == HSTATE_UP ? "UP" : state == HSTATE_DOWN ? "DOWN" : "UNKNOWN";
 }
 
 static const char *admin_name(steer_admin_state_t st)
@@ -428,8 +460,9 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
         size_t ne;
         const uint32_t *eps = steer_pool_endpoints(st, d.pool, &ne);
         for (size_t i = 0; i < ne; i++)
-            buf_printf(out, "candidate: %s weight %u health unknown (no probe yet) admin %s\n",
+            buf_printf(out, "candidate: %s weight %u health %s admin %s\n",
                        steer_endpoint_name(st, eps[i]), steer_endpoint_weight(st, eps[i]),
+                       health_endpoint_word(s->world->health, eps[i]),
                        admin_name(steer_admin_get(&adm, eps[i])));
     }
     unsigned bit = rec->dyn_type->code == 1    ? STEER_QT_A
@@ -517,6 +550,88 @@ static void explain(char **w, int n, buf_t *out)
     snap_slot_put(slot);
 }
 
+static void put_time(buf_t *out, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    buf_printf(out, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+               tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void health_endpoint(buf_t *out, const snap_world_t *w, uint32_t e, int64_t now_ms)
+{
+    const steer_t *st = w->steer;
+    steer_admin_t adm = w->admin;
+    adm.now = now_ms / 1000;
+    steer_admin_state_t a = steer_admin_get(&adm, e);
+    buf_printf(out, "endpoint %s: %s", steer_endpoint_name(st, e),
+               health_endpoint_word(w->health, e));
+    if (a != STEER_ADMIN_NONE)
+        buf_printf(out, ", override: %s%s", admin_name(a),
+                   a == STEER_ADMIN_FORCE_UP ? " (health ignored)" : " (out of rotation)");
+    buf_putc(out, '\n');
+    for (size_t i = 0;; i++) {
+        uint64_t id;
+        const plan_check_t *c;
+        hstate_value_t v;
+        size_t n = health_endpoint_check(w->health, e, i, &id, &c, &v);
+        if (i >= n)
+            break;
+        char target[64] = "?";
+        if (c)
+            plan_target(c, target, sizeof(target));
+        buf_printf(out, "  check %016llx %s %s: %s", (unsigned long long)id,
+                   c ? plan_type_name(c->type) : "?", target, probe_word(v.state));
+        if (v.since_ms) {
+            buf_puts(out, " since ");
+            put_time(out, v.since_ms);
+            buf_printf(out, " (%lld s)", (long long)((now_ms - v.since_ms) / 1000));
+        }
+        if (v.results)
+            buf_printf(out, ", %u %s in a row, last rtt %.1f ms, last check %.1f s ago",
+                       v.consecutive,
+                       v.last_ok ? (v.consecutive == 1 ? "success" : "successes")
+                                 : (v.consecutive == 1 ? "failure" : "failures"),
+                       v.rtt_us / 1000.0, (now_ms - v.checked_ms) / 1000.0);
+        else
+            buf_puts(out, ", no result yet");
+        if (v.error[0])
+            buf_printf(out, ", last error: %s", v.error);
+        buf_putc(out, '\n');
+    }
+}
+
+static void health_cmd(char **w, int n, buf_t *out)
+{
+    if (n > 2) {
+        buf_puts(out, "ERR usage: health [endpoint]\n");
+        return;
+    }
+    snap_slot_t *slot = snap_slot_get();
+    if (!slot) {
+        buf_puts(out, "ERR too many concurrent readers, try again\n");
+        return;
+    }
+    const snap_t *s = snap_pin(slot);
+    const snap_world_t *wd = s->world;
+    int32_t only = -1;
+    if (!wd->steer) {
+        buf_puts(out, "ERR no steering config loaded\n");
+    } else if (n == 2 && (only = steer_endpoint_find(wd->steer, w[1])) < 0) {
+        buf_printf(out, "ERR no endpoint '%s' in the loaded config\n", w[1]);
+    } else {
+        buf_puts(out, "OK health\n");
+        put_probe(out);
+        int64_t now_ms = hstate_now_real_ms();
+        for (size_t e = 0; e < steer_endpoint_count(wd->steer); e++)
+            if (only < 0 || (uint32_t)only == e)
+                health_endpoint(out, wd, (uint32_t)e, now_ms);
+    }
+    snap_unpin(slot);
+    snap_slot_put(slot);
+}
+
 void admin_run(const char *cmd, buf_t *out)
 {
     size_t len = strlen(cmd);
@@ -538,6 +653,8 @@ void admin_run(const char *cmd, buf_t *out)
         geoip(w, n, out);
     else if (strcmp(w[0], "explain") == 0)
         explain(w, n, out);
+    else if (strcmp(w[0], "health") == 0)
+        health_cmd(w, n, out);
     else if (strcmp(w[0], "status") == 0 && n == 1)
         status(out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "list") == 0 && n == 2)

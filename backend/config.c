@@ -1,6 +1,7 @@
 #include "backend/config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,10 +10,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "backend/dname.h"
 #include "common/compiler.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/mem.h"
 
 /* The four kinds of named objects, in the order of cfg_t.by_name. */
@@ -41,6 +44,12 @@ void cfg_defaults(cfg_t *cfg)
     cfg->max_connections = 256;
     cfg->log_level = LOG_INFO;
     cfg->geoip_max_age_days = CFG_DEFAULT_GEOIP_MAX_AGE_DAYS;
+    cfg->runtime_dir = mem_strdup(CFG_DEFAULT_RUNTIME_DIR);
+    cfg->probe_max_in_flight = 256;
+    cfg->probe_heartbeat = 1;
+    cfg->health_stale_after = 3;
+    cfg->health_grace = 30;
+    cfg->health_stale_rule = CFG_STALE_IGNORE;
 }
 
 static void free_steering(cfg_t *cfg)
@@ -52,6 +61,7 @@ static void free_steering(cfg_t *cfg)
         free(m->host);
         free(m->expect);
         free(m->body);
+        free(m->ca_file);
         for (size_t h = 0; h < m->nheaders; h++) {
             free(m->headers[h].name);
             free(m->headers[h].value);
@@ -100,20 +110,15 @@ void cfg_free(cfg_t *cfg)
     free(cfg->zone_db);
     free(cfg->geoip_database);
     free(cfg->geoip_asn_database);
+    free(cfg->runtime_dir);
+    free(cfg->pdns_control_socket);
     cfg->socket = cfg->zone_db = cfg->geoip_database = cfg->geoip_asn_database = NULL;
+    cfg->runtime_dir = cfg->pdns_control_socket = NULL;
 }
 
 int cfg_log_level(const char *name)
 {
-    static const struct {
-        const char *name;
-        int level;
-    } levels[] = {{"err", LOG_ERR},       {"error", LOG_ERR}, {"warning", LOG_WARNING},
-                  {"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG}};
-    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-        if (strcmp(levels[i].name, name) == 0)
-            return levels[i].level;
-    return -1;
+    return log_level_parse(name);
 }
 
 const char *cfg_policy_type_name(cfg_policy_type_t type)
@@ -631,6 +636,38 @@ static const field_t geoip_fields[] = {
 static const schema_t geoip_schema = {"geoip", NULL, geoip_fields,
                                       sizeof(geoip_fields) / sizeof(geoip_fields[0]), geoip_custom};
 
+static const field_t probe_fields[] = {
+    {"max_in_flight", 0, F_INT, 1, 10000, offsetof(cfg_t, probe_max_in_flight), 0},
+    {"heartbeat_interval", 0, F_NUM, 0.1, 60, offsetof(cfg_t, probe_heartbeat), 0},
+};
+static const schema_t probe_schema = {"probe", NULL, probe_fields,
+                                      sizeof(probe_fields) / sizeof(probe_fields[0]), NULL};
+
+enum { H_STALE_RULE };
+
+static void health_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
+{
+    cfg_t *cfg = obj;
+    char tmp[64];
+    (void)id;
+    const char *r = json_string_value(v);
+    if (r && strcmp(r, "ignore-health") == 0)
+        cfg->health_stale_rule = CFG_STALE_IGNORE;
+    else if (r && strcmp(r, "last-known") == 0)
+        cfg->health_stale_rule = CFG_STALE_LAST_KNOWN;
+    else
+        error(x, path, "must be \"ignore-health\" or \"last-known\", got %s",
+              json_dumps_short(v, tmp));
+}
+
+static const field_t health_fields[] = {
+    {"stale_after", 0, F_INT, 2, 100, offsetof(cfg_t, health_stale_after), 0},
+    {"grace", 0, F_NUM, 0, 86400, offsetof(cfg_t, health_grace), 0},
+    {"stale_rule", 0, F_CUSTOM, 0, 0, 0, H_STALE_RULE},
+};
+static const schema_t health_schema = {
+    "health", NULL, health_fields, sizeof(health_fields) / sizeof(health_fields[0]), health_custom};
+
 static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
 {
     if (!json_is_object(s)) {
@@ -647,6 +684,15 @@ static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
             set_path(x, v, path, &cfg->socket);
         } else if (strcmp(key, "zone_db") == 0) {
             set_path(x, v, path, &cfg->zone_db);
+        } else if (strcmp(key, "runtime_dir") == 0) {
+            set_path(x, v, path, &cfg->runtime_dir);
+        } else if (strcmp(key, "pdns_control_socket") == 0) {
+            set_path(x, v, path, &cfg->pdns_control_socket);
+        } else if (strcmp(key, "probe") == 0 || strcmp(key, "health") == 0) {
+            if (!json_is_object(v))
+                error(x, path, "must be an object");
+            else
+                walk(x, key[0] == 'p' ? &probe_schema : &health_schema, v, path, 0, cfg);
         } else if (strcmp(key, "socket_mode") == 0) {
             const char *m = json_string_value(v);
             char *end = NULL;
@@ -687,8 +733,8 @@ static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
                 missing(x, path, "database", "");
         } else {
             error(x, path,
-                  "unknown key (expected socket, socket_mode, zone_db, max_connections, "
-                  "log_level, geoip)");
+                  "unknown key (expected socket, socket_mode, zone_db, runtime_dir, "
+                  "max_connections, log_level, geoip, probe, health, pdns_control_socket)");
         }
     }
 }
@@ -699,7 +745,7 @@ static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
 #define MT(t) (1u << CFG_MON_##t)
 #define MT_WEB (MT(HTTP) | MT(HTTPS))
 
-enum { M_TYPE, M_PATH, M_HOST, M_EXPECT, M_BODY, M_HEADERS, M_TIMEOUT };
+enum { M_TYPE, M_PATH, M_HOST, M_EXPECT, M_BODY, M_HEADERS, M_TIMEOUT, M_CA_FILE };
 
 /* RFC 9110 token characters (header names). */
 static bool http_token(const char *s)
@@ -756,18 +802,33 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
                   json_dumps_short(v, tmp));
             break;
         }
+        if (json_array_size(v) > CFG_MAX_EXPECT) {
+            error(x, path, "must list at most %d status codes or classes", CFG_MAX_EXPECT);
+            break;
+        }
         free(m->expect);
-        m->expect = mem_calloc(json_array_size(v), sizeof(unsigned));
+        m->expect = mem_calloc(json_array_size(v), sizeof(*m->expect));
         m->nexpect = 0;
         size_t i;
         json_t *c;
         json_array_foreach(v, i, c)
         {
             path_idx(p, path, i);
-            if (!json_is_integer(c) || json_integer_value(c) < 100 || json_integer_value(c) > 599)
-                error(x, p, "must be an integer in 100..599, got %s", json_dumps_short(c, tmp));
-            else
-                m->expect[m->nexpect++] = (unsigned)json_integer_value(c);
+            const char *cls = json_string_value(c);
+            if (json_is_integer(c) && json_integer_value(c) >= 100 &&
+                json_integer_value(c) <= 599) {
+                m->expect[m->nexpect][0] = m->expect[m->nexpect][1] =
+                    (uint16_t)json_integer_value(c);
+                m->nexpect++;
+            } else if (cls && strlen(cls) == 3 && cls[0] >= '1' && cls[0] <= '5' &&
+                       strcmp(cls + 1, "xx") == 0) {
+                m->expect[m->nexpect][0] = (uint16_t)((cls[0] - '0') * 100);
+                m->expect[m->nexpect][1] = (uint16_t)((cls[0] - '0') * 100 + 99);
+                m->nexpect++;
+            } else {
+                error(x, p, "must be a status code in 100..599 or a class \"1xx\"..\"5xx\", got %s",
+                      json_dumps_short(c, tmp));
+            }
         }
         break;
     }
@@ -810,6 +871,14 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
         }
         break;
     }
+    case M_CA_FILE:
+        if (!json_is_string(v) || json_string_value(v)[0] != '/')
+            error(x, path, "must be an absolute path, got %s", json_dumps_short(v, tmp));
+        else if (access(json_string_value(v), R_OK) != 0)
+            error(x, path, "cannot read '%s': %s", json_string_value(v), strerror(errno));
+        else
+            set_str(&m->ca_file, v);
+        break;
     case M_TIMEOUT:
         if (!json_is_number(v) || json_number_value(v) <= 0)
             error(x, path, "must be a number of seconds > 0, got %s", json_dumps_short(v, tmp));
@@ -833,6 +902,7 @@ static const field_t monitor_fields[] = {
     {"rise", 0, F_INT, 1, 10, offsetof(cfg_monitor_t, rise), 0},
     {"fall", 0, F_INT, 1, 10, offsetof(cfg_monitor_t, fall), 0},
     {"insecure", MT(HTTPS), F_BOOL, 0, 0, offsetof(cfg_monitor_t, insecure), 0},
+    {"ca_file", MT(HTTPS), F_CUSTOM, 0, 0, 0, M_CA_FILE},
 };
 static const schema_t monitor_schema = {"monitor", monitor_types, monitor_fields,
                                         sizeof(monitor_fields) / sizeof(monitor_fields[0]),
@@ -845,18 +915,21 @@ static void monitor(ctx_t *x, json_t *o, const char *path, cfg_monitor_t *m)
     m->port = type == CFG_MON_HTTPS ? 443 : 80;
     m->body_max = 4096;
     m->interval = 10;
-    m->timeout = 3;
-    m->rise = 2;
+    m->timeout = 0; /* default below, from the interval */
+    m->rise = 3;
     m->fall = 3;
     walk(x, &monitor_schema, o, path, type, m);
+    if (!json_object_get(o, "timeout"))
+        m->timeout = m->interval / 2 < 5 ? m->interval / 2 : 5;
     if (type == CFG_MON_TCP && !json_object_get(o, "port"))
         missing(x, path, "port", " (required for type \"tcp\")");
     if (type == CFG_MON_HTTP || type == CFG_MON_HTTPS) {
         if (!m->path)
             m->path = mem_strdup("/");
         if (!m->expect) {
-            m->expect = mem_calloc(1, sizeof(unsigned));
-            m->expect[0] = 200;
+            m->expect = mem_calloc(1, sizeof(*m->expect));
+            m->expect[0][0] = 200;
+            m->expect[0][1] = 299;
             m->nexpect = 1;
         }
         if (m->body && strlen(m->body) > m->body_max) {
@@ -982,6 +1055,35 @@ static void endpoint(ctx_t *x, json_t *o, const char *path, cfg_endpoint_t *e)
         char p[PATH_LEN];
         path_key(p, path, "monitor");
         error(x, p, "a cname endpoint needs \"probe_address\" to be monitored");
+    }
+    /* Health checks never go to link-local addresses (cloud metadata
+     * services live there): a check is a request geosteer makes. */
+    if (json_object_get(o, "monitor")) {
+        char p[PATH_LEN], text[INET6_ADDRSTRLEN];
+        const uint8_t *pa = e->probe_addr;
+        if (e->probe_family == AF_INET
+                ? pa[0] == 169 && pa[1] == 254
+                : e->probe_family == AF_INET6 && pa[0] == 0xfe && (pa[1] & 0xc0) == 0x80) {
+            path_key(p, path, "probe_address");
+            error(x, p, "%s is link-local: health checks are never sent there",
+                  inet_ntop(e->probe_family, pa, text, sizeof(text)));
+        }
+        for (size_t i = 0; !e->probe_family && i < e->na; i++)
+            if (((const uint8_t *)&e->a[i])[0] == 169 && ((const uint8_t *)&e->a[i])[1] == 254) {
+                path_key(p, path, "a");
+                error(x, p,
+                      "%s is link-local: health checks are never sent there (set a "
+                      "\"probe_address\" or drop the monitor)",
+                      inet_ntop(AF_INET, &e->a[i], text, sizeof(text)));
+            }
+        for (size_t i = 0; !e->probe_family && i < e->naaaa; i++)
+            if (IN6_IS_ADDR_LINKLOCAL(&e->aaaa[i])) {
+                path_key(p, path, "aaaa");
+                error(x, p,
+                      "%s is link-local: health checks are never sent there (set a "
+                      "\"probe_address\" or drop the monitor)",
+                      inet_ntop(AF_INET6, &e->aaaa[i], text, sizeof(text)));
+            }
     }
 }
 
@@ -1650,6 +1752,13 @@ int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
         .geoip_database = dup_or_null(cfg->geoip_database),
         .geoip_asn_database = dup_or_null(cfg->geoip_asn_database),
         .geoip_max_age_days = cfg->geoip_max_age_days,
+        .runtime_dir = dup_or_null(cfg->runtime_dir),
+        .pdns_control_socket = dup_or_null(cfg->pdns_control_socket),
+        .probe_max_in_flight = cfg->probe_max_in_flight,
+        .probe_heartbeat = cfg->probe_heartbeat,
+        .health_stale_after = cfg->health_stale_after,
+        .health_grace = cfg->health_grace,
+        .health_stale_rule = cfg->health_stale_rule,
     };
     ctx_t x = {.file = path, .errors = errors, .cfg = &t};
     if (!json_is_object(root)) {

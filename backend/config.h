@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
+#include "common/plan.h"
 
 #define CFG_DEFAULT_SOCKET "/run/geosteer/backend.sock"
 #define CFG_DEFAULT_ZONE_DB "/var/lib/geosteer/zones.db"
@@ -36,6 +37,15 @@
 #define CFG_NAME_MAX 63 /* object names: 1..63 of [A-Za-z0-9_.-] */
 #define CFG_POOL_MAX_ENDPOINTS 256
 #define CFG_MAX_MIN_HEALTHY 64
+#define CFG_MAX_EXPECT 16
+#define CFG_DEFAULT_RUNTIME_DIR PLAN_DEFAULT_RUNTIME_DIR
+
+/* What geosteerd does with health once the probe's heartbeat is stale and
+ * the grace period is over. */
+typedef enum {
+    CFG_STALE_IGNORE,     /* treat every endpoint as up (fail open), the default */
+    CFG_STALE_LAST_KNOWN, /* keep the last known states */
+} cfg_stale_rule_t;
 
 /* ---- monitors: how an endpoint is checked (by the probe process) ---- */
 
@@ -52,17 +62,19 @@ typedef struct {
     unsigned port;         /* 1..65535; default 80 (http), 443 (https); tcp requires it */
     char *path;            /* owned; http/https request path, default "/"; NULL for tcp */
     char *host;            /* owned; Host header and SNI name, or NULL (use the address) */
-    unsigned *expect;      /* owned; accepted status codes (100..599), default {200} */
-    size_t nexpect;        /* 0 for tcp */
+    uint16_t (*expect)[2]; /* owned; accepted status ranges [lo, hi] in 100..599, default
+                              {[200, 299]}; "3xx" in the file is [300, 399] */
+    size_t nexpect;        /* 0 for tcp; at most CFG_MAX_EXPECT */
     char *body;            /* owned; required substring of the body, or NULL */
     unsigned body_max;     /* bytes of body read for the "body" match, default 4096 */
     cfg_header_t *headers; /* owned; extra request headers, in file order */
     size_t nheaders;
     double interval; /* seconds between checks, 1..3600, default 10 */
-    double timeout;  /* seconds, > 0 and < interval, default 3 */
-    unsigned rise;   /* consecutive successes DOWN -> UP, 1..10, default 2 */
+    double timeout;  /* seconds, > 0 and < interval, default min(5, interval / 2) */
+    unsigned rise;   /* consecutive successes DOWN -> UP, 1..10, default 3 */
     unsigned fall;   /* consecutive failures UP -> DOWN, 1..10, default 3 */
     bool insecure;   /* https: skip certificate verification, default false */
+    char *ca_file;   /* owned; https: CA bundle verifying the server, or NULL (system) */
 } cfg_monitor_t;
 
 /* ---- endpoints: one possible answer ---- */
@@ -173,10 +185,17 @@ typedef struct {
     char *zone_db; /* owned */
     mode_t socket_mode;
     unsigned max_connections;
-    int log_level;               /* syslog priority */
-    char *geoip_database;        /* owned; country/city .mmdb, or NULL if not configured */
-    char *geoip_asn_database;    /* owned; ASN .mmdb, or NULL */
-    unsigned geoip_max_age_days; /* 1..3650, default 45 */
+    int log_level;                /* syslog priority */
+    char *geoip_database;         /* owned; country/city .mmdb, or NULL if not configured */
+    char *geoip_asn_database;     /* owned; ASN .mmdb, or NULL */
+    unsigned geoip_max_age_days;  /* 1..3650, default 45 */
+    char *runtime_dir;            /* owned; check plan and health state file */
+    char *pdns_control_socket;    /* owned; pdns's control socket for cache purges, or NULL */
+    unsigned probe_max_in_flight; /* checks running at once, 1..10000, default 256 */
+    double probe_heartbeat;       /* seconds between probe heartbeats, 0.1..60, default 1 */
+    unsigned health_stale_after;  /* heartbeats missed before the probe is stale, 2..100, def 3 */
+    double health_grace;          /* seconds the last state is kept once stale, 0..86400, def 30 */
+    cfg_stale_rule_t health_stale_rule;
 
     /* steering objects, in file order; indexes in the structs above point
      * into these arrays. Empty (NULL, 0) when the section is absent. */

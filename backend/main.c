@@ -157,12 +157,15 @@ int main(int argc, char **argv)
         return EX_UNAVAILABLE;
     }
     log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, cfg.socket, cfg.zone_db);
-    for (;;) {
-        /* Wake every 5 s to notice replaced GeoIP files. */
-        struct timespec tick = {5, 0};
+    for (unsigned ticks = 1;; ticks++) {
+        /* Wake every second to follow the probe, every 5 s to notice
+         * replaced GeoIP files. */
+        struct timespec tick = {1, 0};
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig < 0) {
-            state_check_geoip();
+            state_check_health();
+            if (ticks % 5 == 0)
+                state_check_geoip();
             continue;
         }
         if (sig == SIGHUP) {

@@ -62,6 +62,9 @@ snap_world_t *snap_world_new(snap_engine_t *engine, uint8_t *state, int64_t *unt
     w->admin.state = state;
     w->admin.until = until;
     w->admin.n = n;
+    w->health = health_view_new(&engine->checks);
+    w->admin.down = health_endpoint_down;
+    w->admin.down_ctx = w->health;
     return w;
 }
 
@@ -72,10 +75,12 @@ static void world_release(snap_world_t *w)
     snap_engine_t *e = w->engine;
     if (--e->refs == 0) {
         steer_free(e->steer);
+        health_checks_free(&e->checks);
         geo_db_close(e->geo);
         geo_db_close(e->asn);
         free(e);
     }
+    health_view_release(w->health);
     free((void *)(uintptr_t)w->admin.state);
     free((void *)(uintptr_t)w->admin.until);
     free(w);

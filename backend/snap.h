@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/health.h"
 #include "backend/steer.h"
 #include "backend/zone.h"
 #include "geo/geodb.h"
@@ -20,9 +21,10 @@
 /* The compiled config and the GeoIP databases it was built from; shared by
  * every world built on it (a new world per operator override change). */
 typedef struct {
-    steer_t *steer;      /* owned; NULL when no steering config is loaded */
-    geo_db_t *geo, *asn; /* owned; NULL when not configured */
-    int refs;            /* writer-only */
+    steer_t *steer;         /* owned; NULL when no steering config is loaded */
+    geo_db_t *geo, *asn;    /* owned; NULL when not configured */
+    health_checks_t checks; /* owned; the health checks of the config */
+    int refs;               /* writer-only */
 } snap_engine_t;
 
 /* The steering side of a snapshot: the engine plus the operator overrides
@@ -32,14 +34,16 @@ typedef struct {
     snap_engine_t *engine; /* owned reference */
     const steer_t *steer;  /* engine->steer, for readers */
     const geo_db_t *geo, *asn;
-    steer_admin_t admin; /* arrays owned by the world */
-    int64_t loaded_at;   /* time of the config load (seconds) */
+    steer_admin_t admin;   /* arrays owned by the world; admin.down_ctx is `health` */
+    health_view_t *health; /* owned reference; NULL: no health */
+    int64_t loaded_at;     /* time of the config load (seconds) */
     unsigned geo_max_age_days;
     int refs; /* writer-only, like zone_t.refs */
 } snap_world_t;
 
 /* Writer side: a world over `engine` (a reference is taken) with the given
- * admin arrays (taken over; may be NULL with n 0), refs 0. */
+ * admin arrays (taken over; may be NULL with n 0), refs 0, and a new health
+ * view over the engine's checks and the current state file. */
 snap_world_t *snap_world_new(snap_engine_t *engine, uint8_t *state, int64_t *until, size_t n);
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "backend/health.h"
 #include "backend/snap.h"
 #include "backend/steer.h"
 #include "backend/store.h"
@@ -102,6 +103,7 @@ void state_close(void)
     for (int i = 0; i < 2; i++)
         remember_file(&geo_files[i], NULL);
     snap_shutdown();
+    health_shutdown();
 }
 
 /* Applies one operation inside the open store transaction. */
@@ -416,6 +418,14 @@ static int load_config_locked(const char *path, buf_t *errors)
             eng->steer = st;
             eng->geo = geo;
             eng->asn = asn;
+            health_checks_from_cfg(&cfg, &eng->checks);
+            health_configure(&cfg);
+            if (health_publish_plan(&eng->checks.plan, &e) != 0)
+                log_err("state: check plan not published, the probe keeps its old one: %s", e.text);
+            else
+                log_info("state: check plan generation %llu: %zu checks",
+                         (unsigned long long)eng->checks.plan.generation, eng->checks.plan.n);
+            health_tick(); /* map the probe's file before the world is built */
             snap_world_t *w = world_with_overrides(eng);
             w->loaded_at = (int64_t)time(NULL);
             w->geo_max_age_days = cfg.geoip_max_age_days;
@@ -503,6 +513,60 @@ void state_check_geoip(void)
         }
         free(path);
         buf_free(&errors);
+    }
+    pthread_mutex_unlock(&writer_lock);
+}
+
+/* Names in the served zones answered by a policy that can pick one of the
+ * `n` endpoints in `eps`, NUL-separated into `out`. Returns how many. */
+static size_t steered_names(const snap_t *s, const uint32_t *eps, size_t n, buf_t *out)
+{
+    const steer_t *st = s->world->steer;
+    size_t count = 0;
+    for (size_t z = 0; st && z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            bool hit = false;
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs && !hit; r++) {
+                const char *pol = node->recs[r].policy;
+                int32_t pi = pol ? steer_policy_find(st, pol, strlen(pol)) : -1;
+                for (size_t k = 0; pi >= 0 && k < n && !hit; k++)
+                    hit = steer_policy_uses(st, (uint32_t)pi, eps[k]);
+            }
+            if (hit) {
+                buf_put(out, node->name, node->name_len);
+                buf_putc(out, '\0');
+                count++;
+            }
+        }
+    }
+    return count;
+}
+
+void state_check_health(void)
+{
+    pthread_mutex_lock(&writer_lock);
+    const snap_world_t *cur = snap_current()->world;
+    if (health_tick()) {
+        snap_world_t *w = world_with_overrides(cur->engine);
+        w->loaded_at = cur->loaded_at;
+        w->geo_max_age_days = cur->geo_max_age_days;
+        snap_replace_world(w);
+        cur = w;
+    }
+    uint32_t changed[256];
+    size_t n = cur->health ? health_changes(cur->health, changed, 256) : 0;
+    if (n > 0) {
+        for (size_t i = 0; i < n; i++)
+            log_notice("state: endpoint '%s' is now %s for steering",
+                       steer_endpoint_name(cur->steer, changed[i]),
+                       health_endpoint_down(cur->health, changed[i]) ? "DOWN" : "UP");
+        buf_t names;
+        buf_init(&names);
+        size_t count = steered_names(snap_current(), changed, n, &names);
+        health_purge(names.data, count);
+        buf_free(&names);
     }
     pthread_mutex_unlock(&writer_lock);
 }

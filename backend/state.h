@@ -77,6 +77,12 @@ void state_overrides_each(store_override_fn fn, void *ctx);
  * the main thread. */
 void state_check_geoip(void);
 
+/* Follows the probe: maps a new health state file, re-evaluates its
+ * heartbeat, logs endpoints whose health changed and asks pdns to purge
+ * the names they answer (settings.pdns_control_socket). Called about once a
+ * second by the main thread. */
+void state_check_health(void);
+
 /* Checks a steer record about to be written: policy `policy` must exist in
  * engine `st` (NULL: no config loaded) and answer `qtype` for every client.
  * Returns 0 or GS_EINVAL with the reason in `err`. Any thread. */

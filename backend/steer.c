@@ -612,12 +612,42 @@ steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e)
     return (steer_admin_state_t)adm->state[e];
 }
 
-/* Steps 1 and 2 of every policy: operator overrides, then health. Until the
- * probe lands, health is unknown and counts as up. */
+/* Steps 1 and 2 of every policy: operator overrides, then health (unknown
+ * health counts as up). A forced-up endpoint stays in whatever health says. */
 static bool usable(const steer_admin_t *adm, uint32_t e)
 {
     steer_admin_state_t st = steer_admin_get(adm, e);
-    return st != STEER_ADMIN_DRAIN && st != STEER_ADMIN_FORCE_DOWN;
+    if (st == STEER_ADMIN_DRAIN || st == STEER_ADMIN_FORCE_DOWN)
+        return false;
+    if (st == STEER_ADMIN_FORCE_UP || !adm || !adm->down)
+        return true;
+    return !adm->down(adm->down_ctx, e);
+}
+
+static bool pool_chain_has(const steer_t *s, int32_t p, uint32_t e)
+{
+    for (int guard = 0; p >= 0 && guard < 64; guard++) {
+        const pool_t *pool = &s->pools[p];
+        for (size_t k = 0; k < pool->n; k++)
+            if (pool->eps[k] == e)
+                return true;
+        p = pool->fallback;
+    }
+    return false;
+}
+
+bool steer_policy_uses(const steer_t *s, uint32_t pi, uint32_t e)
+{
+    const pol_t *p = &s->pols[pi];
+    for (size_t i = 0; i < p->def.npools; i++)
+        if (pool_chain_has(s, (int32_t)p->pools[i], e))
+            return true;
+    for (size_t i = 0; i < p->nrules; i++)
+        if (pool_chain_has(s, (int32_t)p->rules[i].pool, e))
+            return true;
+    if (p->def.type == STEER_GEO && pool_chain_has(s, (int32_t)p->def.default_pool, e))
+        return true;
+    return p->def.all_down == STEER_DOWN_POOL && pool_chain_has(s, p->def.all_down_pool, e);
 }
 
 /* The usable endpoints of pool `p`, following fallbacks while fewer than

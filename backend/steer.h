@@ -149,10 +149,19 @@ typedef struct {
     const int64_t *until; /* expiry (seconds since the epoch) per endpoint, 0 = none */
     size_t n;
     int64_t now;
+    /* Health (design.md §5 step 2): returns true when endpoint `e` is DOWN.
+     * NULL: no health known, every endpoint counts as up. Called on the
+     * lookup path, so it must not block. FORCE_UP wins over it. */
+    bool (*down)(const void *ctx, uint32_t e);
+    const void *down_ctx;
 } steer_admin_t;
 
 /* The override in force for endpoint `e` (expired ones read as NONE). */
 steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e);
+
+/* True when policy `p` can ever answer with endpoint `e` (through its
+ * pools, rules, fallbacks or all-down pool). O(pools x endpoints). */
+bool steer_policy_uses(const steer_t *s, uint32_t p, uint32_t e);
 
 /* Returns the index of endpoint `name`, or -1. */
 int32_t steer_endpoint_find(const steer_t *s, const char *name);

@@ -91,3 +91,16 @@ void log_assert_fail(const char *expr, const char *func, const char *file, int l
     log_msg(LOG_CRIT, "assertion failed: %s in %s() at %s:%d", expr, func, file, line);
     abort();
 }
+
+int log_level_parse(const char *name)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } levels[] = {{"err", LOG_ERR},       {"error", LOG_ERR}, {"warning", LOG_WARNING},
+                  {"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG}};
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (strcmp(levels[i].name, name) == 0)
+            return levels[i].level;
+    return -1;
+}

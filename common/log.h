@@ -15,6 +15,10 @@
 /* Sets the highest priority written (LOG_ERR .. LOG_DEBUG). Default LOG_INFO. */
 void log_set_level(int level);
 
+/* Parses a level name (err, error, warning, notice, info, debug) into a
+ * syslog priority; -1 if unknown. */
+int log_level_parse(const char *name);
+
 /* Returns the current level; cheap, used to skip building debug messages. */
 int log_get_level(void);
 

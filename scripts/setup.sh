@@ -8,12 +8,14 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
     # build
     cmake gcc make pkg-config libjansson-dev libsqlite3-dev check clang-format
-    libmaxminddb-dev
+    libmaxminddb-dev libcurl4-openssl-dev
     # GeoIP: source ranges of the default database, and libmaxminddb's tools
     tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools
     pdns-server pdns-backend-remote pdns-backend-bind pdns-tools
     knot-dnsutils dnsutils dnsperf python3 sqlite3 procps
+    # probe tests: TLS certificates for the local HTTPS targets
+    openssl ca-certificates
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

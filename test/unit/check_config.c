@@ -91,8 +91,10 @@ START_TEST(test_monitors)
     ck_assert_str_eq(m->path, "/healthz");
     ck_assert_str_eq(m->host, "www.example.com");
     ck_assert_uint_eq(m->nexpect, 2);
-    ck_assert_uint_eq(m->expect[0], 200);
-    ck_assert_uint_eq(m->expect[1], 204);
+    ck_assert_uint_eq(m->expect[0][0], 200);
+    ck_assert_uint_eq(m->expect[0][1], 200);
+    ck_assert_uint_eq(m->expect[1][0], 204);
+    ck_assert_uint_eq(m->expect[1][1], 204);
     ck_assert_str_eq(m->body, "ok");
     ck_assert_uint_eq(m->body_max, 1024);
     ck_assert_uint_eq(m->nheaders, 2);
@@ -109,13 +111,14 @@ START_TEST(test_monitors)
     ck_assert_str_eq(m->path, "/");
     ck_assert_ptr_null(m->host);
     ck_assert_uint_eq(m->nexpect, 1);
-    ck_assert_uint_eq(m->expect[0], 200);
+    ck_assert_uint_eq(m->expect[0][0], 200); /* "2xx" */
+    ck_assert_uint_eq(m->expect[0][1], 299);
     ck_assert_ptr_null(m->body);
     ck_assert_uint_eq(m->body_max, 4096);
     ck_assert_uint_eq(m->nheaders, 0);
     ck_assert_double_eq(m->interval, 30);
-    ck_assert_double_eq(m->timeout, 3);
-    ck_assert_uint_eq(m->rise, 2);
+    ck_assert_double_eq(m->timeout, 5); /* min(5, interval / 2) */
+    ck_assert_uint_eq(m->rise, 3);
     ck_assert_uint_eq(m->fall, 3);
     ck_assert(m->insecure);
 

@@ -276,7 +276,7 @@ START_TEST(test_admin_overrides)
     steer_client_t c = client("203.0.113.0/24");
     uint8_t state[4] = {STEER_ADMIN_DRAIN, STEER_ADMIN_NONE, STEER_ADMIN_FORCE_DOWN, 0};
     int64_t until[4] = {0, 0, 1000, 0};
-    steer_admin_t adm = {state, until, 4, 999};
+    steer_admin_t adm = {state, until, 4, 999, NULL, NULL};
     steer_decision_t d;
     steer_decide_admin(s, pi, &c, 0, &adm, &d);
     ck_assert_uint_eq(d.n, 1);
@@ -294,6 +294,68 @@ START_TEST(test_admin_overrides)
     ck_assert_int_eq(steer_admin_get(&adm, 0), STEER_ADMIN_DRAIN);
     ck_assert_int_eq(steer_admin_get(NULL, 0), STEER_ADMIN_NONE);
     ck_assert_int_eq(steer_endpoint_find(s, "e2"), 2);
+    steer_free(s);
+}
+END_TEST
+
+/* Health, step 2: a bitmask of DOWN endpoints stands in for the probe. */
+static bool mask_down(const void *ctx, uint32_t e)
+{
+    return (*(const unsigned *)ctx >> e) & 1;
+}
+
+/* DOWN endpoints are dropped before the rule; FORCE_UP beats health; all
+ * down fails open; failover moves to the next pool; hashed clients never
+ * get a DOWN endpoint; scope stays 0 for policies that ignore the client. */
+START_TEST(test_health_down)
+{
+    uint32_t pi;
+    steer_t *s = one_policy(STEER_ALL, 1, &pi);
+    steer_client_t c = client("203.0.113.0/24");
+    uint8_t state[4] = {0};
+    int64_t until[4] = {0};
+    unsigned down = 1u << 1; /* e1 DOWN */
+    steer_admin_t adm = {state, until, 4, 0, mask_down, &down};
+    steer_decision_t d;
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert_uint_eq(d.n, 2);
+    ck_assert_str_eq(steer_endpoint_name(s, d.picks[0]), "e0");
+    ck_assert_str_eq(steer_endpoint_name(s, d.picks[1]), "e2");
+    ck_assert_uint_eq(d.scope, 0);
+    state[1] = STEER_ADMIN_FORCE_UP;
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert_uint_eq(d.n, 3);
+    state[1] = STEER_ADMIN_NONE;
+    down = 7; /* e0, e1, e2: the whole pool */
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert(d.all_down);
+    ck_assert_uint_eq(d.n, 3);
+    steer_free(s);
+
+    s = one_policy(STEER_FAILOVER, 1, &pi);
+    down = 7;
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert(!d.all_down);
+    ck_assert_uint_eq(d.n, 1);
+    ck_assert_str_eq(steer_endpoint_name(s, d.picks[0]), "e3");
+    down = 0;
+    steer_decide_admin(s, pi, &c, 0, &adm, &d);
+    ck_assert_uint_eq(d.n, 3);
+    steer_free(s);
+
+    s = one_policy(STEER_HASHED, 1, &pi);
+    for (unsigned i = 0; i < 64; i++) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "198.51.%u.0/24", i);
+        steer_client_t ci = client(buf);
+        down = 1u << 2; /* e2 DOWN */
+        steer_decide_admin(s, pi, &ci, 0, &adm, &d);
+        ck_assert_uint_ne(d.picks[0], 2);
+        ck_assert_uint_eq(d.n, 1);
+        ck_assert_uint_eq(d.scope, 24);
+    }
+    ck_assert(steer_policy_uses(s, pi, 0));
+    ck_assert(!steer_policy_uses(s, pi, 3));
     steer_free(s);
 }
 END_TEST
@@ -415,6 +477,7 @@ int main(void)
     tcase_add_test(tc, test_failover_multivalue);
     tcase_add_test(tc, test_geo_cidr_scope);
     tcase_add_test(tc, test_admin_overrides);
+    tcase_add_test(tc, test_health_down);
     tcase_add_test(tc, test_geo_asn_country_cidr);
     suite_add_tcase(s, tc);
     return unit_run(s);

@@ -1,0 +1,273 @@
+/* The health state file: layout checks, latched reads and writes. */
+#include "common/hstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+
+struct hstate_writer {
+    hstate_view_t view;
+    hstate_header_t *h;
+    hstate_entry_t *e;
+    void *mem;
+    size_t len;
+};
+
+static uint64_t header_check(const hstate_header_t *h)
+{
+    const unsigned char *p = (const unsigned char *)h;
+    uint64_t x = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < offsetof(hstate_header_t, check); i++)
+        x = (x ^ p[i]) * 0x100000001b3ull;
+    return x;
+}
+
+int64_t hstate_now_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hstate_now_real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int hstate_view_init(hstate_view_t *v, const void *mem, size_t len, gs_err_t *err)
+{
+    memset(v, 0, sizeof(*v));
+    const hstate_header_t *h = mem;
+    if (len < sizeof(*h))
+        return gs_err_set(err, GS_EINVAL, "%zu bytes, shorter than the %zu-byte header", len,
+                          sizeof(*h));
+    if (memcmp(h->magic, HSTATE_MAGIC, 8) != 0)
+        return gs_err_set(err, GS_EINVAL, "not a geosteer health state file (bad magic)");
+    if (h->layout != HSTATE_LAYOUT)
+        return gs_err_set(err, GS_EINVAL, "layout version %u, this build reads %u", h->layout,
+                          HSTATE_LAYOUT);
+    if (h->header_size != sizeof(hstate_header_t) || h->entry_size != sizeof(hstate_entry_t))
+        return gs_err_set(err, GS_EINVAL, "header/entry sizes %u/%u, expected %zu/%zu",
+                          h->header_size, h->entry_size, sizeof(hstate_header_t),
+                          sizeof(hstate_entry_t));
+    if (header_check(h) != h->check)
+        return gs_err_set(err, GS_EINVAL, "header checksum mismatch");
+    if (h->nentries > HSTATE_MAX_ENTRIES)
+        return gs_err_set(err, GS_EINVAL, "%u entries, more than the limit %u", h->nentries,
+                          HSTATE_MAX_ENTRIES);
+    size_t want = sizeof(*h) + (size_t)h->nentries * sizeof(hstate_entry_t);
+    if (len != want)
+        return gs_err_set(err, GS_EINVAL, "%zu bytes, expected %zu for %u entries", len, want,
+                          h->nentries);
+    v->h = h;
+    v->e = (const hstate_entry_t *)(h + 1);
+    v->n = h->nentries;
+    return 0;
+}
+
+int hstate_read(const hstate_view_t *v, size_t i, hstate_value_t *out)
+{
+    /* The entry lives in memory another process writes; reading it through
+     * a const pointer is the point. The atomics are read-only here. */
+    hstate_entry_t *e = (hstate_entry_t *)(uintptr_t)&v->e[i];
+    for (int tries = 0; tries < HSTATE_READ_RETRIES; tries++) {
+        uint32_t s = atomic_load_explicit(&e->seq, memory_order_acquire);
+        memcpy(out, &e->copy[s & 1], sizeof(*out));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&e->seq, memory_order_relaxed) == s) {
+            out->error[HSTATE_ERROR_LEN - 1] = '\0';
+            if (out->state > HSTATE_DOWN)
+                out->state = HSTATE_UNKNOWN;
+            return 0;
+        }
+    }
+    return GS_ECONFLICT;
+}
+
+int64_t hstate_heartbeat(const hstate_view_t *v)
+{
+    hstate_header_t *h = (hstate_header_t *)(uintptr_t)v->h;
+    return atomic_load_explicit(&h->heartbeat_mono_ms, memory_order_acquire);
+}
+
+int hstate_map(const char *path, hstate_map_t **out, gs_err_t *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return gs_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int rc = -errno;
+        close(fd);
+        return gs_err_set(err, rc, "%s: %s", path, strerror(-rc));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(hstate_header_t) ||
+        st.st_size > (off_t)(sizeof(hstate_header_t) +
+                             (size_t)HSTATE_MAX_ENTRIES * sizeof(hstate_entry_t))) {
+        close(fd);
+        return gs_err_set(err, GS_EINVAL, "%s: not a regular file of a plausible size (%lld)",
+                          path, (long long)st.st_size);
+    }
+    size_t len = (size_t)st.st_size;
+    void *mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (mem == MAP_FAILED)
+        return gs_err_set(err, -errno, "%s: mmap: %s", path, strerror(errno));
+    hstate_map_t *m = mem_calloc(1, sizeof(*m));
+    m->mem = mem;
+    m->len = len;
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    gs_err_t why;
+    if (hstate_view_init(&m->view, mem, len, &why) != 0) {
+        hstate_unmap(m);
+        return gs_err_set(err, GS_EINVAL, "%s: %s", path, why.text);
+    }
+    *out = m;
+    return 0;
+}
+
+void hstate_unmap(hstate_map_t *m)
+{
+    if (!m)
+        return;
+    munmap(m->mem, m->len);
+    free(m);
+}
+
+int hstate_create(const char *path, uint64_t generation, uint32_t heartbeat_ms,
+                  const uint64_t *ids, const hstate_value_t *init, size_t n,
+                  hstate_writer_t **out, gs_err_t *err)
+{
+    *out = NULL;
+    if (n > HSTATE_MAX_ENTRIES)
+        return gs_err_set(err, GS_ETOOBIG, "%zu checks, more than the limit %u", n,
+                          HSTATE_MAX_ENTRIES);
+    size_t len = sizeof(hstate_header_t) + n * sizeof(hstate_entry_t);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return gs_err_set(err, GS_EINVAL, "%s: path too long", path);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return gs_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
+    int rc = 0;
+    void *mem = MAP_FAILED;
+    if (ftruncate(fd, (off_t)len) != 0) {
+        rc = gs_err_set(err, -errno, "%s: ftruncate: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) {
+        rc = gs_err_set(err, -errno, "%s: mmap: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    hstate_header_t *h = mem;
+    memcpy(h->magic, HSTATE_MAGIC, 8);
+    h->layout = HSTATE_LAYOUT;
+    h->header_size = sizeof(hstate_header_t);
+    h->entry_size = sizeof(hstate_entry_t);
+    h->nentries = (uint32_t)n;
+    h->generation = generation;
+    h->writer_pid = (int32_t)getpid();
+    h->heartbeat_ms = heartbeat_ms;
+    h->writer_start_ms = hstate_now_real_ms();
+    h->check = header_check(h);
+    hstate_entry_t *e = (hstate_entry_t *)(h + 1);
+    for (size_t i = 0; i < n; i++) {
+        e[i].id = ids[i];
+        if (init) {
+            e[i].copy[0] = init[i];
+            e[i].copy[1] = init[i];
+        }
+    }
+    atomic_store(&h->heartbeat_real_ms, hstate_now_real_ms());
+    atomic_store(&h->heartbeat_mono_ms, hstate_now_mono_ms());
+    /* Whole before it becomes visible under its name. */
+    if (msync(mem, len, MS_SYNC) != 0 || rename(tmp, path) != 0) {
+        rc = gs_err_set(err, -errno, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    hstate_writer_t *w = mem_calloc(1, sizeof(*w));
+    w->mem = mem;
+    w->len = len;
+    w->h = h;
+    w->e = e;
+    w->view.h = h;
+    w->view.e = e;
+    w->view.n = n;
+    *out = w;
+    return 0;
+fail:
+    if (mem != MAP_FAILED)
+        munmap(mem, len);
+    close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+void hstate_write_hooked(hstate_writer_t *w, size_t i, const hstate_value_t *val,
+                         hstate_hook_fn hook, void *ctx)
+{
+    hstate_entry_t *e = &w->e[i];
+    uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
+    if (s & 1) /* a writer died between the steps: copy 1 is the whole one */
+        s++;
+    /* Readers move to copy 1 while copy 0 is rewritten... */
+    atomic_store_explicit(&e->seq, s + 1, memory_order_release);
+    atomic_thread_fence(memory_order_release);
+    if (hook) {
+        memcpy(&e->copy[0], val, sizeof(*val) / 2);
+        hook(1, ctx);
+        memcpy((char *)&e->copy[0] + sizeof(*val) / 2, (const char *)val + sizeof(*val) / 2,
+               sizeof(*val) - sizeof(*val) / 2);
+    } else {
+        e->copy[0] = *val;
+    }
+    /* ...then back to copy 0 while copy 1 catches up. */
+    atomic_store_explicit(&e->seq, s + 2, memory_order_release);
+    atomic_thread_fence(memory_order_release);
+    if (hook) {
+        memcpy(&e->copy[1], val, sizeof(*val) / 2);
+        hook(2, ctx);
+        memcpy((char *)&e->copy[1] + sizeof(*val) / 2, (const char *)val + sizeof(*val) / 2,
+               sizeof(*val) - sizeof(*val) / 2);
+    } else {
+        e->copy[1] = *val;
+    }
+}
+
+void hstate_write(hstate_writer_t *w, size_t i, const hstate_value_t *val)
+{
+    hstate_write_hooked(w, i, val, NULL, NULL);
+}
+
+void hstate_beat(hstate_writer_t *w)
+{
+    atomic_store_explicit(&w->h->heartbeat_real_ms, hstate_now_real_ms(), memory_order_relaxed);
+    atomic_store_explicit(&w->h->heartbeat_mono_ms, hstate_now_mono_ms(), memory_order_release);
+}
+
+const hstate_view_t *hstate_writer_view(const hstate_writer_t *w)
+{
+    return &w->view;
+}
+
+void hstate_writer_close(hstate_writer_t *w)
+{
+    if (!w)
+        return;
+    munmap(w->mem, w->len);
+    free(w);
+}
