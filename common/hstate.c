@@ -91,6 +91,7 @@ int hstate_read(const hstate_view_t *v, size_t i, hstate_value_t *out)
             return 0;
         }
     }
+    memset(out, 0, sizeof(*out)); /* UNKNOWN, no error text */
     return GS_ECONFLICT;
 }
 
@@ -116,8 +117,8 @@ int hstate_map(const char *path, hstate_map_t **out, gs_err_t *err)
         st.st_size > (off_t)(sizeof(hstate_header_t) +
                              (size_t)HSTATE_MAX_ENTRIES * sizeof(hstate_entry_t))) {
         close(fd);
-        return gs_err_set(err, GS_EINVAL, "%s: not a regular file of a plausible size (%lld)",
-                          path, (long long)st.st_size);
+        return gs_err_set(err, GS_EINVAL, "%s: not a regular file of a plausible size (%lld)", path,
+                          (long long)st.st_size);
     }
     size_t len = (size_t)st.st_size;
     void *mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
@@ -146,9 +147,8 @@ void hstate_unmap(hstate_map_t *m)
     free(m);
 }
 
-int hstate_create(const char *path, uint64_t generation, uint32_t heartbeat_ms,
-                  const uint64_t *ids, const hstate_value_t *init, size_t n,
-                  hstate_writer_t **out, gs_err_t *err)
+int hstate_create(const char *path, uint64_t generation, uint32_t heartbeat_ms, const uint64_t *ids,
+                  const hstate_value_t *init, size_t n, hstate_writer_t **out, gs_err_t *err)
 {
     *out = NULL;
     if (n > HSTATE_MAX_ENTRIES)
@@ -221,9 +221,9 @@ void hstate_write_hooked(hstate_writer_t *w, size_t i, const hstate_value_t *val
                          hstate_hook_fn hook, void *ctx)
 {
     hstate_entry_t *e = &w->e[i];
+    /* One writer for the file's whole life (hstate.h), so the counter is
+     * even here: no earlier write was left half done. */
     uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
-    if (s & 1) /* a writer died between the steps: copy 1 is the whole one */
-        s++;
     /* Readers move to copy 1 while copy 0 is rewritten... */
     atomic_store_explicit(&e->seq, s + 1, memory_order_release);
     atomic_thread_fence(memory_order_release);

@@ -17,6 +17,11 @@
  * under them. The header carries a heartbeat the writer refreshes every
  * heartbeat interval; a reader judges the writer alive by its age.
  *
+ * A file has one writer for its whole life: the handle hstate_create
+ * returned. A new writer (a restarted probe) never resumes an old file; it
+ * creates a new one, carrying values over with hstate_read, which is safe
+ * whatever instant the old writer died at.
+ *
  * Entries are identified by their check id (plan.h), written once at
  * creation; a reader maps ids to entry indexes when it maps the file.
  *
@@ -109,7 +114,7 @@ int hstate_view_init(hstate_view_t *v, const void *mem, size_t len, gs_err_t *er
 
 /* Copies the current value of entry `i` into `out`. Returns 0, or
  * GS_ECONFLICT if the counter kept moving for HSTATE_READ_RETRIES rounds
- * (`out` then holds nothing usable). Never blocks, no system call. */
+ * (`out` is then zeroed: UNKNOWN). Never blocks, no system call. */
 int hstate_read(const hstate_view_t *v, size_t i, hstate_value_t *out);
 
 /* The writer's last heartbeat (CLOCK_MONOTONIC ms), one atomic load. */

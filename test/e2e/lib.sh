@@ -116,6 +116,63 @@ gs_start_geosteerd() {
     gs_wait_socket "$GS_SOCK"
 }
 
+# gs_start_probe RUNDIR: starts geosteer-probe on runtime directory RUNDIR
+# (where geosteerd writes plan.json), logging to RUNDIR/probe.log. Sets
+# GS_PROBE_PID.
+gs_start_probe() {
+    : "${GEOSTEER_PROBE:?GEOSTEER_PROBE must point to the geosteer-probe binary}"
+    mkdir -p "$1"
+    "$GEOSTEER_PROBE" -r "$1" >>"$1/probe.log" 2>&1 &
+    GS_PROBE_PID=$!
+    gs_register "$GS_PROBE_PID"
+}
+
+# gs_start_targets DIR: starts test/e2e/targets.py (local HTTP/HTTPS/TCP
+# targets) in DIR and waits for DIR/targets.json. Sets GS_TARGETS_PID.
+# Read ports with: gs_port http.ok (keys as in targets.json).
+gs_start_targets() {
+    gs_require openssl
+    mkdir -p "$1"
+    "$GS_PY" "$(dirname "${BASH_SOURCE[0]}")/targets.py" --dir "$1" >>"$1/targets.log" 2>&1 &
+    GS_TARGETS_PID=$!
+    GS_TARGETS_DIR=$1
+    gs_register "$GS_TARGETS_PID"
+    for _ in $(seq 200); do
+        [ -f "$1/targets.json" ] && return 0
+        kill -0 "$GS_TARGETS_PID" 2>/dev/null || gs_fail "targets.py exited; see $1/targets.log"
+        sleep 0.05
+    done
+    gs_fail "targets.py never wrote $1/targets.json"
+}
+
+# gs_port KEY: a port (or the CA path for "ca") from targets.json, KEY like http.ok.
+gs_port() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): d=d[k]
+print(d)' "$GS_TARGETS_DIR/targets.json" "$1"
+}
+
+# gs_target_mode NAME MODE: sets a toggle target's mode (toggle1 ok|fail|hang|
+# refuse, tcp_toggle up|down) atomically.
+gs_target_mode() {
+    echo "$2" >"$GS_TARGETS_DIR/$1.mode.tmp"
+    mv "$GS_TARGETS_DIR/$1.mode.tmp" "$GS_TARGETS_DIR/$1.mode"
+}
+
+# gs_wait_log FILE PATTERN SECONDS: waits until FILE has a line matching the
+# extended regex PATTERN; fails after SECONDS. Prints the seconds waited.
+gs_wait_log() {
+    local file=$1 pat=$2 max=$3 t0
+    t0=$(date +%s.%N)
+    while ! grep -Eq -- "$pat" "$file" 2>/dev/null; do
+        if [ "$(echo "$(date +%s.%N) - $t0 > $max" | bc -l 2>/dev/null || python3 -c "import sys; print(int(float(sys.argv[1]) - float(sys.argv[2]) > float(sys.argv[3])))" "$(date +%s.%N)" "$t0" "$max")" = 1 ]; then
+            gs_fail "no line matching '$pat' in $file after $max s"
+        fi
+        sleep 0.1
+    done
+    python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$t0"
+}
+
 # gs_cli ARGS...: runs the geosteer CLI against the current daemon.
 gs_cli() { "$GEOSTEER" -s "$GS_SOCK" "$@"; }
 
