@@ -456,14 +456,22 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
     if (d.pool != UINT32_MAX)
         buf_printf(out, " -> pool %s", steer_pool_name(st, d.pool));
     buf_putc(out, '\n');
-    if (d.pool != UINT32_MAX) {
+    /* Candidates: the pool decided on, or every pool a failover or
+     * proximity policy weighs, in order. */
+    size_t np = 1;
+    const uint32_t *pools = &d.pool;
+    const char *type = steer_policy_type_name(st, (uint32_t)pi);
+    if (strcmp(type, "failover") == 0 || strcmp(type, "proximity") == 0)
+        pools = steer_policy_pools(st, (uint32_t)pi, &np);
+    for (size_t k = 0; k < np && pools[k] != UINT32_MAX; k++) {
         size_t ne;
-        const uint32_t *eps = steer_pool_endpoints(st, d.pool, &ne);
+        const uint32_t *eps = steer_pool_endpoints(st, pools[k], &ne);
         for (size_t i = 0; i < ne; i++)
-            buf_printf(out, "candidate: %s weight %u health %s admin %s\n",
+            buf_printf(out, "candidate: %s weight %u health %s admin %s%s%s\n",
                        steer_endpoint_name(st, eps[i]), steer_endpoint_weight(st, eps[i]),
                        health_endpoint_word(s->world->health, eps[i]),
-                       admin_name(steer_admin_get(&adm, eps[i])));
+                       admin_name(steer_admin_get(&adm, eps[i])), np > 1 ? " pool " : "",
+                       np > 1 ? steer_pool_name(st, pools[k]) : "");
     }
     unsigned bit = rec->dyn_type->code == 1    ? STEER_QT_A
                    : rec->dyn_type->code == 28 ? STEER_QT_AAAA

@@ -441,6 +441,12 @@ static int load_config_locked(const char *path, buf_t *errors)
                              "settings.geoip.max_age_days (%u): update it",
                              info.path, age, cfg.geoip_max_age_days);
             }
+            for (size_t i = 0; i < cfg.nmonitors; i++)
+                if (cfg.monitors[i].insecure)
+                    log_warn("state: monitor '%s': \"insecure\": its HTTPS checks accept any "
+                             "certificate, so an impostor answering on the endpoint's address "
+                             "counts as healthy",
+                             cfg.monitors[i].name);
             for (size_t i = 0; i < cfg.npolicies; i++)
                 if (cfg.policies[i].all_down == CFG_ALL_DOWN_EMPTY)
                     log_warn("state: policy '%s': all_down \"empty\" answers NODATA when no "
@@ -592,6 +598,13 @@ int state_override(const char *endpoint, const char *state, int64_t until, gs_er
             snap_replace_world(w);
             log_notice("state: endpoint '%s': %s%s", endpoint, state ? state : "override removed",
                        until ? " (expires)" : "");
+            /* The answers change now: pdns's cached copies must go too. */
+            uint32_t e = (uint32_t)steer_endpoint_find(w->steer, endpoint);
+            buf_t names;
+            buf_init(&names);
+            size_t count = steered_names(snap_current(), &e, 1, &names);
+            health_purge(names.data, count);
+            buf_free(&names);
         }
     }
     pthread_mutex_unlock(&writer_lock);

@@ -421,6 +421,12 @@ const uint32_t *steer_pool_endpoints(const steer_t *s, uint32_t p, size_t *n)
     return s->pools[p].eps;
 }
 
+const uint32_t *steer_policy_pools(const steer_t *s, uint32_t p, size_t *n)
+{
+    *n = s->pols[p].def.npools;
+    return s->pols[p].pools;
+}
+
 const char *steer_policy_type_name(const steer_t *s, uint32_t p)
 {
     static const char *names[] = {

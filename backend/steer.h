@@ -191,6 +191,10 @@ size_t steer_endpoint_values(const steer_t *s, uint32_t e, unsigned qtype, const
 /* Endpoint indexes of pool `p` (borrowed) and their count in *n. */
 const uint32_t *steer_pool_endpoints(const steer_t *s, uint32_t p, size_t *n);
 
+/* The pools named by policy `p` (borrowed): its one pool, or the ordered
+ * pools of failover/proximity; not geo rules' pools. Count in *n. */
+const uint32_t *steer_policy_pools(const steer_t *s, uint32_t p, size_t *n);
+
 /* Type and TTL of policy `p`; the type as written in geosteer.json. */
 const char *steer_policy_type_name(const steer_t *s, uint32_t p);
 uint32_t steer_policy_ttl(const steer_t *s, uint32_t p);

@@ -84,7 +84,7 @@ gs_expect_contains "drain" "OK eu1: drain" "$(gs_cli drain eu1)"
 gs_expect_eq "drained endpoint gone from the next answer" "192.0.2.11 | scope 24" \
     "$(ans 203.0.113.0/24 www.steer.test A)"
 gs_expect_contains "status lists the override" "override eu1 drain" "$(gs_cli status)"
-gs_expect_contains "explain shows the admin state" "candidate: eu1 weight 1 health unknown (no probe yet) admin drained" \
+gs_expect_contains "explain shows the admin state" "candidate: eu1 weight 1 health not monitored admin drained" \
     "$(gs_cli explain www.steer.test 203.0.113.7 A)"
 gs_expect_contains "force-down with expiry" "OK eu2: force-down until" "$(gs_cli force-down eu2 for 3s)"
 gs_expect_eq "both EU endpoints out: all_down=all answers the policy's candidates the operator left in" \
