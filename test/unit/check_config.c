@@ -79,6 +79,13 @@ START_TEST(test_counts_and_settings)
     ck_assert_str_eq(cfg.geoip_asn_database, "/var/lib/geosteer/GeoLite2-ASN.mmdb");
     ck_assert_uint_eq(cfg.geoip_max_age_days, 45);
     ck_assert_uint_eq(cfg.socket_mode, 0660);
+    ck_assert_str_eq(cfg.runtime_dir, "/run/geosteer");
+    ck_assert_uint_eq(cfg.probe_max_in_flight, 256);
+    ck_assert_double_eq(cfg.probe_heartbeat, 1);
+    ck_assert_uint_eq(cfg.health_stale_after, 3);
+    ck_assert_double_eq(cfg.health_grace, 30);
+    ck_assert_int_eq(cfg.health_stale_rule, CFG_STALE_IGNORE);
+    ck_assert_str_eq(cfg.pdns_control_socket, "/run/pdns/pdns.controlsocket");
 }
 END_TEST
 
@@ -96,6 +103,7 @@ START_TEST(test_monitors)
     ck_assert_uint_eq(m->expect[1][0], 204);
     ck_assert_uint_eq(m->expect[1][1], 204);
     ck_assert_str_eq(m->body, "ok");
+    ck_assert_str_eq(m->ca_file, "/etc/ssl/certs/ca-certificates.crt");
     ck_assert_uint_eq(m->body_max, 1024);
     ck_assert_uint_eq(m->nheaders, 2);
     ck_assert_str_eq(m->headers[0].name, "User-Agent");
