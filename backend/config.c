@@ -44,7 +44,6 @@ void cfg_defaults(cfg_t *cfg)
     cfg->max_connections = 256;
     cfg->log_level = LOG_INFO;
     cfg->geoip_max_age_days = CFG_DEFAULT_GEOIP_MAX_AGE_DAYS;
-    cfg->runtime_dir = mem_strdup(CFG_DEFAULT_RUNTIME_DIR);
     cfg->probe_max_in_flight = 256;
     cfg->probe_heartbeat = 1;
     cfg->health_stale_after = 3;

@@ -189,7 +189,8 @@ typedef struct {
     char *geoip_database;         /* owned; country/city .mmdb, or NULL if not configured */
     char *geoip_asn_database;     /* owned; ASN .mmdb, or NULL */
     unsigned geoip_max_age_days;  /* 1..3650, default 45 */
-    char *runtime_dir;            /* owned; check plan and health state file */
+    char *runtime_dir;            /* owned; check plan and health state file, or NULL:
+                                     the directory of the socket geosteerd serves */
     char *pdns_control_socket;    /* owned; pdns's control socket for cache purges, or NULL */
     unsigned probe_max_in_flight; /* checks running at once, 1..10000, default 256 */
     double probe_heartbeat;       /* seconds between probe heartbeats, 0.1..60, default 1 */

@@ -141,12 +141,12 @@ void health_checks_free(health_checks_t *hc)
     memset(hc, 0, sizeof(*hc));
 }
 
-void health_configure(const cfg_t *cfg)
+void health_configure(const cfg_t *cfg, const char *default_dir)
 {
     pthread_mutex_lock(&hlock);
     free(H.runtime_dir);
     free(H.control_socket);
-    H.runtime_dir = mem_strdup(cfg->runtime_dir);
+    H.runtime_dir = mem_strdup(cfg->runtime_dir ? cfg->runtime_dir : default_dir);
     H.control_socket = cfg->pdns_control_socket ? mem_strdup(cfg->pdns_control_socket) : NULL;
     H.stale_after = cfg->health_stale_after;
     H.grace = cfg->health_grace;

@@ -38,8 +38,9 @@ void health_checks_from_cfg(const cfg_t *cfg, health_checks_t *out);
 /* Releases what `hc` owns. Accepts a zeroed struct. */
 void health_checks_free(health_checks_t *hc);
 
-/* Takes the runtime and staleness settings of a config just loaded. */
-void health_configure(const cfg_t *cfg);
+/* Takes the runtime and staleness settings of a config just loaded;
+ * `default_dir` is the runtime directory when the config names none. */
+void health_configure(const cfg_t *cfg, const char *default_dir);
 
 /* Writes `plan` to <runtime_dir>/plan.json by write-then-rename, unless the
  * file already holds the same checks; sets plan->generation (the file's

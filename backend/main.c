@@ -134,6 +134,12 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return EX_IOERR;
     }
+    /* Plan and health state live beside the socket unless the config says. */
+    char *dir = mem_strdup(cfg.socket), *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    state_set_runtime_default(dir);
+    free(dir);
     if (config) {
         buf_t errors;
         buf_init(&errors);

@@ -397,6 +397,9 @@ static snap_world_t *world_with_overrides(snap_engine_t *eng)
     return snap_world_new(eng, a.state, a.until, n);
 }
 
+/* The runtime directory when the config names none: the socket's. */
+static char runtime_default[4096] = CFG_DEFAULT_RUNTIME_DIR;
+
 static int load_config_locked(const char *path, buf_t *errors)
 {
     cfg_t cfg;
@@ -419,7 +422,7 @@ static int load_config_locked(const char *path, buf_t *errors)
             eng->geo = geo;
             eng->asn = asn;
             health_checks_from_cfg(&cfg, &eng->checks);
-            health_configure(&cfg);
+            health_configure(&cfg, runtime_default);
             if (health_publish_plan(&eng->checks.plan, &e) != 0)
                 log_err("state: check plan not published, the probe keeps its old one: %s", e.text);
             else
@@ -472,6 +475,13 @@ static int load_config_locked(const char *path, buf_t *errors)
         config_path = mem_strdup(path);
     }
     return rc;
+}
+
+void state_set_runtime_default(const char *dir)
+{
+    pthread_mutex_lock(&writer_lock);
+    snprintf(runtime_default, sizeof(runtime_default), "%s", dir);
+    pthread_mutex_unlock(&writer_lock);
 }
 
 int state_load_config(const char *path, buf_t *errors)

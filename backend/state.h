@@ -58,6 +58,10 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
  * names a policy the new config lacks or cannot answer. */
 int state_load_config(const char *path, buf_t *errors);
 
+/* The runtime directory (check plan, health state file) used when the config
+ * sets no settings.runtime_dir: the directory of the socket being served. */
+void state_set_runtime_default(const char *dir);
+
 /* Reloads the file given to the last state_load_config. */
 int state_reload(buf_t *errors);
 

@@ -79,7 +79,7 @@ START_TEST(test_counts_and_settings)
     ck_assert_str_eq(cfg.geoip_asn_database, "/var/lib/geosteer/GeoLite2-ASN.mmdb");
     ck_assert_uint_eq(cfg.geoip_max_age_days, 45);
     ck_assert_uint_eq(cfg.socket_mode, 0660);
-    ck_assert_str_eq(cfg.runtime_dir, "/run/geosteer");
+    ck_assert_str_eq(cfg.runtime_dir, "/run/geosteer"); /* set in the example */
     ck_assert_uint_eq(cfg.probe_max_in_flight, 256);
     ck_assert_double_eq(cfg.probe_heartbeat, 1);
     ck_assert_uint_eq(cfg.health_stale_after, 3);
