@@ -229,10 +229,11 @@ static int get_str(json_t *o, const char *key, bool required, char **out, const 
     return 0;
 }
 
-static bool header_text_ok(const char *s)
+/* No control characters (a tab only where `tab` allows: header values). */
+static bool text_ok(const char *s, bool tab)
 {
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 && *s != '\t')
+        if (((unsigned char)*s < 0x20 && !(tab && *s == '\t')) || *s == 0x7f)
             return false;
     return true;
 }
@@ -242,9 +243,9 @@ static int decode_check(json_t *o, plan_check_t *c, const char *where, gs_err_t 
     if (!json_is_object(o))
         return gs_err_set(err, GS_EINVAL, "%s: must be an object", where);
     const char *id = json_string_value(json_object_get(o, "id"));
-    char *end = NULL;
-    if (!id || strlen(id) != 16 || (c->id = strtoull(id, &end, 16), *end))
-        return gs_err_set(err, GS_EINVAL, "%s: \"id\" must be 16 hex digits", where);
+    if (!id || strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
+        return gs_err_set(err, GS_EINVAL, "%s: \"id\" must be 16 lower-case hex digits", where);
+    c->id = strtoull(id, NULL, 16);
     const char *type = json_string_value(json_object_get(o, "type"));
     int t = -1;
     for (int i = 0; type && i < 3; i++)
@@ -279,6 +280,8 @@ static int decode_check(json_t *o, plan_check_t *c, const char *where, gs_err_t 
     c->fall = (unsigned)v;
     if ((rc = get_str(o, "label", false, &c->label, where, err)))
         return rc;
+    if (!c->label)
+        c->label = mem_strdup(""); /* never NULL, as plan_add guarantees */
     if (c->type == PLAN_TCP)
         return 0;
     if ((rc = get_str(o, "path", true, &c->path, where, err)) ||
@@ -286,8 +289,8 @@ static int decode_check(json_t *o, plan_check_t *c, const char *where, gs_err_t 
         (rc = get_str(o, "body", false, &c->body, where, err)) ||
         (rc = get_str(o, "ca_file", false, &c->ca_file, where, err)))
         return rc;
-    if (c->path[0] != '/' || !header_text_ok(c->path) || strchr(c->path, ' ') ||
-        (c->host && (!header_text_ok(c->host) || strpbrk(c->host, " /"))))
+    if (c->path[0] != '/' || !text_ok(c->path, false) || strchr(c->path, ' ') ||
+        (c->host && (!text_ok(c->host, false) || strpbrk(c->host, " /"))))
         return gs_err_set(err, GS_EINVAL, "%s: bad \"path\" or \"host\"", where);
     if ((rc = get_uint(o, "body_max", 1, 1 << 20, &v, where, err)))
         return rc;
@@ -315,8 +318,8 @@ static int decode_check(json_t *o, plan_check_t *c, const char *where, gs_err_t 
         json_t *h = json_array_get(hs, i);
         const char *n = json_string_value(json_array_get(h, 0));
         const char *val = json_string_value(json_array_get(h, 1));
-        if (json_array_size(h) != 2 || !n || !val || !*n || !header_text_ok(n) ||
-            !header_text_ok(val) || strpbrk(n, " :"))
+        if (json_array_size(h) != 2 || !n || !val || !*n || !text_ok(n, false) ||
+            !text_ok(val, true) || strpbrk(n, " :"))
             return gs_err_set(err, GS_EINVAL, "%s: \"headers\"[%zu] must be [name, value]", where,
                               i);
         c->headers[i][0] = mem_strdup(n);

@@ -66,9 +66,9 @@ typedef struct {
 void plan_check_id(plan_check_t *c);
 
 /* Appends a copy of `c` (strings duplicated) unless a check with the same
- * id is already in `p`; then appends `label` to that check's label as
- * "+N more" bookkeeping. Returns the index of the check in `p`. The plan is
- * unsorted until plan_finish. */
+ * id is already in `p`; then appends `c->label` to that check's label,
+ * comma-separated, while it is under ~200 bytes. Labels are never NULL.
+ * Returns the index of the check in `p`. Unsorted until plan_finish. */
 size_t plan_add(plan_t *p, const plan_check_t *c);
 
 /* Sorts the checks by id. */

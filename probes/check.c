@@ -16,6 +16,7 @@
 
 struct probe_check {
     CURL *h;
+    size_t slot;
     plan_type_t type;
     uint32_t timeout_ms;
     char *url;
@@ -123,6 +124,16 @@ void probe_check_free(probe_check_t *k)
 CURL *probe_check_handle(const probe_check_t *k)
 {
     return k->h;
+}
+
+void probe_check_set_slot(probe_check_t *k, size_t slot)
+{
+    k->slot = slot;
+}
+
+size_t probe_check_slot(const probe_check_t *k)
+{
+    return k->slot;
 }
 
 int probe_check_start(probe_check_t *k)

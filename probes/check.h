@@ -30,6 +30,11 @@ void probe_check_free(probe_check_t *k);
 /* The easy handle (to match curl's completion messages). */
 CURL *probe_check_handle(const probe_check_t *k);
 
+/* A slot number the caller keeps with the runner (its index in the
+ * probe's tables), so a finished transfer finds its check in O(1). */
+void probe_check_set_slot(probe_check_t *k, size_t slot);
+size_t probe_check_slot(const probe_check_t *k);
+
 /* Prepares a run. Returns 0, or an error for curl refusing an option. */
 int probe_check_start(probe_check_t *k);
 

@@ -47,9 +47,10 @@ bool probe_hyst_step(hstate_value_t *v, bool ok, uint32_t rtt_us, const char *er
 void probe_hyst_describe(const hstate_value_t *v, hstate_state_t from, char *out, size_t len)
 {
     const char *to = probe_state_name(v->state);
-    if (from == HSTATE_UNKNOWN)
-        snprintf(out, len, "UNKNOWN -> %s (first result%s%s%s)", to, v->last_ok ? "" : ": ",
-                 v->last_ok ? "" : v->error, "");
+    if (from == HSTATE_UNKNOWN && v->last_ok)
+        snprintf(out, len, "UNKNOWN -> %s on the first result", to);
+    else if (from == HSTATE_UNKNOWN)
+        snprintf(out, len, "UNKNOWN -> %s on the first result (%s)", to, v->error);
     else if (v->state == HSTATE_DOWN)
         snprintf(out, len, "%s -> DOWN after %u failure%s (%s)", probe_state_name(from),
                  v->consecutive, v->consecutive == 1 ? "" : "s", v->error);

@@ -24,7 +24,8 @@ bool probe_hyst_step(hstate_value_t *v, bool ok, uint32_t rtt_us, const char *er
 const char *probe_state_name(unsigned state);
 
 /* Describes a transition for the log: "UP -> DOWN after 3 failures (connect
- * timeout)", "UNKNOWN -> UP (first result)". Writes at most `len` bytes. */
+ * timeout after 5000 ms)", "UNKNOWN -> UP on the first result", "UNKNOWN ->
+ * DOWN on the first result (status 500)". Writes at most `len` bytes. */
 void probe_hyst_describe(const hstate_value_t *v, hstate_state_t from, char *out, size_t len);
 
 #endif

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct probe {
     hstate_writer_t *w;
     CURLM *multi;
     unsigned in_flight;
+    int64_t next_scan; /* no check is due before this (CLOCK_MONOTONIC ms) */
     int sigfd;
     struct stat plan_st; /* identity of the plan file applied */
     bool plan_missing_logged, plan_bad_logged;
@@ -95,7 +97,8 @@ static void stop_run(probe_t *p, run_t *r)
     if (r->running) {
         curl_multi_remove_handle(p->multi, probe_check_handle(r->k));
         r->running = false;
-        p->in_flight--;
+        if (p->in_flight-- >= p->plan.max_in_flight)
+            p->next_scan = 0; /* a slot freed for checks that were waiting */
     }
 }
 
@@ -223,6 +226,10 @@ static int apply_plan(probe_t *p, plan_t *np, const hstate_view_t *old_file)
     p->plan = *np;
     p->runs = nr;
     p->have_plan = true;
+    p->next_scan = 0;
+    for (size_t i = 0; i < p->plan.n; i++)
+        if (p->runs[i].k)
+            probe_check_set_slot(p->runs[i].k, i);
     hstate_writer_close(p->w);
     p->w = w;
     log_info("probe: plan generation %llu applied: %zu checks (%zu kept, %zu resumed from the "
@@ -277,33 +284,41 @@ static void refresh_plan(probe_t *p, bool force)
     hstate_unmap(old);
 }
 
+/* Starts the checks that are due, while slots are free, and sets
+ * p->next_scan to the earliest start still ahead. O(checks), so skipped
+ * until next_scan (or until collect() frees a slot checks wait for). */
 static void start_due(probe_t *p, int64_t now, int64_t *next_due)
 {
+    if (now < p->next_scan) {
+        if (p->next_scan < *next_due)
+            *next_due = p->next_scan;
+        return;
+    }
+    int64_t earliest = INT64_MAX;
     for (size_t i = 0; i < p->plan.n; i++) {
         run_t *r = &p->runs[i];
         if (r->running)
             continue;
         if (r->due_ms > now) {
-            if (r->due_ms < *next_due)
-                *next_due = r->due_ms;
+            if (r->due_ms < earliest)
+                earliest = r->due_ms;
             continue;
         }
-        if (p->in_flight >= p->plan.max_in_flight) {
-            *next_due = now; /* retry when a slot frees */
-            continue;
-        }
+        if (p->in_flight >= p->plan.max_in_flight)
+            continue; /* collect() asks for a new scan when a slot frees */
         const plan_check_t *c = &p->plan.checks[i];
         if (!r->k && !(r->k = probe_check_new(c))) {
             log_err("probe: out of curl handles");
             r->due_ms = now + c->interval_ms;
             continue;
         }
+        probe_check_set_slot(r->k, i);
         /* Next run one interval after this start, jittered by +-5% so checks
          * that started together drift apart. */
         int64_t jitter = (int64_t)(next_rand(p) % (c->interval_ms / 10 + 1)) - c->interval_ms / 20;
         r->due_ms = now + c->interval_ms + jitter;
-        if (r->due_ms < *next_due)
-            *next_due = r->due_ms;
+        if (r->due_ms < earliest)
+            earliest = r->due_ms;
         if (probe_check_start(r->k) != 0 ||
             curl_multi_add_handle(p->multi, probe_check_handle(r->k)) != CURLM_OK) {
             log_err("probe: cannot start check %016llx", (unsigned long long)c->id);
@@ -313,6 +328,9 @@ static void start_due(probe_t *p, int64_t now, int64_t *next_due)
         r->started_us = now_us();
         p->in_flight++;
     }
+    p->next_scan = earliest;
+    if (earliest < *next_due)
+        *next_due = earliest;
 }
 
 static void collect(probe_t *p)
@@ -326,16 +344,14 @@ static void collect(probe_t *p)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&k);
         CURLcode code = m->data.result;
         curl_multi_remove_handle(p->multi, m->easy_handle);
-        /* Find the run (the private pointer is the runner). */
-        size_t i = 0;
-        while (i < p->plan.n && p->runs[i].k != k)
-            i++;
-        if (i == p->plan.n)
+        size_t i = k ? probe_check_slot(k) : p->plan.n;
+        if (i >= p->plan.n || p->runs[i].k != k)
             continue;
         run_t *r = &p->runs[i];
         const plan_check_t *c = &p->plan.checks[i];
         r->running = false;
-        p->in_flight--;
+        if (p->in_flight-- >= p->plan.max_in_flight)
+            p->next_scan = 0; /* a slot freed for checks that were waiting */
         char why[HSTATE_ERROR_LEN];
         why[0] = '\0';
         bool ok = probe_check_finish(k, code, why, sizeof(why));
