@@ -257,6 +257,8 @@ int health_publish_plan(plan_t *plan, gs_err_t *err)
 
 /* ---- views ---- */
 
+static bool raw_down(const health_view_t *v, uint32_t e);
+
 static void hmap_release(hmap_t *m)
 {
     if (m && --m->refs == 0) {
@@ -296,9 +298,18 @@ health_view_t *health_view_new(const health_checks_t *hc)
     }
     /* Transitions are reported across views of the same config. */
     if (H.latest && hc && H.latest->serial == hc->serial &&
-        H.latest->nendpoints == hc->nendpoints) {
+        H.latest->nendpoints == hc->nendpoints && H.latest->primed) {
         memcpy(v->last_down, H.latest->last_down, hc->nendpoints);
-        v->primed = H.latest->primed;
+        v->primed = true;
+    } else if (hc) {
+        /* A new config: what it shows now is its starting point, and only
+         * later changes are transitions. A config loaded before the probe's
+         * file existed starts all up, so endpoints already DOWN in a file
+         * mapped later are reported. */
+        bool use = atomic_load(&use_health);
+        for (uint32_t e = 0; e < hc->nendpoints; e++)
+            v->last_down[e] = use && raw_down(v, e);
+        v->primed = true;
     }
     if (H.latest)
         health_view_release(H.latest);

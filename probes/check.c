@@ -172,6 +172,11 @@ int probe_check_start(probe_check_t *k)
         SET(CURLOPT_WRITEDATA, (void *)k);
         SET(CURLOPT_SSL_VERIFYPEER, k->insecure ? 0L : 1L);
         SET(CURLOPT_SSL_VERIFYHOST, k->insecure ? 0L : 2L);
+        /* One CA bundle file, no CA directory: Debian's libcurl defaults to
+         * both, and with a directory set it re-reads the whole store for
+         * every connection (~40 ms of CPU) instead of using the multi
+         * handle's cached copy. The bundle holds the same system CAs. */
+        SET(CURLOPT_CAPATH, NULL);
         if (k->ca_file)
             SET(CURLOPT_CAINFO, k->ca_file);
     }
