@@ -20,6 +20,10 @@
 #include "probes/check.h"
 #include "probes/hyst.h"
 
+/* Checks due within this many ms start together: one scan of the schedule
+ * per batch rather than per check (1% of the shortest interval). */
+#define START_SLACK_MS 10
+
 /* Plans bigger than this are refused (a generous bound on the file). */
 #define PLAN_FILE_MAX (64u << 20)
 
@@ -299,7 +303,7 @@ static void start_due(probe_t *p, int64_t now, int64_t *next_due)
         run_t *r = &p->runs[i];
         if (r->running)
             continue;
-        if (r->due_ms > now) {
+        if (r->due_ms > now + START_SLACK_MS) {
             if (r->due_ms < earliest)
                 earliest = r->due_ms;
             continue;
@@ -313,10 +317,11 @@ static void start_due(probe_t *p, int64_t now, int64_t *next_due)
             continue;
         }
         probe_check_set_slot(r->k, i);
-        /* Next run one interval after this start, jittered by +-5% so checks
-         * that started together drift apart. */
+        /* Next run one interval after this one was due (or after now, if it
+         * is late), jittered by +-5% so checks that started together drift
+         * apart. */
         int64_t jitter = (int64_t)(next_rand(p) % (c->interval_ms / 10 + 1)) - c->interval_ms / 20;
-        r->due_ms = now + c->interval_ms + jitter;
+        r->due_ms = (r->due_ms > now ? r->due_ms : now) + c->interval_ms + jitter;
         if (r->due_ms < earliest)
             earliest = r->due_ms;
         if (probe_check_start(r->k) != 0 ||
