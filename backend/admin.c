@@ -99,6 +99,17 @@ static int uint_arg(const char *opt, const char *s, uint32_t *v, buf_t *reply)
     return 0;
 }
 
+/* Pins the current snapshot for a command; NULL (with the ERR reply
+ * written) when every reader slot is taken. Release with unpin. */
+static const snap_t *pin(buf_t *out, snap_slot_t **slot)
+{
+    if (!(*slot = snap_slot_get())) {
+        buf_puts(out, "ERR too many concurrent readers, try again\n");
+        return NULL;
+    }
+    return snap_pin(*slot);
+}
+
 static void zone_create(char **w, int n, buf_t *out)
 {
     if (n < 3) {
@@ -190,12 +201,10 @@ static void zone_delete(char **w, int n, buf_t *out)
 
 static void zone_list(buf_t *out)
 {
-    snap_slot_t *slot = snap_slot_get();
-    if (!slot) {
-        buf_puts(out, "ERR too many concurrent readers, try again\n");
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
         return;
-    }
-    const snap_t *s = snap_pin(slot);
     buf_printf(out, "OK %zu zone%s\n", s->nzones, s->nzones == 1 ? "" : "s");
     for (size_t i = 0; i < s->nzones; i++) {
         const zone_t *z = s->zones[i];
@@ -236,12 +245,10 @@ static void put_probe(buf_t *out)
 
 static void status(buf_t *out)
 {
-    snap_slot_t *slot = snap_slot_get();
-    if (!slot) {
-        buf_puts(out, "ERR too many concurrent readers, try again\n");
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
         return;
-    }
-    const snap_t *s = snap_pin(slot);
     size_t recs = 0;
     for (size_t i = 0; i < s->nzones; i++)
         recs += s->zones[i]->nrecords;
@@ -314,12 +321,10 @@ static int parse_ip(const char *text, struct sockaddr_storage *ss)
 
 static void geoip(char **w, int n, buf_t *out)
 {
-    snap_slot_t *slot = snap_slot_get();
-    if (!slot) {
-        buf_puts(out, "ERR too many concurrent readers, try again\n");
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
         return;
-    }
-    const snap_t *s = snap_pin(slot);
     const snap_world_t *wd = s->world;
     if (n == 2 && strcmp(w[1], "info") == 0) {
         buf_puts(out, "OK\n");
@@ -508,12 +513,10 @@ static void explain(char **w, int n, buf_t *out)
         return;
     }
     const char *qtype = n == 4 ? w[3] : "ANY";
-    snap_slot_t *slot = snap_slot_get();
-    if (!slot) {
-        buf_puts(out, "ERR too many concurrent readers, try again\n");
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
         return;
-    }
-    const snap_t *s = snap_pin(slot);
     const zone_t *z = snap_zone_for(s, name, strlen(name));
     const zone_node_t *node =
         z ? zone_find(z, name, strlen(name), dname_hash(name, strlen(name))) : NULL;
@@ -616,12 +619,10 @@ static void health_cmd(char **w, int n, buf_t *out)
         buf_puts(out, "ERR usage: health [endpoint]\n");
         return;
     }
-    snap_slot_t *slot = snap_slot_get();
-    if (!slot) {
-        buf_puts(out, "ERR too many concurrent readers, try again\n");
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
         return;
-    }
-    const snap_t *s = snap_pin(slot);
     const snap_world_t *wd = s->world;
     int32_t only = -1;
     if (!wd->steer) {

@@ -217,6 +217,20 @@ fail:
     return rc;
 }
 
+/* Writes one copy; with a test hook, in two halves with the hook between. */
+static void fill_copy(hstate_value_t *dst, const hstate_value_t *val, hstate_hook_fn hook,
+                      void *ctx, int step)
+{
+    if (!hook) {
+        *dst = *val;
+        return;
+    }
+    size_t half = sizeof(*val) / 2;
+    memcpy(dst, val, half);
+    hook(step, ctx);
+    memcpy((char *)dst + half, (const char *)val + half, sizeof(*val) - half);
+}
+
 void hstate_write_hooked(hstate_writer_t *w, size_t i, const hstate_value_t *val,
                          hstate_hook_fn hook, void *ctx)
 {
@@ -227,25 +241,11 @@ void hstate_write_hooked(hstate_writer_t *w, size_t i, const hstate_value_t *val
     /* Readers move to copy 1 while copy 0 is rewritten... */
     atomic_store_explicit(&e->seq, s + 1, memory_order_release);
     atomic_thread_fence(memory_order_release);
-    if (hook) {
-        memcpy(&e->copy[0], val, sizeof(*val) / 2);
-        hook(1, ctx);
-        memcpy((char *)&e->copy[0] + sizeof(*val) / 2, (const char *)val + sizeof(*val) / 2,
-               sizeof(*val) - sizeof(*val) / 2);
-    } else {
-        e->copy[0] = *val;
-    }
+    fill_copy(&e->copy[0], val, hook, ctx, 1);
     /* ...then back to copy 0 while copy 1 catches up. */
     atomic_store_explicit(&e->seq, s + 2, memory_order_release);
     atomic_thread_fence(memory_order_release);
-    if (hook) {
-        memcpy(&e->copy[1], val, sizeof(*val) / 2);
-        hook(2, ctx);
-        memcpy((char *)&e->copy[1] + sizeof(*val) / 2, (const char *)val + sizeof(*val) / 2,
-               sizeof(*val) - sizeof(*val) / 2);
-    } else {
-        e->copy[1] = *val;
-    }
+    fill_copy(&e->copy[1], val, hook, ctx, 2);
 }
 
 void hstate_write(hstate_writer_t *w, size_t i, const hstate_value_t *val)
