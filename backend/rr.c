@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "backend/dname.h"
+#include "backend/luac.h"
 
 /* The types geosteer stores. Anything else is refused at write time: pdns
  * answers SERVFAIL for a type string it does not know, so storing one would
@@ -322,11 +323,12 @@ int rr_normalize(const rr_type_t *type, const char *content, buf_t *out, gs_err_
     case RR_KIND_CHECKED:
         return norm_checked(type, c, out, err);
     case RR_KIND_LUA: {
-        if (!rr_lua_qtype(c))
-            return gs_err_set(err, GS_EINVAL,
-                              "LUA: content must be '<TYPE> \"<expression>\"' with a known TYPE, "
-                              "got '%.60s'",
-                              c);
+        /* Compiled on write: only the declarative subset is stored. */
+        luac_prog_t *prog;
+        int rc = luac_compile(c, &prog, err);
+        if (rc)
+            return rc;
+        luac_free(prog);
         buf_puts(out, c);
         return 0;
     }

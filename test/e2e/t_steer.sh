@@ -33,6 +33,18 @@ set -e
 gs_expect_eq "unknown policy refused" 1 "$rc1"
 gs_expect_eq "AAAA from a policy with an A-only endpoint refused" 1 "$rc2"
 gs_expect_eq "static A beside a steered A refused" 1 "$rc3"
+# LUA records are compiled on write: code outside the subset is refused with
+# the column and the reason, which pdnsutil prints.
+set +e
+out4=$(pu add-record steer.test lua1 LUA "A \"os.execute('reboot')\""); rc4=$?
+out5=$(pu add-record steer.test lua2 LUA "A \"pickrandom({'192.0.2.1', '2001:db8::1'})\""); rc5=$?
+set -e
+gs_expect_eq "free-form Lua refused" 1 "$rc4"
+gs_expect_contains "free-form Lua: column and reason" \
+    "LUA: column 1: variables are not supported (got 'os')" "$out4"
+gs_expect_eq "wrong address family refused" 1 "$rc5"
+gs_expect_contains "wrong address family: column and reason" \
+    "LUA: column 26: '2001:db8::1' is not an IPv4 address" "$out5"
 gs_start_pdns "$GS_TMP/pdns" "$port"
 
 # ans SUBNET QNAME TYPE: "sorted answers | scope"

@@ -1,0 +1,156 @@
+/* The LUA-record subset compiler (design.md §4): geosteer never runs Lua.
+ * A LUA record's content `<QTYPE> "<code>"` is parsed and checked when it is
+ * written, and compiled into a small immutable program: a chain of
+ * (condition, selection) branches. Anything outside the subset is refused
+ * with the column and the reason.
+ *
+ * The subset:
+ *   code      := expr                                    (implicit return)
+ *              | ';' [ 'return' expr ]                    (one statement)
+ *              | ';' 'if' cond 'then' 'return' expr
+ *                    { 'elseif' cond 'then' 'return' expr }
+ *                    [ 'else' 'return' expr ] 'end'
+ *   expr      := selection call | string | table of strings
+ *   selection := ifportup(port, addrs|{set,...}, opts) | ifurlup(url, addrs|sets, opts)
+ *              | pickrandom(list) | pickrandomsample(n, list) | pickhashed(list)
+ *              | pickwrandom({{w,v},...}) | pickwhashed(...) | pickchashed(...)
+ *              | pickclosest(addrs) | all(list) | view({{{nets},{values}},...})
+ *              | steer('policy')
+ *   cond      := cond 'or' cond | cond 'and' cond | 'not' cond | '(' cond ')'
+ *              | country(code|list) | continent(..) | region(..) | asnum(n|list)
+ *              | netmask(list) | true | false
+ * Values are checked against QTYPE (A: IPv4, AAAA: IPv6, CNAME: names, TXT:
+ * any text). Library code: any thread, never logs. */
+#ifndef GS_BACKEND_LUAC_H
+#define GS_BACKEND_LUAC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+
+#define LUAC_MAX_CODE 4096   /* bytes of code after unquoting */
+#define LUAC_MAX_VALUES 256  /* values in one list or set */
+#define LUAC_MAX_BRANCHES 64 /* if/elseif arms */
+
+typedef enum {
+    LUAC_STATIC,     /* a literal string or table of strings */
+    LUAC_IFPORTUP,   /* TCP check on each address */
+    LUAC_IFURLUP,    /* HTTP(S) check on each address */
+    LUAC_PICKRANDOM, /* one value at random */
+    LUAC_PICKRANDOMSAMPLE,
+    LUAC_PICKHASHED,  /* one value by client hash */
+    LUAC_PICKWRANDOM, /* weighted random */
+    LUAC_PICKWHASHED, /* weighted by client hash */
+    LUAC_PICKCHASHED, /* weighted consistent hash */
+    LUAC_PICKCLOSEST, /* nearest address to the client */
+    LUAC_ALL,         /* every value */
+    LUAC_VIEW,        /* first rule whose netmasks hold the client */
+    LUAC_STEER,       /* a named policy of geosteer.json */
+} luac_sel_kind_t;
+
+/* Selectors of ifportup/ifurlup (`selector`, `backupSelector`). */
+typedef enum {
+    LUAC_PICK_RANDOM, /* the default selector and backupSelector */
+    LUAC_PICK_HASHED,
+    LUAC_PICK_CLOSEST,
+    LUAC_PICK_ALL,
+    LUAC_PICK_EMPTY, /* backupSelector only: answer nothing */
+} luac_pick_t;
+
+typedef struct {
+    const char *value; /* normalised presentation text (arena) */
+    uint32_t weight;   /* 1 unless weighted */
+} luac_item_t;
+
+typedef struct {
+    luac_item_t *items;
+    size_t n;
+} luac_set_t;
+
+typedef struct {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint8_t len;
+} luac_net_t;
+
+typedef struct {
+    luac_net_t *nets;
+    size_t nnets;
+    luac_set_t values;
+} luac_view_rule_t;
+
+/* Options of ifportup/ifurlup, with pdns's defaults filled in. */
+typedef struct {
+    luac_pick_t selector, backup;
+    uint32_t timeout_ms;   /* `timeout` (s), default 2 */
+    uint32_t interval_ms;  /* `interval` (s), default 5 */
+    uint32_t min_failures; /* `minimumFailures`, default 1 */
+    const char *stringmatch, *useragent;
+    uint32_t byteslimit; /* 0: default cap */
+    uint32_t httpcode;   /* default 200 */
+    const char *(*headers)[2];
+    size_t nheaders;
+} luac_opts_t;
+
+typedef struct {
+    luac_sel_kind_t kind;
+    luac_set_t *sets; /* one set, or the ordered sets of if*up */
+    size_t nsets;
+    uint32_t sample;         /* pickrandomsample: how many */
+    uint32_t port;           /* ifportup */
+    const char *url;         /* ifurlup */
+    luac_opts_t opts;        /* if*up */
+    luac_view_rule_t *rules; /* view */
+    size_t nrules;
+    const char *policy; /* steer */
+} luac_sel_t;
+
+typedef enum {
+    LUAC_P_TRUE,
+    LUAC_P_FALSE,
+    LUAC_P_AND,
+    LUAC_P_OR,
+    LUAC_P_NOT,
+    LUAC_P_COUNTRY,   /* codes: ISO 3166-1 alpha-2, upper case */
+    LUAC_P_CONTINENT, /* codes: AF AN AS EU NA OC SA */
+    LUAC_P_REGION,    /* codes: subdivision codes as given, upper case */
+    LUAC_P_ASNUM,     /* asns */
+    LUAC_P_NETMASK,   /* nets */
+} luac_pred_kind_t;
+
+typedef struct luac_pred {
+    luac_pred_kind_t kind;
+    struct luac_pred *a, *b; /* AND/OR: both; NOT: a */
+    const char **codes;
+    uint32_t *asns;
+    luac_net_t *nets;
+    size_t n;
+} luac_pred_t;
+
+typedef struct {
+    const luac_pred_t *cond; /* NULL: always (else, or no condition) */
+    luac_sel_t sel;
+} luac_branch_t;
+
+typedef struct {
+    uint16_t qtype; /* the type produced: 1 A, 28 AAAA, 5 CNAME, 16 TXT */
+    luac_branch_t *branches;
+    size_t nbranches; /* a chain without `else` answers nothing when no arm matches */
+    arena_t *arena;   /* owns everything above */
+} luac_prog_t;
+
+/* Compiles LUA record content (`A "pickrandom({'192.0.2.1'})"`). Returns 0
+ * and an owned program in *out, or GS_EINVAL with "LUA: column N: reason" in
+ * `err` (columns count bytes of the code between the quotes, from 1). */
+int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err);
+
+/* Releases a program. Accepts NULL. */
+void luac_free(luac_prog_t *p);
+
+/* The function name of a selection kind ("ifportup"). */
+const char *luac_sel_name(luac_sel_kind_t k);
+
+#endif
