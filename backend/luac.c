@@ -352,12 +352,25 @@ static const char *answer_value(ctx_t *x, const val_t *v)
         }
         return arena_strndup(x->arena, canon, strlen(canon));
     }
-    default:
+    default: {
         if (strlen(v->s) > 255) {
             fail(x, v->pos, "TXT value longer than 255 bytes");
             return NULL;
         }
-        return v->s;
+        /* Presentation form, as pdns expects TXT content: quoted, escaped. */
+        buf_t b;
+        buf_init(&b);
+        buf_putc(&b, '"');
+        for (const char *c = v->s; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                buf_putc(&b, '\\');
+            buf_putc(&b, *c);
+        }
+        buf_putc(&b, '"');
+        const char *q = arena_strndup(x->arena, b.data, b.len);
+        buf_free(&b);
+        return q;
+    }
     }
 }
 
@@ -410,7 +423,7 @@ static bool weighted_list(ctx_t *x, const val_t *v, luac_set_t *out)
             return false;
         }
         double w = p->items[0]->num;
-        if (w != (double)(uint32_t)w || w < 1 || w > 1000000) {
+        if (!(w >= 1 && w <= 1000000) || w != (double)(uint32_t)w) {
             fail(x, p->items[0]->pos, "weights are whole numbers from 1 to 1000000, got %g", w);
             return false;
         }
@@ -1028,6 +1041,7 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err)
     p->arena = arena_new();
     p->qtype = (uint16_t)t->code;
     p->branches = arena_alloc(p->arena, LUAC_MAX_BRANCHES * sizeof(luac_branch_t));
+    memset(p->branches, 0, LUAC_MAX_BRANCHES * sizeof(luac_branch_t));
     ctx_t x = {.code = code.data ? code.data : "",
                .len = code.len,
                .arena = p->arena,

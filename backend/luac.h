@@ -135,7 +135,7 @@ typedef struct {
     luac_sel_t sel;
 } luac_branch_t;
 
-typedef struct {
+typedef struct luac_prog {
     uint16_t qtype; /* the type produced: 1 A, 28 AAAA, 5 CNAME, 16 TXT */
     luac_branch_t *branches;
     size_t nbranches; /* a chain without `else` answers nothing when no arm matches */

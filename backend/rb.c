@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "backend/admin.h"
+#include "backend/luaeval.h"
 #include "backend/dname.h"
 #include "backend/scan.h"
 #include "backend/snap.h"
@@ -262,17 +263,38 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
     const steer_t *st = s->world->steer;
     for (uint32_t i = 0; i < node->nrecs; i++) {
         const zone_rec_t *rec = &node->recs[i];
-        if (!rec->policy || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
-                                      memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
+        if (!rec->dyn_type || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
+                                        memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
             continue;
+        if (!have_client)
+            steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
+        if (rec->prog) {
+            /* A compiled LUA program: the record's own TTL, the scope the
+             * evaluation needed. */
+            steer_admin_t adm = s->world->admin;
+            adm.now = now_coarse();
+            luae_env_t env = {.client = &cl,
+                              .geo = s->world->geo,
+                              .asn = s->world->asn,
+                              .rnd = next_random(c),
+                              .steer = st,
+                              .admin = &adm};
+            luae_result_t res;
+            luae_eval(rec->prog, &env, &res);
+            steer_decision_t d = {.ttl = rec->ttl, .scope = res.scope};
+            for (size_t v = 0; v < res.n; v++) {
+                if (emitted++)
+                    buf_putc(out, ',');
+                put_dyn_rec(out, z, node, rec->dyn_type, res.vals[v], &d);
+            }
+            continue;
+        }
         int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
         if (pi < 0) {
             LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
                             node->name, rec->policy);
             continue;
         }
-        if (!have_client)
-            steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
         steer_decision_t d;
         steer_admin_t adm = s->world->admin;
         adm.now = now_coarse();

@@ -219,7 +219,7 @@ static int paint_asn(void *ctx, const uint8_t *addr, uint8_t len, const geo_resu
     return 0;
 }
 
-static double distance_km(double lat1, double lon1, double lat2, double lon2)
+double steer_distance_km(double lat1, double lon1, double lat2, double lon2)
 {
     const double rad = M_PI / 180.0;
     double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
@@ -273,7 +273,7 @@ static uint32_t proximity_class(const steer_t *s, pol_t *p, bool has_loc, double
     size_t n = proximity_candidates(s, p, &c);
     for (size_t i = 0; i < n; i++) {
         const ep_t *e = &s->eps[c[i].ep];
-        c[i].d = has_loc && e->has_loc ? distance_km(lat, lon, e->lat, e->lon) + c[i].bias
+        c[i].d = has_loc && e->has_loc ? steer_distance_km(lat, lon, e->lat, e->lon) + c[i].bias
                                        : (double)i; /* unknown location: listed order */
     }
     qsort(c, n, sizeof(*c), cmp_cand);
@@ -586,7 +586,7 @@ int steer_client_parse(const char *real_remote, size_t rr_len, const char *remot
 
 /* ---- decisions ------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
+uint64_t steer_mix64(uint64_t x)
 {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ull;
@@ -597,14 +597,14 @@ static uint64_t mix64(uint64_t x)
 }
 
 /* Hash of the client's address truncated to `bits`. */
-static uint64_t client_hash(const steer_client_t *c, uint8_t bits)
+uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits)
 {
     uint64_t h = (uint64_t)c->family * 0x9e3779b97f4a7c15ull;
     size_t nbytes = c->family == AF_INET ? 4 : 16;
     for (size_t i = 0; i < nbytes; i++) {
         unsigned keep = bits >= 8 * (i + 1) ? 8 : bits > 8 * i ? bits - 8 * i : 0;
         uint8_t b = keep ? (uint8_t)(c->addr[i] & (0xff << (8 - keep))) : 0;
-        h = mix64(h ^ b ^ ((uint64_t)i << 8));
+        h = steer_mix64(h ^ b ^ ((uint64_t)i << 8));
     }
     return h;
 }
@@ -832,7 +832,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
     case STEER_HASHED:
         d->scope = cap_scope(c, hash_bits);
         if (n > 1) {
-            cand[0] = cand[weighted_index(s, cand, n, client_hash(c, hash_bits))];
+            cand[0] = cand[weighted_index(s, cand, n, steer_client_hash(c, hash_bits))];
             n = 1;
         }
         break;
@@ -840,11 +840,12 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         /* Rendezvous hashing: each client prefix picks the endpoint with the
          * highest weighted score; losing an endpoint moves only its clients. */
         d->scope = cap_scope(c, hash_bits);
-        uint64_t key = client_hash(c, hash_bits);
+        uint64_t key = steer_client_hash(c, hash_bits);
         double best = -1;
         uint32_t pick = n ? cand[0] : 0;
         for (uint16_t i = 0; i < n; i++) {
-            uint64_t h = mix64(key ^ name_hash(s->eps[cand[i]].name, strlen(s->eps[cand[i]].name)));
+            uint64_t h =
+                steer_mix64(key ^ name_hash(s->eps[cand[i]].name, strlen(s->eps[cand[i]].name)));
             double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
             double w = s->eps[cand[i]].weight ? s->eps[cand[i]].weight : 1;
             double score = -w / log(u);
@@ -862,7 +863,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
     case STEER_MULTIVALUE: {
         uint64_t r = rnd;
         for (uint16_t i = n; i > 1; i--) {
-            r = mix64(r + i);
+            r = steer_mix64(r + i);
             uint16_t j = (uint16_t)(r % i);
             uint32_t tmp = cand[i - 1];
             cand[i - 1] = cand[j];

@@ -135,6 +135,12 @@ unsigned steer_policy_qtypes(const steer_t *s, uint32_t p);
 int steer_client_parse(const char *real_remote, size_t rr_len, const char *remote,
                        size_t remote_len, steer_client_t *c);
 
+/* Helpers shared with the LUA-record evaluator: a 64-bit mixer, the hash
+ * of the client's address truncated to `bits`, and great-circle distance. */
+uint64_t steer_mix64(uint64_t x);
+uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits);
+double steer_distance_km(double lat1, double lon1, double lat2, double lon2);
+
 /* Operator overrides (drain, force-up, force-down), indexed by endpoint.
  * An entry applies while `until` is 0 (no expiry) or later than `now`. */
 typedef enum {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend/dname.h"
+#include "backend/luac.h"
 #include "common/mem.h"
 
 /* A name that appears in the zone: as an owner (`real`) or only as an
@@ -225,10 +226,27 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
                 if (zr->type->kind == RR_KIND_LUA) {
                     char pol[64];
                     const rr_type_t *dt = rr_lua_steer(zr->content, pol, sizeof(pol));
+                    luac_prog_t *prog;
+                    gs_err_t e;
                     if (dt) {
                         zr->policy = arena_strndup(z->arena, pol, strlen(pol));
                         zr->dyn_type = dt;
                         n->dynamic = true;
+                    } else if (luac_compile(zr->content, &prog, &e) == 0) {
+                        /* Checked on write; a stored record that no longer
+                         * compiles is served as nothing. */
+                        z->progs = mem_realloc_n(z->progs, z->nprogs + 1, sizeof(*z->progs));
+                        z->progs[z->nprogs++] = prog;
+                        zr->prog = prog;
+                        zr->dyn_type = rr_type_find(prog->qtype == 1    ? "A"
+                                                    : prog->qtype == 28 ? "AAAA"
+                                                    : prog->qtype == 5  ? "CNAME"
+                                                                        : "TXT",
+                                                    prog->qtype == 1    ? 1
+                                                    : prog->qtype == 28 ? 4
+                                                    : prog->qtype == 5  ? 5
+                                                                        : 3);
+                        n->dynamic = zr->dyn_type != NULL;
                     }
                 }
                 if (zr->type->code == 6 && n->name_len == z->name_len)
@@ -274,6 +292,9 @@ void zone_free(zone_t *z)
 {
     if (!z)
         return;
+    for (size_t i = 0; i < z->nprogs; i++)
+        luac_free(z->progs[i]);
+    free(z->progs);
     arena_free(z->arena);
     free(z);
 }

@@ -39,6 +39,9 @@ typedef struct {
      * NULL for every other record. */
     const char *policy;
     const rr_type_t *dyn_type;
+    /* Other LUA records: the compiled program (owned by the zone) and, in
+     * dyn_type, the type it answers; NULL for every other record. */
+    const struct luac_prog *prog;
 } zone_rec_t;
 
 /* A prebuilt reply to a lookup: `{"result":[...]}` without a newline. */
@@ -78,6 +81,8 @@ typedef struct zone {
     zone_meta_t *meta;
     size_t nmeta;
     arena_t *arena;
+    struct luac_prog **progs; /* compiled LUA programs, owned */
+    size_t nprogs;
     int refs; /* owned by the snapshot writer; see snap.h */
 } zone_t;
 

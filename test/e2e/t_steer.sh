@@ -22,6 +22,8 @@ pu add-record steer.test www TXT '"static-text-beside-steered-types"' >/dev/null
 pu add-record steer.test sticky LUA "A \"steer('sticky')\"" >/dev/null
 pu add-record steer.test v4 LUA "A \"steer('v4')\"" >/dev/null
 pu add-record steer.test cdn LUA "CNAME \"steer('cdn')\"" >/dev/null
+pu add-record steer.test luav LUA "A \";if netmask({'203.0.113.0/24'}) then return '192.0.2.77' else return all({'192.0.2.78', '192.0.2.79'}) end\"" >/dev/null
+pu add-record steer.test luar LUA "A \"pickrandom({'192.0.2.81'})\"" >/dev/null
 
 # Write-time validation: unknown policy, a type the policy cannot always
 # answer, a static record of a steered type.
@@ -68,6 +70,12 @@ for round in 1 2 3; do
     gs_expect_eq "IPv6 client in the EU /48 (round $round)" "2001:db8::10 2001:db8::11 | scope 48" \
         "$(ans 2001:db8:beef:1::/64 www.steer.test AAAA)"
 done
+gs_expect_eq "compiled LUA chain: netmask branch, scope of the rule" "192.0.2.77 | scope 24" \
+    "$(ans 203.0.113.0/24 luav.steer.test A)"
+gs_expect_eq "compiled LUA chain: else branch, one bit past the shared prefix" \
+    "192.0.2.78 192.0.2.79 | scope 1" "$(ans 10.1.2.0/24 luav.steer.test A)"
+gs_expect_eq "compiled LUA pickrandom: client-independent, scope 0" "192.0.2.81 | scope 0" \
+    "$(ans 10.1.2.0/24 luar.steer.test A)"
 gs_expect_eq "static TXT at a steered name is not scoped" '"static-text-beside-steered-types" | scope 0' \
     "$(ans 203.0.113.0/24 www.steer.test TXT)"
 gs_expect_eq "all-policy: every endpoint, client-independent" "198.51.100.10 198.51.100.99 | scope 0" \

@@ -1,0 +1,343 @@
+/* Evaluation of compiled LUA-record programs. */
+#include "backend/luaeval.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+    const luae_env_t *env;
+    uint8_t depth; /* prefix length the answer so far depends on */
+    bool geo_done, asn_done;
+    int geo_rc, asn_rc;
+    geo_result_t geo, asn;
+} ev_t;
+
+static void need(ev_t *e, uint8_t depth)
+{
+    if (depth > e->depth)
+        e->depth = depth;
+}
+
+static void client_sa(const steer_client_t *c, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (c->family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr, c->addr, 4);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, c->addr, 16);
+    }
+}
+
+static const geo_result_t *geo(ev_t *e, bool asn)
+{
+    const geo_db_t *db = asn ? e->env->asn : e->env->geo;
+    bool *done = asn ? &e->asn_done : &e->geo_done;
+    int *rc = asn ? &e->asn_rc : &e->geo_rc;
+    geo_result_t *r = asn ? &e->asn : &e->geo;
+    if (!*done) {
+        *done = true;
+        memset(r, 0, sizeof(*r));
+        *rc = GS_ENOTFOUND;
+        if (db) {
+            struct sockaddr_storage ss;
+            client_sa(e->env->client, &ss);
+            *rc = geo_db_lookup(db, (struct sockaddr *)&ss, r);
+        }
+    }
+    if (!db)
+        return NULL;
+    /* Found or not, the database's answer holds over its network. */
+    need(e, r->prefix_len);
+    return *rc == 0 ? r : NULL;
+}
+
+/* Leading bits two addresses share. */
+static unsigned common_bits(const uint8_t *a, const uint8_t *b, unsigned max)
+{
+    unsigned n = 0;
+    while (n < max && !((a[n / 8] ^ b[n / 8]) & (0x80u >> (n % 8))))
+        n++;
+    return n;
+}
+
+/* Does the client lie in any of `nets`? Records the prefix that decides:
+ * the widest containing net when yes; when no, one bit past the longest
+ * prefix the client shares with any net. */
+static bool in_nets(ev_t *e, const luac_net_t *nets, size_t n)
+{
+    const steer_client_t *c = e->env->client;
+    unsigned max = c->family == AF_INET ? 32 : 128, widest = max + 1, miss = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nets[i].family != c->family)
+            continue;
+        unsigned common = common_bits(c->addr, nets[i].addr, max);
+        if (common >= nets[i].len) {
+            if (nets[i].len < widest)
+                widest = nets[i].len;
+        } else if (common + 1 > miss) {
+            miss = common + 1;
+        }
+    }
+    if (widest <= max) {
+        need(e, (uint8_t)widest);
+        return true;
+    }
+    need(e, (uint8_t)miss);
+    return false;
+}
+
+static bool code_in(const char *have, const char *const *codes, size_t n)
+{
+    if (!*have)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(have, codes[i]) == 0)
+            return true;
+        /* region('CA') also matches "US-CA" */
+        const char *dash = strchr(have, '-');
+        if (dash && !strchr(codes[i], '-') && strcasecmp(dash + 1, codes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool pred(ev_t *e, const luac_pred_t *p)
+{
+    const geo_result_t *g;
+    switch (p->kind) {
+    case LUAC_P_TRUE:
+        return true;
+    case LUAC_P_FALSE:
+        return false;
+    case LUAC_P_AND:
+        return pred(e, p->a) && pred(e, p->b);
+    case LUAC_P_OR:
+        return pred(e, p->a) || pred(e, p->b);
+    case LUAC_P_NOT:
+        return !pred(e, p->a);
+    case LUAC_P_COUNTRY:
+        return (g = geo(e, false)) && code_in(g->country, p->codes, p->n);
+    case LUAC_P_CONTINENT:
+        return (g = geo(e, false)) && code_in(g->continent, p->codes, p->n);
+    case LUAC_P_REGION:
+        return (g = geo(e, false)) && code_in(g->subdivision, p->codes, p->n);
+    case LUAC_P_ASNUM:
+        g = geo(e, true);
+        for (size_t i = 0; g && i < p->n; i++)
+            if (g->asn == p->asns[i])
+                return true;
+        return false;
+    case LUAC_P_NETMASK:
+        return in_nets(e, p->nets, p->n);
+    }
+    return false;
+}
+
+static uint8_t hash_bits(const ev_t *e)
+{
+    return e->env->client->family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
+}
+
+static size_t weighted(const luac_set_t *s, uint64_t r)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < s->n; i++)
+        total += s->items[i].weight;
+    uint64_t x = r % total;
+    for (size_t i = 0; i < s->n; i++) {
+        if (x < s->items[i].weight)
+            return i;
+        x -= s->items[i].weight;
+    }
+    return s->n - 1;
+}
+
+/* Weighted rendezvous hashing: each value scores -ln(u)/w with u from the
+ * client and the value; the lowest wins. Removing a value moves only its
+ * clients. */
+static size_t chashed(ev_t *e, const luac_set_t *s)
+{
+    uint64_t key = steer_client_hash(e->env->client, hash_bits(e));
+    size_t best = 0;
+    double best_score = INFINITY;
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t h = key;
+        for (const char *v = s->items[i].value; *v; v++)
+            h = steer_mix64(h ^ (uint8_t)*v);
+        double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0;
+        double score = -log(u) / s->items[i].weight;
+        if (score < best_score) {
+            best_score = score;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static size_t closest(ev_t *e, const luac_set_t *s)
+{
+    const geo_result_t *g = geo(e, false);
+    if (!g || !g->has_location)
+        return 0;
+    size_t best = 0;
+    double best_d = INFINITY;
+    for (size_t i = 0; i < s->n; i++) {
+        struct sockaddr_storage ss;
+        steer_client_t a = {0};
+        if (inet_pton(AF_INET, s->items[i].value, a.addr) == 1)
+            a.family = AF_INET;
+        else if (inet_pton(AF_INET6, s->items[i].value, a.addr) == 1)
+            a.family = AF_INET6;
+        else
+            continue;
+        client_sa(&a, &ss);
+        geo_result_t t;
+        if (geo_db_lookup(e->env->geo, (struct sockaddr *)&ss, &t) != 0 || !t.has_location)
+            continue;
+        double d = steer_distance_km(g->latitude, g->longitude, t.latitude, t.longitude);
+        if (d < best_d) {
+            best_d = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static void put(luae_result_t *out, const char *v)
+{
+    if (out->n < LUAE_MAX_VALUES)
+        out->vals[out->n++] = v;
+}
+
+static void put_all(luae_result_t *out, const luac_set_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        put(out, s->items[i].value);
+}
+
+/* A selector of ifportup/ifurlup over one set. */
+static void pick(ev_t *e, luac_pick_t how, const luac_set_t *s, luae_result_t *out)
+{
+    switch (how) {
+    case LUAC_PICK_ALL:
+        put_all(out, s);
+        break;
+    case LUAC_PICK_HASHED:
+        need(e, hash_bits(e));
+        put(out, s->items[steer_client_hash(e->env->client, hash_bits(e)) % s->n].value);
+        break;
+    case LUAC_PICK_CLOSEST:
+        put(out, s->items[closest(e, s)].value);
+        break;
+    case LUAC_PICK_EMPTY:
+        break;
+    case LUAC_PICK_RANDOM:
+    default:
+        put(out, s->items[e->env->rnd % s->n].value);
+        break;
+    }
+}
+
+static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_result_t *out)
+{
+    const luac_set_t *s = sel->nsets ? &sel->sets[0] : NULL;
+    uint64_t rnd = e->env->rnd;
+    switch (sel->kind) {
+    case LUAC_STATIC:
+    case LUAC_ALL:
+        put_all(out, s);
+        break;
+    case LUAC_PICKRANDOM:
+        put(out, s->items[rnd % s->n].value);
+        break;
+    case LUAC_PICKRANDOMSAMPLE: {
+        /* A partial Fisher-Yates over indexes: `sample` distinct values. */
+        uint16_t idx[LUAC_MAX_VALUES];
+        for (size_t i = 0; i < s->n; i++)
+            idx[i] = (uint16_t)i;
+        size_t k = sel->sample < s->n ? sel->sample : s->n;
+        for (size_t i = 0; i < k; i++) {
+            rnd = steer_mix64(rnd + i + 1);
+            size_t j = i + rnd % (s->n - i);
+            uint16_t t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+            put(out, s->items[idx[i]].value);
+        }
+        break;
+    }
+    case LUAC_PICKHASHED:
+        need(e, hash_bits(e));
+        put(out, s->items[steer_client_hash(e->env->client, hash_bits(e)) % s->n].value);
+        break;
+    case LUAC_PICKWRANDOM:
+        put(out, s->items[weighted(s, rnd)].value);
+        break;
+    case LUAC_PICKWHASHED:
+        need(e, hash_bits(e));
+        put(out, s->items[weighted(s, steer_client_hash(e->env->client, hash_bits(e)))].value);
+        break;
+    case LUAC_PICKCHASHED:
+        need(e, hash_bits(e));
+        put(out, s->items[chashed(e, s)].value);
+        break;
+    case LUAC_PICKCLOSEST:
+        put(out, s->items[closest(e, s)].value);
+        break;
+    case LUAC_IFPORTUP:
+    case LUAC_IFURLUP:
+        /* XXX: health of these addresses is not wired yet: every address
+         * counts as up (health unknown), so the first set answers. */
+        pick(e, sel->opts.selector, s, out);
+        break;
+    case LUAC_VIEW:
+        for (size_t i = 0; i < sel->nrules; i++)
+            if (in_nets(e, sel->rules[i].nets, sel->rules[i].nnets)) {
+                const luac_set_t *v = &sel->rules[i].values;
+                put(out, v->items[rnd % v->n].value);
+                return;
+            }
+        break;
+    case LUAC_STEER: {
+        const steer_t *st = e->env->steer;
+        int32_t pi = st ? steer_policy_find(st, sel->policy, strlen(sel->policy)) : -1;
+        if (pi < 0)
+            break;
+        steer_decision_t d;
+        steer_decide_admin(st, (uint32_t)pi, e->env->client, rnd, e->env->admin, &d);
+        need(e, d.scope);
+        for (uint16_t k = 0; k < d.n; k++) {
+            const char *vals[16];
+            size_t nv = steer_endpoint_values(st, d.picks[k], qtbit, vals, 16);
+            for (size_t v = 0; v < nv; v++)
+                put(out, vals[v]);
+        }
+        break;
+    }
+    }
+}
+
+void luae_eval(const luac_prog_t *p, const luae_env_t *env, luae_result_t *out)
+{
+    ev_t e = {.env = env};
+    out->n = 0;
+    out->why = "no branch matched";
+    unsigned qtbit = p->qtype == 1 ? STEER_QT_A : p->qtype == 28 ? STEER_QT_AAAA : STEER_QT_CNAME;
+    for (size_t i = 0; i < p->nbranches; i++) {
+        const luac_branch_t *b = &p->branches[i];
+        if (b->cond && !pred(&e, b->cond))
+            continue;
+        out->why = b->cond ? "condition" : i ? "else" : "expression";
+        select_values(&e, &b->sel, qtbit, out);
+        break;
+    }
+    uint8_t cap = env->client->family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
+    out->scope = e.depth > cap ? cap : e.depth;
+}

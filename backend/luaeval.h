@@ -1,0 +1,46 @@
+/* Evaluates a compiled LUA-record program (backend/luac.h) for one client:
+ * the branch whose condition holds, then its selection, with the ECS scope
+ * the answer needs (design.md §6): the widest prefix of the client's address
+ * over which every condition evaluated and the selection come out the same,
+ * capped at /24 and /56; 0 when nothing depends on the client.
+ *
+ * pdns semantics kept: the client ("bestwho") is the ECS address when there
+ * is one, else the resolver; conditions are tried in order; view() takes the
+ * first rule (in order) whose networks hold the client, then a random value
+ * of it. Deliberate differences (migration guide): hashed selections hash
+ * the client's /24 or /56 (not the full address), so that their scope can
+ * be /24 or /56; pickclosest uses great-circle distance; health-checked
+ * selections count every address as up until the probe says otherwise.
+ *
+ * Pure: any thread, no allocation, no lock, no system call. */
+#ifndef GS_BACKEND_LUAEVAL_H
+#define GS_BACKEND_LUAEVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/luac.h"
+#include "backend/steer.h"
+#include "geo/geodb.h"
+
+#define LUAE_MAX_VALUES 64
+
+typedef struct {
+    const steer_client_t *client;
+    const geo_db_t *geo, *asn; /* may be NULL: geo conditions are then false */
+    uint64_t rnd;              /* one random value per query */
+    const steer_t *steer;      /* for steer() inside a program; may be NULL */
+    const steer_admin_t *admin;
+} luae_env_t;
+
+typedef struct {
+    const char *vals[LUAE_MAX_VALUES]; /* borrowed from the program or the engine */
+    size_t n;                          /* 0: no branch matched, or all_down empty */
+    uint8_t scope;
+    const char *why; /* static text: which branch or rule decided */
+} luae_result_t;
+
+/* Evaluates `p` for env->client. Never fails. */
+void luae_eval(const luac_prog_t *p, const luae_env_t *env, luae_result_t *out);
+
+#endif

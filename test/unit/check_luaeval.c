@@ -1,0 +1,226 @@
+/* Unit tests for backend/luaeval.c: answers and ECS scopes of compiled
+ * LUA-record programs, without a network (a GeoIP database written by our
+ * own writer for the geo conditions). */
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/luaeval.h"
+#include "geo/mmdb_writer.h"
+#include "unit.h"
+
+static luac_prog_t *prog(const char *content)
+{
+    luac_prog_t *p = NULL;
+    gs_err_t err;
+    ck_assert_msg(luac_compile(content, &p, &err) == 0, "%s: %s", content, err.text);
+    return p;
+}
+
+static steer_client_t client(const char *rr)
+{
+    steer_client_t c;
+    ck_assert_int_eq(steer_client_parse(rr, strlen(rr), "192.0.2.53", 10, &c), 0);
+    return c;
+}
+
+/* Evaluates `p` for `rr` with random value `rnd`; "v1 v2 | scope N". */
+static const char *run(const luac_prog_t *p, const char *rr, uint64_t rnd, const geo_db_t *geo)
+{
+    static char text[512];
+    steer_client_t c = client(rr);
+    luae_env_t env = {.client = &c, .geo = geo, .rnd = rnd};
+    luae_result_t res;
+    luae_eval(p, &env, &res);
+    size_t off = 0;
+    text[0] = '\0';
+    for (size_t i = 0; i < res.n; i++)
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s", i ? " " : "", res.vals[i]);
+    snprintf(text + off, sizeof(text) - off, " | scope %u", res.scope);
+    return text;
+}
+
+START_TEST(test_client_independent)
+{
+    luac_prog_t *p = prog("A \"all({'192.0.2.1', '192.0.2.2'})\"");
+    ck_assert_str_eq(run(p, "203.0.113.0/24", 1, NULL), "192.0.2.1 192.0.2.2 | scope 0");
+    luac_free(p);
+    p = prog("A \";return '192.0.2.9'\"");
+    ck_assert_str_eq(run(p, "203.0.113.0/24", 1, NULL), "192.0.2.9 | scope 0");
+    luac_free(p);
+    p = prog("TXT \"pickrandom({'say \\\\\\\"hi\\\\\\\"'})\"");
+    ck_assert_str_eq(run(p, "203.0.113.0/24", 1, NULL), "\"say \\\"hi\\\"\" | scope 0");
+    luac_free(p);
+
+    /* pickrandom: every value, uniformly; pickwrandom: by weight. */
+    p = prog("A \"pickrandom({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"");
+    luac_prog_t *w = prog("A \"pickwrandom({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"");
+    int seen[3] = {0}, heavy = 0;
+    for (uint64_t r = 0; r < 4000; r++) {
+        const char *t = run(p, "203.0.113.0/24", steer_mix64(r), NULL);
+        seen[t[8] - '1']++;
+        ck_assert(strstr(t, "| scope 0"));
+        heavy += strncmp(run(w, "203.0.113.0/24", steer_mix64(r), NULL), "192.0.2.2", 9) == 0;
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(seen[i] > 1200 && seen[i] < 1467, "value %d seen %d times", i, seen[i]);
+    ck_assert_msg(heavy > 2800 && heavy < 3200, "weight 3 of 4 picked %d of 4000", heavy);
+    luac_free(p);
+    luac_free(w);
+
+    p = prog("A \"pickrandomsample(2, {'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"");
+    for (uint64_t r = 0; r < 50; r++) {
+        const char *t = run(p, "203.0.113.0/24", steer_mix64(r), NULL);
+        ck_assert_uint_eq(strlen(t), strlen("192.0.2.x 192.0.2.y | scope 0"));
+        ck_assert_int_ne(t[8], t[18]);
+    }
+    luac_free(p);
+}
+END_TEST
+
+START_TEST(test_hashed)
+{
+    luac_prog_t *p = prog("A \"pickhashed({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"");
+    char a[64], b[64];
+    snprintf(a, sizeof(a), "%s", run(p, "198.51.100.0/24", 1, NULL));
+    snprintf(b, sizeof(b), "%s", run(p, "198.51.100.77/32", 2, NULL));
+    ck_assert_str_eq(a, b); /* the same /24, whatever the random value */
+    ck_assert(strstr(a, "| scope 24"));
+    ck_assert(strstr(run(p, "2001:db8:1:2::/64", 1, NULL), "| scope 56"));
+    luac_free(p);
+
+    /* pickchashed: dropping a value moves only the clients it had. */
+    luac_prog_t *three =
+        prog("A \"pickchashed({{1,'192.0.2.1'},{1,'192.0.2.2'},{1,'192.0.2.3'}})\"");
+    luac_prog_t *two = prog("A \"pickchashed({{1,'192.0.2.1'},{1,'192.0.2.2'}})\"");
+    int moved = 0, had3 = 0;
+    for (unsigned i = 0; i < 2000; i++) {
+        char rr[32];
+        snprintf(rr, sizeof(rr), "10.%u.%u.0/24", i / 256, i % 256);
+        snprintf(a, sizeof(a), "%s", run(three, rr, 0, NULL));
+        snprintf(b, sizeof(b), "%s", run(two, rr, 0, NULL));
+        if (a[8] == '3')
+            had3++;
+        else
+            moved += strcmp(a, b) != 0;
+    }
+    ck_assert_int_eq(moved, 0);
+    ck_assert_msg(had3 > 500 && had3 < 830, "value 3 had %d of 2000 clients", had3);
+    luac_free(three);
+    luac_free(two);
+}
+END_TEST
+
+START_TEST(test_netmask_and_view)
+{
+    luac_prog_t *p = prog("A \";if netmask({'10.0.0.0/8', '2001:db8::/32'}) then return "
+                          "'192.0.2.1' else return '192.0.2.2' end\"");
+    ck_assert_str_eq(run(p, "10.1.2.0/24", 0, NULL), "192.0.2.1 | scope 8");
+    /* 11.x shares 7 bits with 10/8: one more bit decides */
+    ck_assert_str_eq(run(p, "11.0.0.0/24", 0, NULL), "192.0.2.2 | scope 8");
+    ck_assert_str_eq(run(p, "192.168.1.0/24", 0, NULL), "192.0.2.2 | scope 1");
+    ck_assert_str_eq(run(p, "2001:db8:ffff::/48", 0, NULL), "192.0.2.1 | scope 32");
+    luac_free(p);
+
+    /* A /28 rule: the decision changes inside the /24, still capped at /24. */
+    p = prog("A \";if netmask('203.0.113.16/28') then return '192.0.2.1' end\"");
+    ck_assert_str_eq(run(p, "203.0.113.16/32", 0, NULL), "192.0.2.1 | scope 24");
+    ck_assert_str_eq(run(p, "203.0.113.0/32", 0, NULL), " | scope 24");
+    luac_free(p);
+
+    /* view: the first rule in order wins, not the longest prefix. */
+    p = prog("A \"view({{{'10.0.0.0/8'}, {'192.0.2.1'}}, {{'10.1.0.0/16'}, {'192.0.2.2'}}, "
+             "{{'0.0.0.0/0'}, {'192.0.2.3'}}})\"");
+    ck_assert_str_eq(run(p, "10.1.0.0/24", 0, NULL), "192.0.2.1 | scope 8");
+    ck_assert_str_eq(run(p, "172.16.0.0/24", 0, NULL), "192.0.2.3 | scope 1");
+    luac_free(p);
+    p = prog("A \"view({{{'10.0.0.0/8'}, {'192.0.2.1'}}})\"");
+    ck_assert_str_eq(run(p, "2001:db8::/48", 0, NULL), " | scope 0");
+    luac_free(p);
+
+    /* and/or/not evaluate left to right; only what was evaluated counts. */
+    p = prog("A \";if netmask('10.0.0.0/8') and not netmask('10.9.0.0/16') then return "
+             "'192.0.2.1' end\"");
+    ck_assert_str_eq(run(p, "10.1.0.0/24", 0, NULL), "192.0.2.1 | scope 13");
+    ck_assert_str_eq(run(p, "10.9.0.0/24", 0, NULL), " | scope 16");
+    ck_assert_str_eq(run(p, "192.168.0.0/24", 0, NULL), " | scope 1");
+    luac_free(p);
+}
+END_TEST
+
+/* country/continent/pickclosest over a database with 10.8.0.0/13 in DE
+ * (Frankfurt) and 10.16.0.0/12 in the US (New York). */
+START_TEST(test_geo)
+{
+    char path[] = "/tmp/gs-luaeval.XXXXXX";
+    close(mkstemp(path));
+    mmdbw_t *w = mmdbw_new();
+    const struct {
+        uint32_t lo, hi;
+        const char *cc, *cont;
+        double lat, lon;
+    } nets[] = {{0x0A080000u, 0x0A0FFFFFu, "DE", "EU", 50.1, 8.7},
+                {0x0A100000u, 0x0A1FFFFFu, "US", "NA", 40.7, -74.0},
+                {0xC0000200u, 0xC00002FFu, "DE", "EU", 50.1, 8.7},
+                {0xC6336400u, 0xC63364FFu, "US", "NA", 40.7, -74.0}};
+    for (size_t i = 0; i < 4; i++) {
+        mmdbw_buf_t rec = {0};
+        mmdbw_put_map(&rec, 3);
+        mmdbw_put_str(&rec, "continent");
+        mmdbw_put_map(&rec, 1);
+        mmdbw_put_str(&rec, "code");
+        mmdbw_put_str(&rec, nets[i].cont);
+        mmdbw_put_str(&rec, "country");
+        mmdbw_put_map(&rec, 1);
+        mmdbw_put_str(&rec, "iso_code");
+        mmdbw_put_str(&rec, nets[i].cc);
+        mmdbw_put_str(&rec, "location");
+        mmdbw_put_map(&rec, 2);
+        mmdbw_put_str(&rec, "latitude");
+        mmdbw_put_double(&rec, nets[i].lat);
+        mmdbw_put_str(&rec, "longitude");
+        mmdbw_put_double(&rec, nets[i].lon);
+        mmdbw_insert_range4(w, nets[i].lo, nets[i].hi, mmdbw_data(w, rec.data, rec.len));
+        mmdbw_buf_free(&rec);
+    }
+    mmdbw_meta_t meta = {.database_type = "GeoSteer-Test", .description = "unit test"};
+    gs_err_t err;
+    ck_assert_int_eq(mmdbw_write(w, path, &meta, NULL, &err), 0);
+    mmdbw_free(w);
+    geo_db_t *db;
+    ck_assert_int_eq(geo_db_open(path, &db, &err), 0);
+
+    luac_prog_t *p = prog("A \";if country('DE') then return '192.0.2.1' elseif "
+                          "continent({'NA', 'SA'}) then return '198.51.100.1' else return "
+                          "'203.0.113.1' end\"");
+    ck_assert_str_eq(run(p, "10.8.1.0/24", 0, db), "192.0.2.1 | scope 13");
+    ck_assert_str_eq(run(p, "10.17.0.0/24", 0, db), "198.51.100.1 | scope 12");
+    ck_assert_str_eq(run(p, "10.0.0.0/24", 0, NULL), "203.0.113.1 | scope 0"); /* no database */
+    const char *t = run(p, "172.16.0.0/24", 0, db);
+    ck_assert_msg(strncmp(t, "203.0.113.1 | scope ", 20) == 0 && atoi(t + 20) >= 1, "%s", t);
+    luac_free(p);
+
+    /* pickclosest: the address nearest to the client, by the database. */
+    p = prog("A \"pickclosest({'192.0.2.10', '198.51.100.10'})\"");
+    ck_assert_str_eq(run(p, "10.8.1.0/24", 0, db), "192.0.2.10 | scope 13");
+    ck_assert_str_eq(run(p, "10.17.0.0/24", 0, db), "198.51.100.10 | scope 12");
+    luac_free(p);
+    geo_db_close(db);
+    unlink(path);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("luaeval");
+    TCase *tc = tcase_create("eval");
+    tcase_add_test(tc, test_client_independent);
+    tcase_add_test(tc, test_hashed);
+    tcase_add_test(tc, test_netmask_and_view);
+    tcase_add_test(tc, test_geo);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
