@@ -1,12 +1,16 @@
 /* Fuzz target for the LUA-record subset compiler (backend/luac.c): the input
  * is a record's content. It is either refused with a "LUA: ..." reason and no
  * program, or compiled into a program whose every branch has a selection and
- * whose value sets are non-empty. Never a crash, a hang or a leak. */
+ * whose value sets are non-empty; the program is then evaluated for an IPv4
+ * and an IPv6 client (backend/luaeval.c), whose scopes must stay within the
+ * caps. Never a crash, a hang or a leak. */
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/luac.h"
+#include "backend/luaeval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,6 +41,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         if (s->kind == LUAC_STEER && !s->policy)
             abort();
+    }
+    static const char *const clients[] = {"203.0.113.77/32", "2001:db8:1:2::/64"};
+    for (int i = 0; i < 2; i++) {
+        steer_client_t c;
+        if (steer_client_parse(clients[i], strlen(clients[i]), "192.0.2.53", 10, &c) != 0)
+            abort();
+        luae_env_t env = {.client = &c, .rnd = size * 0x9e3779b97f4a7c15ull};
+        luae_result_t res;
+        luae_eval(p, &env, &res);
+        if (res.scope > (c.family == AF_INET ? 24 : 56) || res.n > LUAE_MAX_VALUES)
+            abort();
+        for (size_t v = 0; v < res.n; v++)
+            if (!res.vals[v] || !*res.vals[v])
+                abort();
     }
     luac_free(p);
     free(content);
