@@ -30,6 +30,11 @@ struct health_view {
     size_t nendpoints; /* hc->nendpoints */
     uint32_t *slots;   /* parallel to hc->ep_ids: entry index in the map, or UINT32_MAX */
     int refs;
+    /* Every entry of the map by check id (open addressing), for checks that
+     * are not an endpoint's: the addresses of ifportup/ifurlup records. */
+    uint64_t *tids;
+    uint32_t *tslots; /* UINT32_MAX: empty */
+    size_t tmask;
     /* Writer-only bookkeeping for health_changes. */
     uint8_t *last_down;
     bool primed;
@@ -296,6 +301,23 @@ health_view_t *health_view_new(const health_checks_t *hc)
                 hi = mid;
         }
     }
+    if (v->map) {
+        const hstate_view_t *sv = &v->map->m->view;
+        size_t size = 16;
+        while (size < 2 * sv->n)
+            size *= 2;
+        v->tmask = size - 1;
+        v->tids = mem_calloc(size, sizeof(uint64_t));
+        v->tslots = mem_alloc(size * sizeof(uint32_t));
+        memset(v->tslots, 0xff, size * sizeof(uint32_t));
+        for (size_t i = 0; i < sv->n; i++) {
+            size_t k = (size_t)(sv->e[i].id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;
+            while (v->tslots[k] != UINT32_MAX)
+                k = (k + 1) & v->tmask;
+            v->tids[k] = sv->e[i].id;
+            v->tslots[k] = (uint32_t)i;
+        }
+    }
     /* Transitions are reported across views of the same config. */
     if (H.latest && hc && H.latest->serial == hc->serial &&
         H.latest->nendpoints == hc->nendpoints && H.latest->primed) {
@@ -329,6 +351,8 @@ void health_view_release(health_view_t *v)
     if (!v || --v->refs > 0)
         return;
     hmap_release(v->map);
+    free(v->tids);
+    free(v->tslots);
     free(v->slots);
     free(v->last_down);
     free(v);
@@ -353,6 +377,24 @@ bool health_endpoint_down(const void *view, uint32_t e)
     if (!atomic_load_explicit(&use_health, memory_order_relaxed))
         return false;
     return raw_down(view, e);
+}
+
+int health_check_state(const void *view, uint64_t id)
+{
+    const health_view_t *v = view;
+    if (!v || !v->tslots || !atomic_load_explicit(&use_health, memory_order_relaxed))
+        return HSTATE_UNKNOWN;
+    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;;
+         k = (k + 1) & v->tmask) {
+        if (v->tslots[k] == UINT32_MAX)
+            return HSTATE_UNKNOWN;
+        if (v->tids[k] == id) {
+            hstate_value_t val;
+            if (hstate_read(&v->map->m->view, v->tslots[k], &val) != 0)
+                return HSTATE_UNKNOWN;
+            return val.state;
+        }
+    }
 }
 
 size_t health_changes(const health_view_t *cv, uint32_t *out, size_t max)

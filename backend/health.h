@@ -70,6 +70,11 @@ bool health_endpoint_down(const void *view, uint32_t e);
  * built with health_view_new), re-evaluates the heartbeat and logs changes. */
 bool health_tick(void);
 
+/* Lookup path: the state (hstate_state_t) of check `id` in the mapped file,
+ * HSTATE_UNKNOWN when the file lacks it or health is not in use. An atomic
+ * load, a hash probe and one latched read. */
+int health_check_state(const void *view, uint64_t id);
+
 /* Endpoints whose effective DOWN state changed since the last call for
  * view `v` (indexes appended to `out`, at most `max`); the first call for a
  * view reports nothing. Writer only. */

@@ -634,6 +634,113 @@ static bool net_list(ctx_t *x, const val_t *v, luac_net_t **out, size_t *n)
     return true;
 }
 
+/* Splits an http(s) URL into scheme, host, port and path (arena copies). */
+static bool parse_url(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    const char *u = v->s;
+    s->https = strncmp(u, "https://", 8) == 0;
+    const char *h = u + (s->https ? 8 : 7);
+    const char *end = h + strcspn(h, "/?#");
+    const char *colon = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb) {
+            fail(x, v->pos, "bad IPv6 literal in the URL");
+            return false;
+        }
+        colon = rb[1] == ':' ? rb + 1 : NULL;
+        s->url_host = arena_strndup(x->arena, h + 1, (size_t)(rb - h - 1));
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        s->url_host = arena_strndup(x->arena, h, (size_t)((colon ? colon : end) - h));
+    }
+    s->url_port = s->https ? 443 : 80;
+    if (colon) {
+        char *pe;
+        unsigned long port = strtoul(colon + 1, &pe, 10);
+        if (pe != end || port < 1 || port > 65535) {
+            fail(x, v->pos, "bad port in the URL");
+            return false;
+        }
+        s->url_port = (uint32_t)port;
+    }
+    if (!*s->url_host || strpbrk(s->url_host, "@ ")) {
+        fail(x, v->pos, "the URL needs a host name (and no user information)");
+        return false;
+    }
+    s->url_path =
+        *end == '/' ? arena_strndup(x->arena, end, strlen(end)) : arena_strndup(x->arena, "/", 1);
+    return true;
+}
+
+/* The health check of one ifportup/ifurlup address, borrowing strings from
+ * the program. */
+static void fill_check(const luac_sel_t *s, const luac_item_t *it, plan_check_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (inet_pton(AF_INET, it->value, c->addr) == 1)
+        c->family = AF_INET;
+    else if (inet_pton(AF_INET6, it->value, c->addr) == 1)
+        c->family = AF_INET6;
+    c->interval_ms = s->opts.interval_ms;
+    c->timeout_ms = s->opts.timeout_ms;
+    c->rise = 1; /* pdns: back up after one good check */
+    c->fall = s->opts.min_failures;
+    if (s->kind == LUAC_IFPORTUP) {
+        c->type = PLAN_TCP;
+        c->port = s->port;
+        return;
+    }
+    c->type = s->https ? PLAN_HTTPS : PLAN_HTTP;
+    c->port = s->url_port;
+    c->path = (char *)(uintptr_t)s->url_path;
+    c->host = (char *)(uintptr_t)s->url_host;
+    c->expect[0][0] = c->expect[0][1] = (uint16_t)s->opts.httpcode;
+    c->nexpect = 1;
+    c->body = (char *)(uintptr_t)s->opts.stringmatch;
+    c->body_max = s->opts.byteslimit ? s->opts.byteslimit : 4096;
+    for (size_t i = 0; i < s->opts.nheaders && c->nheaders < PLAN_MAX_HEADERS; i++, c->nheaders++) {
+        c->headers[c->nheaders][0] = (char *)(uintptr_t)s->opts.headers[i][0];
+        c->headers[c->nheaders][1] = (char *)(uintptr_t)s->opts.headers[i][1];
+    }
+    if (s->opts.useragent && c->nheaders < PLAN_MAX_HEADERS) {
+        c->headers[c->nheaders][0] = (char *)(uintptr_t) "User-Agent";
+        c->headers[c->nheaders++][1] = (char *)(uintptr_t)s->opts.useragent;
+    }
+}
+
+/* Gives every address of an if*up selection its check id. */
+static void set_check_ids(luac_sel_t *s)
+{
+    for (size_t k = 0; k < s->nsets; k++)
+        for (size_t i = 0; i < s->sets[k].n; i++) {
+            plan_check_t c;
+            fill_check(s, &s->sets[k].items[i], &c);
+            plan_check_id(&c);
+            s->sets[k].items[i].check = c.id;
+        }
+}
+
+size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < p->nbranches; b++) {
+        const luac_sel_t *s = &p->branches[b].sel;
+        if (s->kind != LUAC_IFPORTUP && s->kind != LUAC_IFURLUP)
+            continue;
+        for (size_t k = 0; k < s->nsets; k++)
+            for (size_t i = 0; i < s->sets[k].n; i++) {
+                plan_check_t c;
+                fill_check(s, &s->sets[k].items[i], &c);
+                c.id = s->sets[k].items[i].check;
+                c.label = (char *)(uintptr_t)label;
+                plan_add(plan, &c);
+                n++;
+            }
+    }
+    return n;
+}
+
 /* ---- selections ---- */
 
 static const char *const sel_names[] = {
@@ -714,7 +821,10 @@ static bool selection(ctx_t *x, luac_sel_t *s)
             a[0]->num != (double)(uint32_t)a[0]->num)
             return fail(x, a[0]->pos, "the port must be a number from 1 to 65535"), false;
         s->port = (uint32_t)a[0]->num;
-        return address_sets(x, a[1], s) && options(x, na > 2 ? a[2] : NULL, s);
+        if (!address_sets(x, a[1], s) || !options(x, na > 2 ? a[2] : NULL, s))
+            return false;
+        set_check_ids(s);
+        return true;
     case LUAC_IFURLUP: {
         if (!want_args(x, pos, fn, na, 2, 3))
             return false;
@@ -723,7 +833,11 @@ static bool selection(ctx_t *x, luac_sel_t *s)
             strpbrk(u, " \r\n\t"))
             return fail(x, a[0]->pos, "the URL must be an http:// or https:// URL"), false;
         s->url = u;
-        return address_sets(x, a[1], s) && options(x, na > 2 ? a[2] : NULL, s);
+        if (!parse_url(x, a[0], s) || !address_sets(x, a[1], s) ||
+            !options(x, na > 2 ? a[2] : NULL, s))
+            return false;
+        set_check_ids(s);
+        return true;
     }
     case LUAC_PICKRANDOM:
     case LUAC_PICKHASHED:

@@ -30,6 +30,7 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/plan.h"
 
 #define LUAC_MAX_CODE 4096   /* bytes of code after unquoting */
 #define LUAC_MAX_VALUES 256  /* values in one list or set */
@@ -63,6 +64,7 @@ typedef enum {
 typedef struct {
     const char *value; /* normalised presentation text (arena) */
     uint32_t weight;   /* 1 unless weighted */
+    uint64_t check;    /* if*up: id of this address's health check (plan.h), else 0 */
 } luac_item_t;
 
 typedef struct {
@@ -99,9 +101,12 @@ typedef struct {
     luac_sel_kind_t kind;
     luac_set_t *sets; /* one set, or the ordered sets of if*up */
     size_t nsets;
-    uint32_t sample;         /* pickrandomsample: how many */
-    uint32_t port;           /* ifportup */
-    const char *url;         /* ifurlup */
+    uint32_t sample; /* pickrandomsample: how many */
+    uint32_t port;   /* ifportup */
+    const char *url; /* ifurlup */
+    bool https;      /* ifurlup: the URL's scheme, host, port and path */
+    const char *url_host, *url_path;
+    uint32_t url_port;
     luac_opts_t opts;        /* if*up */
     luac_view_rule_t *rules; /* view */
     size_t nrules;
@@ -146,6 +151,11 @@ typedef struct luac_prog {
  * and an owned program in *out, or GS_EINVAL with "LUA: column N: reason" in
  * `err` (columns count bytes of the code between the quotes, from 1). */
 int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err);
+
+/* Adds the health checks of every ifportup/ifurlup address of `p` to `plan`
+ * (plan_add: identical checks are one), labelled `label`. Returns how many
+ * addresses have a check. The ids equal the items' `check` fields. */
+size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label);
 
 /* Releases a program. Accepts NULL. */
 void luac_free(luac_prog_t *p);

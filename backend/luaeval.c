@@ -1,6 +1,8 @@
 /* Evaluation of compiled LUA-record programs. */
 #include "backend/luaeval.h"
 
+#include "common/hstate.h"
+
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -292,11 +294,25 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
         put(out, s->items[closest(e, s)].value);
         break;
     case LUAC_IFPORTUP:
-    case LUAC_IFURLUP:
-        /* XXX: health of these addresses is not wired yet: every address
-         * counts as up (health unknown), so the first set answers. */
-        pick(e, sel->opts.selector, s, out);
+    case LUAC_IFURLUP: {
+        /* The first set with a live address; UNKNOWN counts as live. */
+        luac_item_t live[LUAC_MAX_VALUES];
+        for (size_t k = 0; k < sel->nsets; k++) {
+            luac_set_t l = {live, 0};
+            for (size_t i = 0; i < sel->sets[k].n; i++) {
+                const luac_item_t *it = &sel->sets[k].items[i];
+                if (!e->env->check_state ||
+                    e->env->check_state(e->env->check_ctx, it->check) != HSTATE_DOWN)
+                    live[l.n++] = *it;
+            }
+            if (l.n) {
+                pick(e, sel->opts.selector, &l, out);
+                return;
+            }
+        }
+        pick(e, sel->opts.backup, s, out);
         break;
+    }
     case LUAC_VIEW:
         for (size_t i = 0; i < sel->nrules; i++)
             if (in_nets(e, sel->rules[i].nets, sel->rules[i].nnets)) {

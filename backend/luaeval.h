@@ -10,7 +10,11 @@
  * of it. Deliberate differences (migration guide): hashed selections hash
  * the client's /24 or /56 (not the full address), so that their scope can
  * be /24 or /56; pickclosest uses great-circle distance; health-checked
- * selections count every address as up until the probe says otherwise.
+ * selections count an address as up until the probe has a result for it,
+ * and every address set is checked all the time (not only after the earlier
+ * sets failed). if*up: the selector picks among the live addresses of the
+ * first set that has one; with none alive anywhere, the backupSelector picks
+ * over the first set.
  *
  * Pure: any thread, no allocation, no lock, no system call. */
 #ifndef GS_BACKEND_LUAEVAL_H
@@ -31,6 +35,10 @@ typedef struct {
     uint64_t rnd;              /* one random value per query */
     const steer_t *steer;      /* for steer() inside a program; may be NULL */
     const steer_admin_t *admin;
+    /* Health of an if*up address by check id (hstate_state_t); NULL: all
+     * unknown, i.e. up. */
+    int (*check_state)(const void *ctx, uint64_t id);
+    const void *check_ctx;
 } luae_env_t;
 
 typedef struct {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "backend/admin.h"
+#include "backend/health.h"
 #include "backend/luaeval.h"
 #include "backend/dname.h"
 #include "backend/scan.h"
@@ -278,7 +279,9 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
                               .asn = s->world->asn,
                               .rnd = next_random(c),
                               .steer = st,
-                              .admin = &adm};
+                              .admin = &adm,
+                              .check_state = health_check_state,
+                              .check_ctx = s->world->health};
             luae_result_t res;
             luae_eval(rec->prog, &env, &res);
             steer_decision_t d = {.ttl = rec->ttl, .scope = res.scope};

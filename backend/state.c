@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "backend/health.h"
+#include "backend/luac.h"
 #include "backend/snap.h"
 #include "backend/steer.h"
 #include "backend/store.h"
@@ -40,6 +41,47 @@ static file_id_t geo_files[2];
 static void remember_file(file_id_t *f, const char *path);
 
 /* Re-reads zone `id` from the store and publishes it. Writer lock held. */
+/* Set once a config named the runtime directory: plans can be published. */
+static bool plan_enabled;
+
+/* Publishes the check plan: the config's checks and the health checks of
+ * every ifportup/ifurlup address in the served zones, so a record's checks
+ * run from its commit on. Unchanged plans are not rewritten. Writer lock. */
+static void publish_plan_locked(void)
+{
+    if (!plan_enabled)
+        return;
+    const snap_t *s = snap_current();
+    const plan_t *cp = &s->world->engine->checks.plan;
+    plan_t plan = {.max_in_flight = cp->max_in_flight ? cp->max_in_flight : 256,
+                   .heartbeat_ms = cp->heartbeat_ms ? cp->heartbeat_ms : 1000};
+    for (size_t i = 0; i < cp->n; i++)
+        plan_add(&plan, &cp->checks[i]);
+    size_t from_zones = 0;
+    for (size_t z = 0; z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++)
+                if (node->recs[r].prog) {
+                    char label[300];
+                    snprintf(label, sizeof(label), "%s LUA", node->name);
+                    from_zones += luac_plan_checks(node->recs[r].prog, &plan, label);
+                }
+        }
+    }
+    plan_finish(&plan);
+    static uint64_t last_gen;
+    gs_err_t e;
+    if (health_publish_plan(&plan, &e) != 0)
+        log_err("state: check plan not published, the probe keeps its old one: %s", e.text);
+    else if (plan.generation != last_gen)
+        log_info("state: check plan generation %llu: %zu checks (%zu addresses of LUA records)",
+                 (unsigned long long)plan.generation, plan.n, from_zones);
+    last_gen = plan.generation;
+    plan_free(&plan);
+}
+
 static int republish(int64_t id, gs_err_t *err)
 {
     zone_t *z = NULL;
@@ -48,6 +90,7 @@ static int republish(int64_t id, gs_err_t *err)
     int rc = store_zone_load(store, id, &z, &skipped, &e);
     if (rc == GS_ENOTFOUND) {
         snap_replace_zone(id, NULL);
+        publish_plan_locked();
         return 0;
     }
     if (rc) {
@@ -60,6 +103,7 @@ static int republish(int64_t id, gs_err_t *err)
         log_warn("state: %s: %zu invalid stored records skipped; first: %s", z->name, skipped,
                  e.text);
     snap_replace_zone(id, z);
+    publish_plan_locked();
     return 0;
 }
 
@@ -260,10 +304,12 @@ int state_zone_delete(const char *name, gs_err_t *err)
         rc = store_zone_remove(store, id, err);
         if (rc == 0)
             rc = store_commit(store, err);
-        if (rc)
+        if (rc) {
             store_rollback(store);
-        else
+        } else {
             snap_replace_zone(id, NULL);
+            publish_plan_locked();
+        }
     }
     pthread_mutex_unlock(&writer_lock);
     if (rc == 0)
@@ -423,11 +469,7 @@ static int load_config_locked(const char *path, buf_t *errors)
             eng->asn = asn;
             health_checks_from_cfg(&cfg, &eng->checks);
             health_configure(&cfg, runtime_default);
-            if (health_publish_plan(&eng->checks.plan, &e) != 0)
-                log_err("state: check plan not published, the probe keeps its old one: %s", e.text);
-            else
-                log_info("state: check plan generation %llu: %zu checks",
-                         (unsigned long long)eng->checks.plan.generation, eng->checks.plan.n);
+            plan_enabled = true;
             health_tick(); /* map the probe's file before the world is built */
             snap_world_t *w = world_with_overrides(eng);
             w->loaded_at = (int64_t)time(NULL);
@@ -457,6 +499,7 @@ static int load_config_locked(const char *path, buf_t *errors)
                              "minimum TTL, longer than the outage may last",
                              cfg.policies[i].name);
             snap_replace_world(w);
+            publish_plan_locked();
             remember_file(&geo_files[0], cfg.geoip_database);
             remember_file(&geo_files[1], cfg.geoip_asn_database);
             log_info("state: config '%s' loaded: %zu endpoints, %zu pools, %zu policies "

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend/luaeval.h"
+#include "common/hstate.h"
 #include "geo/mmdb_writer.h"
 #include "unit.h"
 
@@ -151,6 +152,89 @@ START_TEST(test_netmask_and_view)
 }
 END_TEST
 
+/* Health: a set of DOWN check ids stands in for the probe. */
+static uint64_t down_ids[8];
+static size_t ndown;
+
+static int fake_state(const void *ctx, uint64_t id)
+{
+    (void)ctx;
+    for (size_t i = 0; i < ndown; i++)
+        if (down_ids[i] == id)
+            return HSTATE_DOWN;
+    return HSTATE_UP;
+}
+
+static const char *run_health(const luac_prog_t *p, uint64_t rnd)
+{
+    static char text[256];
+    steer_client_t c = client("203.0.113.0/24");
+    luae_env_t env = {.client = &c, .rnd = rnd, .check_state = fake_state};
+    luae_result_t res;
+    luae_eval(p, &env, &res);
+    size_t off = 0;
+    text[0] = '\0';
+    for (size_t i = 0; i < res.n; i++)
+        off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s", i ? " " : "", res.vals[i]);
+    snprintf(text + off, sizeof(text) - off, " | scope %u", res.scope);
+    return text;
+}
+
+/* ifportup: the selector over the live addresses of the first set that has
+ * one; none alive: the backupSelector over the first set. Checks are one
+ * per address, with stable ids that the plan carries. */
+START_TEST(test_health)
+{
+    luac_prog_t *p = prog("A \"ifportup(443, {{'192.0.2.1', '192.0.2.2'}, {'192.0.2.3'}}, "
+                          "{selector='all', backupSelector='all'})\"");
+    const luac_sel_t *s = &p->branches[0].sel;
+    uint64_t a1 = s->sets[0].items[0].check, a2 = s->sets[0].items[1].check,
+             a3 = s->sets[1].items[0].check;
+    ck_assert(a1 && a2 && a3 && a1 != a2 && a2 != a3);
+    ndown = 0;
+    ck_assert_str_eq(run_health(p, 0), "192.0.2.1 192.0.2.2 | scope 0");
+    down_ids[ndown++] = a1;
+    ck_assert_str_eq(run_health(p, 0), "192.0.2.2 | scope 0");
+    down_ids[ndown++] = a2;
+    ck_assert_str_eq(run_health(p, 0), "192.0.2.3 | scope 0");
+    down_ids[ndown++] = a3;
+    ck_assert_str_eq(run_health(p, 0), "192.0.2.1 192.0.2.2 | scope 0"); /* backup: all */
+
+    plan_t plan = {0};
+    ck_assert_uint_eq(luac_plan_checks(p, &plan, "www LUA"), 3);
+    plan_finish(&plan);
+    ck_assert_uint_eq(plan.n, 3);
+    ck_assert_int_ge(plan_find(&plan, a1), 0);
+    ck_assert_int_eq(plan.checks[plan_find(&plan, a3)].type, PLAN_TCP);
+    ck_assert_uint_eq(plan.checks[plan_find(&plan, a3)].port, 443);
+    plan_free(&plan);
+    luac_free(p);
+
+    /* ifurlup: the URL's host, port and path, pinned to each address. */
+    p = prog("A \"ifurlup('https://www.example.com:8443/hc?x=1', {'192.0.2.1'}, "
+             "{stringmatch='OK', interval=10, timeout=3, minimumFailures=2})\"");
+    plan_t up = {0};
+    ck_assert_uint_eq(luac_plan_checks(p, &up, "x"), 1);
+    const plan_check_t *c = &up.checks[0];
+    ck_assert_int_eq(c->type, PLAN_HTTPS);
+    ck_assert_uint_eq(c->port, 8443);
+    ck_assert_str_eq(c->host, "www.example.com");
+    ck_assert_str_eq(c->path, "/hc?x=1");
+    ck_assert_str_eq(c->body, "OK");
+    ck_assert_uint_eq(c->expect[0][0], 200);
+    ck_assert_uint_eq(c->interval_ms, 10000);
+    ck_assert_uint_eq(c->timeout_ms, 3000);
+    ck_assert_uint_eq(c->fall, 2);
+    ck_assert_uint_eq(c->rise, 1);
+    ndown = 0;
+    down_ids[ndown++] = c->id;
+    ck_assert_str_eq(run_health(p, 0), "192.0.2.1 | scope 0"); /* backup: random */
+    plan_free(&up);
+    luac_free(p);
+    ndown = 0;
+}
+END_TEST
+
 /* country/continent/pickclosest over a database with 10.8.0.0/13 in DE
  * (Frankfurt) and 10.16.0.0/12 in the US (New York). */
 START_TEST(test_geo)
@@ -221,6 +305,7 @@ int main(void)
     tcase_add_test(tc, test_hashed);
     tcase_add_test(tc, test_netmask_and_view);
     tcase_add_test(tc, test_geo);
+    tcase_add_test(tc, test_health);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# LUA ifportup through pdns_server + geosteerd + geosteer-probe: the record's
+# addresses become checks in the probe plan at commit (before any query),
+# answers follow their health (the selector over the live addresses, the
+# backupSelector when none is), and deleting the record drops its checks.
+. "$(dirname "$0")/lib.sh"
+gs_require pdns_server pdnsutil kdig python3
+: "${GEOSTEER_PROBE:?}"
+
+RUN=$GS_TMP/run
+CFG=$GS_TMP/geosteer.json
+echo "{\"settings\": {\"runtime_dir\": \"$RUN\"}}" >"$CFG"
+gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
+GSLOG=$GS_TMP/gs/geosteerd.log
+gs_cli zone create lua.test --ns ns1.lua.test --soa-serial 1 >/dev/null
+port=$(gs_free_port)
+tport=$(gs_free_port)
+# caches off: these answers are client-independent (scope 0) and the test
+# follows each change at once
+gs_pdns_conf "$GS_TMP/pdns" "$GS_SOCK" "$port" cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0
+gs_start_pdns "$GS_TMP/pdns" "$port"
+
+# listen ADDR: a TCP server on ADDR:$tport that accepts and closes. Sets LPID.
+listen() {
+    "$GS_PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()' "$1" "$tport" >>"$GS_TMP/listen.log" 2>&1 &
+    LPID=$!
+    gs_register "$LPID"
+}
+listen 127.0.0.2
+L2=$LPID
+listen 127.0.0.3
+L3=$LPID
+
+gs_start_probe "$RUN"
+gs_wait_log "$RUN/probe.log" "plan generation 1 applied: 0 checks" 10 >/dev/null
+gs_pdnsutil "$GS_TMP/pdns" add-record lua.test www LUA \
+    "A \"ifportup($tport, {'127.0.0.2', '127.0.0.3'}, {selector='all', interval=1, timeout=0.5})\"" >/dev/null
+gs_expect_contains "the record's addresses are planned at commit" \
+    "check plan generation 2: 2 checks (2 addresses of LUA records)" "$(cat "$GSLOG")"
+gs_wait_log "$RUN/probe.log" "plan generation 2 applied: 2 checks" 5 >/dev/null
+gs_wait_log "$RUN/probe.log" "'www.lua.test. LUA tcp 127.0.0.3:$tport': UNKNOWN -> UP" 5 >/dev/null
+echo "ok: checked from the commit on, before any query"
+
+q() { kdig @127.0.0.1 -p "$port" +timeout=2 +retry=0 +short www.lua.test A | sort | tr '\n' ' ' | sed 's/ $//'; }
+wait_answer() { # WANT MAX_SECONDS
+    for _ in $(seq $(($2 * 5))); do
+        [ "$(q)" = "$1" ] && return 0
+        sleep 0.2
+    done
+    gs_fail "www.lua.test did not answer '$1' within $2 s (answers '$(q)')"
+}
+gs_expect_eq "both up: selector all" "127.0.0.2 127.0.0.3" "$(q)"
+gs_stop "$L3"
+wait_answer "127.0.0.2" 5
+echo "ok: a dead address leaves the answer (minimumFailures 1, interval 1 s)"
+gs_stop "$L2"
+gs_wait_log "$RUN/probe.log" "'www.lua.test. LUA tcp 127.0.0.2:$tport': UP -> DOWN" 5 >/dev/null
+sleep 1.5
+a=$(q)
+case "$a" in
+127.0.0.2 | 127.0.0.3) echo "ok: all down: the backupSelector (random) answers one address ($a)" ;;
+*) gs_fail "all down: expected one address from the backupSelector, got '$a'" ;;
+esac
+listen 127.0.0.2
+wait_answer "127.0.0.2" 5
+echo "ok: back after one good check"
+
+gs_pdnsutil "$GS_TMP/pdns" delete-rrset lua.test www LUA >/dev/null
+gs_wait_log "$RUN/probe.log" "plan generation 3 applied: 0 checks" 5 >/dev/null
+echo "ok: deleting the record drops its checks"
+for f in "$GSLOG" "$RUN/probe.log"; do
+    if grep -Eq 'AddressSanitizer|runtime error' "$f"; then gs_fail "sanitizer report in $f"; fi
+done
+echo "PASS"
