@@ -11,6 +11,7 @@
 
 #include "backend/dname.h"
 #include "backend/health.h"
+#include "backend/luacheck.h"
 #include "backend/snap.h"
 #include "backend/state.h"
 #include "backend/steer.h"
@@ -61,6 +62,7 @@ static const char help_text[] =
     "  status                              daemon and zone store summary\n"
     "  explain <qname> <client>[/len] [qtype]  the whole steering decision for a client\n"
     "  health [endpoint]                   health checks: state, since, streak, rtt, error\n"
+    "  lua-check <zone>                    each LUA record: supported, and the policy to use\n"
     "  drain|force-up|force-down <endpoint> [for <duration>]   operator override (30s, 10m, 2h, "
     "1d)\n"
     "  undrain <endpoint>                  remove the override of an endpoint\n"
@@ -641,6 +643,43 @@ static void health_cmd(char **w, int n, buf_t *out)
     snap_slot_put(slot);
 }
 
+static void lua_check_cmd(char **w, int n, buf_t *out)
+{
+    char name[DNAME_MAXTEXT + 1];
+    if (n != 2) {
+        buf_puts(out, "ERR usage: lua-check <zone>\n");
+        return;
+    }
+    if (canon_arg("zone", w[1], name, out))
+        return;
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
+        return;
+    const zone_t *z = snap_zone_by_name(s, name, strlen(name));
+    if (!z) {
+        buf_printf(out, "ERR no zone %s\n", name);
+    } else {
+        buf_t body;
+        buf_init(&body);
+        unsigned total = 0, bad = 0;
+        for (size_t i = 0; i < z->nnodes; i++)
+            for (uint32_t r = 0; r < z->nodes[i].nrecs; r++) {
+                const zone_rec_t *rec = &z->nodes[i].recs[r];
+                if (rec->type->kind != RR_KIND_LUA)
+                    continue;
+                total++;
+                bad += !luacheck_record(z->nodes[i].name, rec->content, &body);
+            }
+        buf_printf(out, "%s lua-check %s: %u LUA record%s, %u supported, %u not\n",
+                   bad ? "ERR" : "OK", name, total, total == 1 ? "" : "s", total - bad, bad);
+        buf_put(out, body.data ? body.data : "", body.len);
+        buf_free(&body);
+    }
+    snap_unpin(slot);
+    snap_slot_put(slot);
+}
+
 void admin_run(const char *cmd, buf_t *out)
 {
     size_t len = strlen(cmd);
@@ -662,6 +701,8 @@ void admin_run(const char *cmd, buf_t *out)
         geoip(w, n, out);
     else if (strcmp(w[0], "explain") == 0)
         explain(w, n, out);
+    else if (strcmp(w[0], "lua-check") == 0)
+        lua_check_cmd(w, n, out);
     else if (strcmp(w[0], "health") == 0)
         health_cmd(w, n, out);
     else if (strcmp(w[0], "status") == 0 && n == 1)

@@ -744,7 +744,7 @@ size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label)
 /* ---- selections ---- */
 
 static const char *const sel_names[] = {
-    "(value)",    "ifportup",    "ifurlup",     "pickrandom",  "pickrandomsample",
+    "values",     "ifportup",    "ifurlup",     "pickrandom",  "pickrandomsample",
     "pickhashed", "pickwrandom", "pickwhashed", "pickchashed", "pickclosest",
     "all",        "view",        "steer",
 };

@@ -3,11 +3,21 @@
 #ifndef GS_CLI_COMMANDS_H
 #define GS_CLI_COMMANDS_H
 
+#include <stdbool.h>
+
 /* geosteer check [-c FILE]: validates a geosteer.json; 0 valid, 78 errors. */
 int cli_check(int argc, char **argv);
 
 /* geosteer geoip build [--v4 FILE] [--v6 FILE] [-o OUT]: builds the default
  * country database from tor-geoipdb's range files. 0 on success. */
 int cli_geoip_build(int argc, char **argv);
+
+/* geosteer lua-check <zonefile> [--origin ZONE]: the LUA-record migration
+ * check on a zone file. 0 every LUA record supported, 1 not, 66 unreadable. */
+int cli_lua_check(int argc, char **argv);
+
+/* True when the lua-check argument names a readable file (else it is a
+ * zone the daemon serves). */
+bool cli_lua_check_is_file(int argc, char **argv);
 
 #endif

@@ -22,7 +22,8 @@ static void usage(FILE *f)
             "  -s, --socket PATH   geosteerd socket (default $GEOSTEER_SOCKET or %s)\n"
             "  -t, --timeout MS    reply timeout (default 30000)\n"
             "  -V, --version       print the version\n"
-            "Commands are those of the daemon; 'geosteer help' lists them.\n"
+            "Commands are those of the daemon; 'geosteer help' lists them. Local ones:\n"
+            "  check [-c FILE], geoip build [...], lua-check <zonefile> [--origin ZONE]\n"
             "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage.\n",
             DEFAULT_SOCKET);
 }
@@ -71,6 +72,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[optind], "geoip") == 0 && optind + 1 < argc &&
         strcmp(argv[optind + 1], "build") == 0)
         return cli_geoip_build(argc - optind - 2, argv + optind + 2);
+    if (strcmp(argv[optind], "lua-check") == 0 &&
+        cli_lua_check_is_file(argc - optind - 1, argv + optind + 1))
+        return cli_lua_check(argc - optind - 1, argv + optind + 1);
 
     buf_t cmd, reply;
     buf_init(&cmd);

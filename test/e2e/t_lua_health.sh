@@ -70,6 +70,33 @@ listen 127.0.0.2
 wait_answer "127.0.0.2" 5
 echo "ok: back after one good check"
 
+# The migration check, for a served zone and for a zone file.
+out=$(gs_pdnsutil "$GS_TMP/pdns" backend-cmd remote "lua-check lua.test" 2>&1)
+gs_expect_contains "lua-check of a served zone: summary" \
+    "OK lua-check lua.test.: 1 LUA record, 1 supported, 0 not" "$out"
+gs_expect_contains "lua-check of a served zone: the record and its policy" \
+    "supported (ifportup); as a policy: a failover policy" "$out"
+cat >"$GS_TMP/migrate.zone" <<'ZONE'
+$ORIGIN m.test.
+$TTL 300
+@     IN SOA ns1 hostmaster 1 3600 600 86400 300
+      IN NS  ns1
+geo   IN LUA A ";if continent('EU') then return '192.0.2.1' else return '192.0.2.2' end"
+rev   IN LUA PTR "createReverse('%1%.example')"
+calc  IN LUA A ";local a = '192.0.2.1' return a" ; free-form code
+ZONE
+set +e
+out=$("$GEOSTEER" lua-check "$GS_TMP/migrate.zone"); rc=$?
+set -e
+gs_expect_eq "lua-check of a file with unsupported records: exit 1" 1 "$rc"
+gs_expect_contains "lua-check file: summary" "3 LUA records, 1 supported, 2 not" "$out"
+gs_expect_contains "lua-check file: a chain maps to a geo policy" \
+    "geo.m.test. LUA A \";if continent('EU') then return '192.0.2.1' else return '192.0.2.2' end\": supported (values in a conditional chain); as a policy: a geo policy" "$out"
+gs_expect_contains "lua-check file: the reason and the suggestion" \
+    "rev.m.test. LUA PTR \"createReverse('%1%.example')\": NOT supported: LUA: content must be" "$out"
+gs_expect_contains "lua-check file: free-form code, with the column" \
+    "calc.m.test. LUA A \";local a = '192.0.2.1' return a\": NOT supported: LUA: column 2: expected 'return'; instead:" "$out"
+
 gs_pdnsutil "$GS_TMP/pdns" delete-rrset lua.test www LUA >/dev/null
 gs_wait_log "$RUN/probe.log" "plan generation 3 applied: 0 checks" 5 >/dev/null
 echo "ok: deleting the record drops its checks"
