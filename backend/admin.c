@@ -671,9 +671,7 @@ static void lua_check_cmd(char **w, int n, buf_t *out)
                 total++;
                 bad += !luacheck_record(z->nodes[i].name, rec->content, &body);
             }
-        buf_printf(out, "%s lua-check %s: %u LUA record%s, %u supported, %u not\n",
-                   bad ? "ERR" : "OK", name, total, total == 1 ? "" : "s", total - bad, bad);
-        buf_put(out, body.data ? body.data : "", body.len);
+        luacheck_summary(out, name, total, bad, &body);
         buf_free(&body);
     }
     snap_unpin(slot);

@@ -179,19 +179,6 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
-static bool read_file(const char *path, buf_t *out)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_put(out, chunk, n);
-    fclose(f);
-    return true;
-}
-
 int health_publish_plan(plan_t *plan, gs_err_t *err)
 {
     if (!H.runtime_dir)
@@ -204,27 +191,23 @@ int health_publish_plan(plan_t *plan, gs_err_t *err)
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 
     /* Same checks as the file already holds: keep its generation. */
-    buf_t b;
-    buf_init(&b);
     uint64_t gen = 0;
-    if (read_file(path, &b)) {
-        plan_t old;
-        gs_err_t why;
-        if (plan_decode(b.data ? b.data : "", b.len, &old, &why) == 0) {
-            gen = old.generation;
-            bool same = plan_same(&old, plan);
-            plan_free(&old);
-            if (same) {
-                buf_free(&b);
-                plan->generation = gen;
-                pthread_mutex_lock(&hlock);
-                H.plan_gen = gen;
-                pthread_mutex_unlock(&hlock);
-                return 0;
-            }
+    plan_t old;
+    gs_err_t why;
+    if (plan_load(path, &old, NULL, &why) == 0) {
+        gen = old.generation;
+        bool same = plan_same(&old, plan);
+        plan_free(&old);
+        if (same) {
+            plan->generation = gen;
+            pthread_mutex_lock(&hlock);
+            H.plan_gen = gen;
+            pthread_mutex_unlock(&hlock);
+            return 0;
         }
     }
-    buf_reset(&b);
+    buf_t b;
+    buf_init(&b);
     plan->generation = gen + 1;
     plan_encode(plan, &b);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -338,12 +321,6 @@ health_view_t *health_view_new(const health_checks_t *hc)
     H.latest = v;
     v->refs = 2; /* the caller's and H.latest's */
     return v;
-}
-
-void health_view_ref(health_view_t *v)
-{
-    if (v)
-        v->refs++;
 }
 
 void health_view_release(health_view_t *v)

@@ -56,8 +56,7 @@ typedef struct health_view health_view_t;
  * lifetime: the engine owning `hc` outlives every world using it). */
 health_view_t *health_view_new(const health_checks_t *hc);
 
-/* Reference counting by the writer (snapshot worlds). */
-void health_view_ref(health_view_t *v);
+/* Drops a reference (the writer's: snapshot worlds hold one each). */
 void health_view_release(health_view_t *v);
 
 /* Lookup path: true when the probe says endpoint `e` is DOWN (any of its

@@ -1154,6 +1154,7 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err)
     luac_prog_t *p = mem_calloc(1, sizeof(*p));
     p->arena = arena_new();
     p->qtype = (uint16_t)t->code;
+    p->type = t;
     p->branches = arena_alloc(p->arena, LUAC_MAX_BRANCHES * sizeof(luac_branch_t));
     memset(p->branches, 0, LUAC_MAX_BRANCHES * sizeof(luac_branch_t));
     ctx_t x = {.code = code.data ? code.data : "",

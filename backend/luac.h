@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/rr.h"
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/plan.h"
@@ -141,7 +142,8 @@ typedef struct {
 } luac_branch_t;
 
 typedef struct luac_prog {
-    uint16_t qtype; /* the type produced: 1 A, 28 AAAA, 5 CNAME, 16 TXT */
+    uint16_t qtype;        /* the type produced: 1 A, 28 AAAA, 5 CNAME, 16 TXT */
+    const rr_type_t *type; /* the same, as the record type table's entry */
     luac_branch_t *branches;
     size_t nbranches; /* a chain without `else` answers nothing when no arm matches */
     arena_t *arena;   /* owns everything above */

@@ -91,6 +91,13 @@ bool luacheck_record(const char *owner, const char *content, buf_t *out)
     return true;
 }
 
+void luacheck_summary(buf_t *out, const char *what, unsigned total, unsigned bad, const buf_t *body)
+{
+    buf_printf(out, "%s lua-check %s: %u LUA record%s, %u supported, %u not\n", bad ? "ERR" : "OK",
+               what, total, total == 1 ? "" : "s", total - bad, bad);
+    buf_put(out, body->data ? body->data : "", body->len);
+}
+
 /* The next blank-separated token of `s` (quoted strings kept whole). */
 static const char *token(const char *s, size_t *len)
 {
@@ -170,22 +177,19 @@ int luacheck_zonefile(const char *path, const char *origin, buf_t *out)
             t = token(t + n, &n);
         if (n != 3 || strncasecmp(t, "LUA", 3) != 0)
             continue;
-        const char *content = t + n;
+        char *content = line + (t + n - line);
         while (*content == ' ' || *content == '\t')
             content++;
         size_t end = strlen(content);
         while (end && (content[end - 1] == ' ' || content[end - 1] == '\t'))
             end--;
-        char c[70000];
-        snprintf(c, sizeof(c), "%.*s", (int)end, content);
+        content[end] = '\0';
         total++;
-        if (!luacheck_record(owner, c, &body))
+        if (!luacheck_record(owner, content, &body))
             bad++;
     }
     fclose(f);
-    buf_printf(out, "%s lua-check %s: %u LUA record%s, %u supported, %u not\n", bad ? "ERR" : "OK",
-               path, total, total == 1 ? "" : "s", total - bad, bad);
-    buf_put(out, body.data ? body.data : "", body.len);
+    luacheck_summary(out, path, total, bad, &body);
     buf_free(&body);
     return (int)bad;
 }

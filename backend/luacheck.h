@@ -16,6 +16,11 @@
  * Returns true when the record is supported. */
 bool luacheck_record(const char *owner, const char *content, buf_t *out);
 
+/* Appends the summary line ("OK|ERR lua-check WHAT: N LUA records, S
+ * supported, U not") and then `body` (the per-record lines) to `out`. */
+void luacheck_summary(buf_t *out, const char *what, unsigned total, unsigned bad,
+                      const buf_t *body);
+
 /* Checks every LUA record of a zone file (one record per line; $ORIGIN,
  * $TTL, comments, '@' and inherited owners understood; records split over
  * lines with parentheses are not). Appends a summary line then one line per

@@ -238,15 +238,8 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
                         z->progs = mem_realloc_n(z->progs, z->nprogs + 1, sizeof(*z->progs));
                         z->progs[z->nprogs++] = prog;
                         zr->prog = prog;
-                        zr->dyn_type = rr_type_find(prog->qtype == 1    ? "A"
-                                                    : prog->qtype == 28 ? "AAAA"
-                                                    : prog->qtype == 5  ? "CNAME"
-                                                                        : "TXT",
-                                                    prog->qtype == 1    ? 1
-                                                    : prog->qtype == 28 ? 4
-                                                    : prog->qtype == 5  ? 5
-                                                                        : 3);
-                        n->dynamic = zr->dyn_type != NULL;
+                        zr->dyn_type = prog->type;
+                        n->dynamic = true;
                     }
                 }
                 if (zr->type->code == 6 && n->name_len == z->name_len)

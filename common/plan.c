@@ -2,11 +2,13 @@
 #include "common/plan.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/mem.h"
 
@@ -369,6 +371,35 @@ int plan_decode(const char *text, size_t len, plan_t *p, gs_err_t *err)
     if (rc)
         plan_free(p);
     return rc;
+}
+
+int plan_load(const char *path, plan_t *p, struct stat *st, gs_err_t *err)
+{
+    memset(p, 0, sizeof(*p));
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return gs_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    struct stat own;
+    if (!st)
+        st = &own;
+    if (fstat(fileno(f), st) != 0 || st->st_size > (off_t)PLAN_FILE_MAX) {
+        fclose(f);
+        return gs_err_set(err, GS_ETOOBIG, "%s: not a file of at most %u bytes", path,
+                          PLAN_FILE_MAX);
+    }
+    buf_t b;
+    buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= PLAN_FILE_MAX)
+        buf_put(&b, chunk, n);
+    fclose(f);
+    gs_err_t why;
+    int rc = plan_decode(b.data ? b.data : "", b.len, p, &why);
+    buf_free(&b);
+    if (rc)
+        return gs_err_set(err, rc, "%s: %s", path, why.text);
+    return 0;
 }
 
 void plan_check_free(plan_check_t *c)

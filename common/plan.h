@@ -88,6 +88,14 @@ void plan_encode(const plan_t *p, buf_t *out);
  * GS_EINVAL with the reason (and JSON position) in `err`. */
 int plan_decode(const char *text, size_t len, plan_t *p, gs_err_t *err);
 
+/* Reads and decodes the plan file at `path` (at most PLAN_FILE_MAX bytes).
+ * Returns 0 and fills `p` (owned) and, if `st` is not NULL, the file's
+ * stat; else -errno (-ENOENT: no file), GS_ETOOBIG or GS_EINVAL, with the
+ * path and reason in `err`. */
+#define PLAN_FILE_MAX (64u << 20)
+struct stat;
+int plan_load(const char *path, plan_t *p, struct stat *st, gs_err_t *err);
+
 /* Releases what `p` owns and zeroes it. Accepts a zeroed plan. */
 void plan_free(plan_t *p);
 

@@ -24,9 +24,6 @@
  * per batch rather than per check (1% of the shortest interval). */
 #define START_SLACK_MS 10
 
-/* Plans bigger than this are refused (a generous bound on the file). */
-#define PLAN_FILE_MAX (64u << 20)
-
 typedef struct {
     probe_check_t *k; /* NULL until the first run */
     hstate_value_t v;
@@ -135,34 +132,6 @@ static void check_name(const plan_check_t *c, char *out, size_t len)
              t);
 }
 
-/* Reads the plan file into `out`. Returns 0, -ENOENT, or another error with
- * the reason in `err`. */
-static int read_plan(const char *path, plan_t *out, struct stat *st, gs_err_t *err)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return gs_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    fstat(fileno(f), st);
-    if (st->st_size > (off_t)PLAN_FILE_MAX) {
-        fclose(f);
-        return gs_err_set(err, GS_ETOOBIG, "%s: %lld bytes, more than %u", path,
-                          (long long)st->st_size, PLAN_FILE_MAX);
-    }
-    buf_t b;
-    buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= PLAN_FILE_MAX)
-        buf_put(&b, chunk, n);
-    fclose(f);
-    gs_err_t why;
-    int rc = plan_decode(b.data ? b.data : "", b.len, out, &why);
-    buf_free(&b);
-    if (rc)
-        return gs_err_set(err, rc, "%s: %s", path, why.text);
-    return 0;
-}
-
 /* Switches to `np` (taken over): runs of checks that stay are moved over
  * with their state, schedule and any transfer in flight; the rest stop.
  * Writes a new state file. On failure to write it, keeps the old plan. */
@@ -263,7 +232,7 @@ static void refresh_plan(probe_t *p, bool force)
         return; /* the same broken file: said once already */
     plan_t np;
     gs_err_t err;
-    if (read_plan(p->plan_path, &np, &st, &err) != 0) {
+    if (plan_load(p->plan_path, &np, &st, &err) != 0) {
         log_err("probe: plan refused, %s: %s", p->have_plan ? "keeping the running one" : "waiting",
                 err.text);
         p->plan_st = st;

@@ -28,12 +28,14 @@ static steer_client_t client(const char *rr)
     return c;
 }
 
-/* Evaluates `p` for `rr` with random value `rnd`; "v1 v2 | scope N". */
-static const char *run(const luac_prog_t *p, const char *rr, uint64_t rnd, const geo_db_t *geo)
+/* Evaluates `p` for `rr` with random value `rnd` and health `state` (NULL:
+ * all up); "v1 v2 | scope N". */
+static const char *run_with(const luac_prog_t *p, const char *rr, uint64_t rnd, const geo_db_t *geo,
+                            int (*state)(const void *, uint64_t))
 {
     static char text[512];
     steer_client_t c = client(rr);
-    luae_env_t env = {.client = &c, .geo = geo, .rnd = rnd};
+    luae_env_t env = {.client = &c, .geo = geo, .rnd = rnd, .check_state = state};
     luae_result_t res;
     luae_eval(p, &env, &res);
     size_t off = 0;
@@ -42,6 +44,11 @@ static const char *run(const luac_prog_t *p, const char *rr, uint64_t rnd, const
         off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s", i ? " " : "", res.vals[i]);
     snprintf(text + off, sizeof(text) - off, " | scope %u", res.scope);
     return text;
+}
+
+static const char *run(const luac_prog_t *p, const char *rr, uint64_t rnd, const geo_db_t *geo)
+{
+    return run_with(p, rr, rnd, geo, NULL);
 }
 
 START_TEST(test_client_independent)
@@ -167,17 +174,7 @@ static int fake_state(const void *ctx, uint64_t id)
 
 static const char *run_health(const luac_prog_t *p, uint64_t rnd)
 {
-    static char text[256];
-    steer_client_t c = client("203.0.113.0/24");
-    luae_env_t env = {.client = &c, .rnd = rnd, .check_state = fake_state};
-    luae_result_t res;
-    luae_eval(p, &env, &res);
-    size_t off = 0;
-    text[0] = '\0';
-    for (size_t i = 0; i < res.n; i++)
-        off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%s", i ? " " : "", res.vals[i]);
-    snprintf(text + off, sizeof(text) - off, " | scope %u", res.scope);
-    return text;
+    return run_with(p, "203.0.113.0/24", rnd, NULL, fake_state);
 }
 
 /* ifportup: the selector over the live addresses of the first set that has
