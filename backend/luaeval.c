@@ -147,6 +147,63 @@ static uint8_t hash_bits(const ev_t *e)
     return e->env->client->family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
 }
 
+/* The three-word mix of Bob Jenkins' lookup2 hash (public domain, 1996). */
+#define LOOKUP2_MIX(a, b, c)                                                                       \
+    do {                                                                                           \
+        a -= b + c, a ^= c >> 13;                                                                  \
+        b -= c + a, b ^= a << 8;                                                                   \
+        c -= a + b, c ^= b >> 13;                                                                  \
+        a -= b + c, a ^= c >> 12;                                                                  \
+        b -= c + a, b ^= a << 16;                                                                  \
+        c -= a + b, c ^= b >> 5;                                                                   \
+        a -= b + c, a ^= c >> 3;                                                                   \
+        b -= c + a, b ^= a << 10;                                                                  \
+        c -= a + b, c ^= b >> 15;                                                                  \
+    } while (0)
+
+/* lookup2 of `n` bytes (n is 4 or 16 here) with initial value 0: the hash
+ * pdns's pickhashed, pickwhashed and the `hashed` selector take of bestwho
+ * (its addressOnlyHash). Bytes enter little-endian; the length goes into
+ * the low byte of c, the last bytes above it. */
+static uint32_t lookup2(const uint8_t *k, uint32_t n)
+{
+    uint32_t a = 0x9e3779b9u, b = 0x9e3779b9u, c = 0, left = n;
+    for (; left >= 12; left -= 12, k += 12) {
+        a += k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24;
+        b += k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16 | (uint32_t)k[7] << 24;
+        c += k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16 | (uint32_t)k[11] << 24;
+        LOOKUP2_MIX(a, b, c);
+    }
+    c += n;
+    for (uint32_t i = 0; i < left; i++) {
+        if (i < 4)
+            a += (uint32_t)k[i] << (8 * i);
+        else if (i < 8)
+            b += (uint32_t)k[i] << (8 * (i - 4));
+        else
+            c += (uint32_t)k[i] << (8 * (i - 7));
+    }
+    LOOKUP2_MIX(a, b, c);
+    return c;
+}
+
+/* The client hash of the hashed selections: pdns's hash of the client's
+ * address cut to /24 or /56. With an ECS source of /24 (/56) or wider this
+ * is exactly pdns's value, so the same clients get the same answers; a
+ * longer source or a resolver address is hashed as its /24 (/56), which is
+ * what lets the answer carry that scope (migration guide). */
+static uint32_t client_hash(ev_t *e)
+{
+    const steer_client_t *c = e->env->client;
+    uint8_t bits = hash_bits(e), k[16] = {0};
+    uint32_t n = c->family == AF_INET ? 4 : 16;
+    need(e, bits);
+    memcpy(k, c->addr, n);
+    for (uint32_t i = bits / 8; i < n; i++)
+        k[i] = i == bits / 8 ? (uint8_t)(k[i] & (0xff00u >> (bits % 8))) : 0;
+    return lookup2(k, n);
+}
+
 static size_t weighted(const luac_set_t *s, uint64_t r)
 {
     uint64_t total = 0;
@@ -232,8 +289,7 @@ static void pick(ev_t *e, luac_pick_t how, const luac_set_t *s, luae_result_t *o
         put_all(out, s);
         break;
     case LUAC_PICK_HASHED:
-        need(e, hash_bits(e));
-        put(out, s->items[steer_client_hash(e->env->client, hash_bits(e)) % s->n].value);
+        put(out, s->items[client_hash(e) % s->n].value);
         break;
     case LUAC_PICK_CLOSEST:
         put(out, s->items[closest(e, s)].value);
@@ -276,15 +332,13 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
         break;
     }
     case LUAC_PICKHASHED:
-        need(e, hash_bits(e));
-        put(out, s->items[steer_client_hash(e->env->client, hash_bits(e)) % s->n].value);
+        put(out, s->items[client_hash(e) % s->n].value);
         break;
     case LUAC_PICKWRANDOM:
         put(out, s->items[weighted(s, rnd)].value);
         break;
     case LUAC_PICKWHASHED:
-        need(e, hash_bits(e));
-        put(out, s->items[weighted(s, steer_client_hash(e->env->client, hash_bits(e)))].value);
+        put(out, s->items[weighted(s, client_hash(e))].value);
         break;
     case LUAC_PICKCHASHED:
         need(e, hash_bits(e));

@@ -100,6 +100,24 @@ START_TEST(test_hashed)
     ck_assert(strstr(run(p, "2001:db8:1:2::/64", 1, NULL), "| scope 56"));
     luac_free(p);
 
+    /* pdns's own hash of bestwho: picks read off pdns_server 4.7.3 with
+     * enable-lua-records for these ECS sources (kdig +subnet). A /32 source
+     * is hashed as its /24 here; pdns 4.7 picked 192.0.2.3 for 10.1.2.77/32. */
+    p = prog("A \"pickhashed({'192.0.2.1','192.0.2.2','192.0.2.3','192.0.2.4','192.0.2.5'})\"");
+    ck_assert_str_eq(run(p, "10.1.2.0/24", 1, NULL), "192.0.2.1 | scope 24");
+    ck_assert_str_eq(run(p, "10.1.3.0/24", 1, NULL), "192.0.2.4 | scope 24");
+    ck_assert_str_eq(run(p, "10.200.3.0/24", 1, NULL), "192.0.2.1 | scope 24");
+    ck_assert_str_eq(run(p, "10.1.2.77/32", 1, NULL), "192.0.2.1 | scope 24");
+    ck_assert_str_eq(run(p, "2001:db8:1:200::/56", 1, NULL), "192.0.2.4 | scope 56");
+    luac_free(p);
+    /* pickwhashed: pdns 4.7 walks this list backwards (the iteration order
+     * of its C++ hash map), so its picks are those of the reversed list. */
+    p = prog("A \"pickwhashed({{2,'192.0.2.3'},{3,'192.0.2.2'},{1,'192.0.2.1'}})\"");
+    ck_assert_str_eq(run(p, "10.1.2.0/24", 1, NULL), "192.0.2.2 | scope 24");
+    ck_assert_str_eq(run(p, "10.1.3.0/24", 1, NULL), "192.0.2.3 | scope 24");
+    ck_assert_str_eq(run(p, "10.200.3.0/24", 1, NULL), "192.0.2.2 | scope 24");
+    luac_free(p);
+
     /* pickchashed: dropping a value moves only the clients it had. */
     luac_prog_t *three =
         prog("A \"pickchashed({{1,'192.0.2.1'},{1,'192.0.2.2'},{1,'192.0.2.3'}})\"");
