@@ -289,7 +289,8 @@ static void pick(ev_t *e, luac_pick_t how, const luac_set_t *s, luae_result_t *o
         put_all(out, s);
         break;
     case LUAC_PICK_HASHED:
-        put(out, s->items[client_hash(e) % s->n].value);
+        /* one live address: nothing to hash, nothing depends on the client */
+        put(out, s->items[s->n > 1 ? client_hash(e) % s->n : 0].value);
         break;
     case LUAC_PICK_CLOSEST:
         put(out, s->items[closest(e, s)].value);
@@ -332,13 +333,13 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
         break;
     }
     case LUAC_PICKHASHED:
-        put(out, s->items[client_hash(e) % s->n].value);
+        put(out, s->items[s->n > 1 ? client_hash(e) % s->n : 0].value);
         break;
     case LUAC_PICKWRANDOM:
         put(out, s->items[weighted(s, rnd)].value);
         break;
     case LUAC_PICKWHASHED:
-        put(out, s->items[weighted(s, client_hash(e))].value);
+        put(out, s->items[s->n > 1 ? weighted(s, client_hash(e)) : 0].value);
         break;
     case LUAC_PICKCHASHED:
         need(e, hash_bits(e));

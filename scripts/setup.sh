@@ -12,7 +12,7 @@ PACKAGES=(
     # GeoIP: source ranges of the default database, and libmaxminddb's tools
     tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools
-    pdns-server pdns-backend-remote pdns-backend-bind pdns-tools
+    pdns-server pdns-backend-remote pdns-backend-bind pdns-backend-geoip pdns-tools
     knot-dnsutils dnsutils dnsperf python3 sqlite3 procps
     # probe tests: TLS certificates for the local HTTPS targets
     openssl ca-certificates
