@@ -642,6 +642,18 @@ static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr,
         buf_free(&norm);
         return GS_EINVAL;
     }
+    luac_prog_t *prog = NULL;
+    if (t->kind == RR_KIND_LUA && !dt && luac_compile(norm.data, &prog, &ge) == 0) {
+        /* steer() inside a chain names a policy too */
+        int rc = state_check_prog(st, prog, &ge);
+        if (rc)
+            snprintf(msg, msgsz, "%s: %s: LUA %s: %s", method, name, prog->type->name, ge.text);
+        luac_free(prog);
+        if (rc) {
+            buf_free(&norm);
+            return GS_EINVAL;
+        }
+    }
     if (!op->name) {
         op->name = mem_strdup(name);
         op->type = t;
@@ -721,8 +733,8 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
     for (size_t k = 0; k < n; k++) {
         const rr_type_t *t = v[k].type;
         if (t->kind == RR_KIND_LUA) {
-            char pol[64];
-            const rr_type_t *dt = rr_lua_steer(v[k].content, pol, sizeof(pol));
+            /* a static record of the type a LUA record answers */
+            const rr_type_t *dt = rr_lua_qtype(v[k].content);
             for (size_t j = 0; dt && j < n; j++)
                 if (v[j].type == dt)
                     clash = dt;
@@ -734,7 +746,7 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
     free(v);
     if (clash) {
         snprintf(msg, msgsz,
-                 "replaceRRSet: %s: %s is answered by a LUA steer record at this name; change "
+                 "replaceRRSet: %s: %s is answered by a LUA record at this name; change "
                  "that record instead",
                  op->name, clash->name);
         return GS_ECONFLICT;

@@ -360,8 +360,19 @@ int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qt
     return 0;
 }
 
-/* Every steer record of every served zone must still be answerable by the
- * engine `st`. Writer lock held. */
+int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err)
+{
+    for (size_t i = 0; i < p->nbranches; i++) {
+        const luac_sel_t *sel = &p->branches[i].sel;
+        int rc;
+        if (sel->kind == LUAC_STEER && (rc = state_check_steer(st, sel->policy, p->type, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* Every steer record (and steer() in a compiled program) of every served
+ * zone must still be answerable by the engine `st`. Writer lock held. */
 static int check_orphans(const steer_t *st, buf_t *errors)
 {
     const snap_t *s = snap_current();
@@ -372,8 +383,9 @@ static int check_orphans(const steer_t *st, buf_t *errors)
             const zone_node_t *n = &z->nodes[k];
             for (uint32_t r = 0; n->dynamic && r < n->nrecs; r++) {
                 gs_err_t e;
-                if (n->recs[r].policy &&
-                    state_check_steer(st, n->recs[r].policy, n->recs[r].dyn_type, &e) != 0) {
+                if ((n->recs[r].policy &&
+                     state_check_steer(st, n->recs[r].policy, n->recs[r].dyn_type, &e) != 0) ||
+                    (n->recs[r].prog && state_check_prog(st, n->recs[r].prog, &e) != 0)) {
                     buf_printf(errors, "%s: LUA %s record: %s\n", n->name,
                                n->recs[r].dyn_type->name, e.text);
                     bad++;

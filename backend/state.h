@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/luac.h"
 #include "backend/snap.h"
 #include "backend/store.h"
 #include "backend/trx.h"
@@ -91,5 +92,9 @@ void state_check_health(void);
  * engine `st` (NULL: no config loaded) and answer `qtype` for every client.
  * Returns 0 or GS_EINVAL with the reason in `err`. Any thread. */
 int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype, gs_err_t *err);
+
+/* The same for every steer() inside a compiled LUA-record program (the arms
+ * of a conditional chain). Returns 0 or GS_EINVAL for the first that fails. */
+int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err);
 
 #endif

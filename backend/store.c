@@ -485,6 +485,34 @@ int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_
     if (rc != SQLITE_DONE)
         return sql_err(st, err, "check zone");
 
+    /* A static record of the type a LUA record at the same name answers:
+     * which one would be served is undefined, so neither is accepted. */
+    rc = prep(st,
+              "SELECT l.name, r.type FROM records l JOIN records r ON r.zone_id=l.zone_id AND "
+              "r.name=l.name AND r.type<>'LUA' AND upper(substr(l.content,1,length(r.type)+1))="
+              "upper(r.type)||' ' WHERE l.zone_id=?1 AND l.type='LUA' AND (?2 IS NULL OR "
+              "l.name=?2) LIMIT 1",
+              &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    if (name)
+        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 2);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        rc = gs_err_set(err, GS_ECONFLICT,
+                        "%s: %s is answered by a LUA record at this name and cannot also be a "
+                        "static record",
+                        col_text(stmt, 0), col_text(stmt, 1));
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return sql_err(st, err, "check zone");
+
     if (name && strcmp(name, apex) != 0)
         return 0;
     if ((rc = prep(st, "SELECT COUNT(*) FROM records WHERE zone_id=? AND name=? AND type='SOA'",

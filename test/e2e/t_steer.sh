@@ -47,6 +47,34 @@ gs_expect_contains "free-form Lua: column and reason" \
 gs_expect_eq "wrong address family refused" 1 "$rc5"
 gs_expect_contains "wrong address family: column and reason" \
     "LUA: column 26: '2001:db8::1' is not an IPv4 address" "$out5"
+# steer() inside a conditional chain names a policy as well; a static
+# record of a type a compiled LUA record answers is refused, by add-record
+# at once and by load-zone at the commit (the whole zone stays as it was).
+set +e
+out6=$(pu add-record steer.test lua3 LUA "A \";if netmask({'10.0.0.0/8'}) then return steer('nope') else return '192.0.2.1' end\""); rc6=$?
+out7=$(pu add-record steer.test luav A 60 192.0.2.99); rc7=$?
+cat >"$GS_TMP/clash.zone" <<'ZONE'
+steer.test. 3600 IN SOA ns1.steer.test. hostmaster.steer.test. 2 3600 600 86400 300
+steer.test. 3600 IN NS ns1.steer.test.
+c.steer.test. 60 IN LUA A "pickrandom({'192.0.2.1'})"
+c.steer.test. 60 IN A 192.0.2.2
+ZONE
+out8=$(pu load-zone steer.test "$GS_TMP/clash.zone"); rc8=$?
+set -e
+gs_expect_eq "steer('nope') inside a chain refused" 1 "$rc6"
+gs_expect_contains "steer('nope') inside a chain: the reason" \
+    "LUA A: steer('nope'): no such policy in the loaded config" "$out6"
+gs_expect_eq "static A beside a compiled LUA A refused" 1 "$rc7"
+gs_expect_contains "static A beside a compiled LUA A: the reason" \
+    "A is answered by a LUA record at this name" "$out7"
+# pdnsutil ignores the result of commitTransaction (exit 0): the refusal
+# is in the reason it prints and in the zone left as it was.
+gs_expect_eq "load-zone with a static A beside a LUA A: pdnsutil exits 0" 0 "$rc8"
+gs_expect_contains "load-zone clash: commitTransaction refused with the reason" \
+    "commitTransaction: c.steer.test.: A is answered by a LUA record at this name and cannot also be a static record" "$out8"
+zl=$(pu list-zone steer.test </dev/null)
+gs_expect_contains "load-zone clash: the zone is unchanged" "luav.steer.test	" "$zl"
+case "$zl" in *$'\n'c.steer.test*) gs_fail "load-zone clash: c.steer.test. was loaded" ;; esac
 gs_start_pdns "$GS_TMP/pdns" "$port"
 
 # ans SUBNET QNAME TYPE: "sorted answers | scope"
