@@ -14,6 +14,7 @@
 #include "backend/steer.h"
 #include "backend/store.h"
 #include "common/buf.h"
+#include "common/hstate.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -615,6 +616,88 @@ static size_t steered_names(const snap_t *s, const uint32_t *eps, size_t n, buf_
     return count;
 }
 
+/* Last DOWN state of every if*up check of the served LUA records (writer
+ * only), rebuilt each tick from the programs: a transition changes the
+ * answers of the names using that check, which pdns may hold in its caches
+ * (scope-0 answers). */
+typedef struct {
+    uint64_t *ids; /* 0: empty slot */
+    uint8_t *down;
+    size_t mask;
+} lua_seen_t;
+static lua_seen_t lua_seen;
+
+static uint8_t *lua_seen_slot(lua_seen_t *t, uint64_t id, bool insert)
+{
+    if (!t->ids)
+        return NULL;
+    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 17) & t->mask;; k = (k + 1) & t->mask) {
+        if (t->ids[k] == id)
+            return &t->down[k];
+        if (!t->ids[k]) {
+            if (!insert)
+                return NULL;
+            t->ids[k] = id;
+            return &t->down[k];
+        }
+    }
+}
+
+/* Appends to `out` (NUL-separated) the names of compiled LUA records whose
+ * health-checked addresses changed DOWN state since the last call. */
+static size_t lua_health_changes(const snap_t *s, const health_view_t *hv, buf_t *out)
+{
+    size_t nchecks = 0, count = 0;
+    for (size_t z = 0; z < s->nzones; z++)
+        for (size_t i = 0; i < s->zones[z]->nprogs; i++) {
+            const luac_prog_t *p = s->zones[z]->progs[i];
+            for (size_t b = 0; b < p->nbranches; b++)
+                for (size_t k = 0; k < p->branches[b].sel.nsets; k++)
+                    nchecks += p->branches[b].sel.sets[k].n;
+        }
+    lua_seen_t next = {0};
+    if (nchecks) {
+        size_t cap = 16;
+        while (cap < nchecks * 2)
+            cap *= 2;
+        next.ids = mem_calloc(cap, sizeof(*next.ids));
+        next.down = mem_calloc(cap, 1);
+        next.mask = cap - 1;
+    }
+    for (size_t z = 0; nchecks && z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            bool changed = false;
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++) {
+                const luac_prog_t *p = node->recs[r].prog;
+                for (size_t b = 0; p && b < p->nbranches; b++) {
+                    const luac_sel_t *sel = &p->branches[b].sel;
+                    for (size_t k = 0; k < sel->nsets; k++)
+                        for (size_t j = 0; j < sel->sets[k].n; j++) {
+                            uint64_t id = sel->sets[k].items[j].check;
+                            if (!id)
+                                continue;
+                            uint8_t down = hv && health_check_state(hv, id) == HSTATE_DOWN;
+                            uint8_t *was = lua_seen_slot(&lua_seen, id, false);
+                            changed |= was && *was != down;
+                            *lua_seen_slot(&next, id, true) = down;
+                        }
+                }
+            }
+            if (changed) {
+                buf_put(out, node->name, node->name_len);
+                buf_putc(out, '\0');
+                count++;
+            }
+        }
+    }
+    free(lua_seen.ids);
+    free(lua_seen.down);
+    lua_seen = next;
+    return count;
+}
+
 void state_check_health(void)
 {
     pthread_mutex_lock(&writer_lock);
@@ -639,6 +722,15 @@ void state_check_health(void)
         health_purge(names.data, count);
         buf_free(&names);
     }
+    buf_t lua_names;
+    buf_init(&lua_names);
+    size_t nlua = lua_health_changes(snap_current(), cur->health, &lua_names);
+    if (nlua) {
+        log_info("state: health of LUA-record addresses changed for %zu name%s", nlua,
+                 nlua == 1 ? "" : "s");
+        health_purge(lua_names.data, nlua);
+    }
+    buf_free(&lua_names);
     pthread_mutex_unlock(&writer_lock);
 }
 

@@ -9,7 +9,10 @@ gs_require pdns_server pdnsutil kdig python3
 
 RUN=$GS_TMP/run
 CFG=$GS_TMP/geosteer.json
-echo "{\"settings\": {\"runtime_dir\": \"$RUN\"}}" >"$CFG"
+# pdns2 keeps its caches on (10 minutes); geosteerd purges the name through
+# its control socket when an address's health changes.
+CTL=$GS_TMP/pdns2/pdns.controlsocket
+echo "{\"settings\": {\"runtime_dir\": \"$RUN\", \"pdns_control_socket\": \"$CTL\"}}" >"$CFG"
 gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
 GSLOG=$GS_TMP/gs/geosteerd.log
 gs_cli zone create lua.test --ns ns1.lua.test --soa-serial 1 >/dev/null
@@ -19,6 +22,10 @@ tport=$(gs_free_port)
 # follows each change at once
 gs_pdns_conf "$GS_TMP/pdns" "$GS_SOCK" "$port" cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0
 gs_start_pdns "$GS_TMP/pdns" "$port"
+port2=$(gs_free_port)
+while [ "$port2" = "$port" ]; do port2=$(gs_free_port); done
+gs_pdns_conf "$GS_TMP/pdns2" "$GS_SOCK" "$port2" cache-ttl=600 query-cache-ttl=600
+gs_start_pdns "$GS_TMP/pdns2" "$port2"
 
 # listen ADDR: a TCP server on ADDR:$tport that accepts and closes. Sets LPID.
 listen() {
@@ -46,18 +53,22 @@ gs_wait_log "$RUN/probe.log" "plan generation 2 applied: 2 checks" 5 >/dev/null
 gs_wait_log "$RUN/probe.log" "'www.lua.test. LUA tcp 127.0.0.3:$tport': UNKNOWN -> UP" 5 >/dev/null
 echo "ok: checked from the commit on, before any query"
 
-q() { kdig @127.0.0.1 -p "$port" +timeout=2 +retry=0 +short www.lua.test A | sort | tr '\n' ' ' | sed 's/ $//'; }
-wait_answer() { # WANT MAX_SECONDS
+q() { kdig @127.0.0.1 -p "${2:-$port}" +timeout=2 +retry=0 +short www.lua.test A | sort | tr '\n' ' ' | sed 's/ $//'; }
+wait_answer() { # WANT MAX_SECONDS [PORT]
     for _ in $(seq $(($2 * 5))); do
-        [ "$(q)" = "$1" ] && return 0
+        [ "$(q "" "${3:-$port}")" = "$1" ] && return 0
         sleep 0.2
     done
-    gs_fail "www.lua.test did not answer '$1' within $2 s (answers '$(q)')"
+    gs_fail "www.lua.test did not answer '$1' within $2 s on port ${3:-$port} (answers '$(q "" "${3:-$port}")')"
 }
 gs_expect_eq "both up: selector all" "127.0.0.2 127.0.0.3" "$(q)"
+gs_expect_eq "both up, through pdns's caches" "127.0.0.2 127.0.0.3" "$(q "" "$port2")"
 gs_stop "$L3"
 wait_answer "127.0.0.2" 5
 echo "ok: a dead address leaves the answer (minimumFailures 1, interval 1 s)"
+wait_answer "127.0.0.2" 3 "$port2"
+gs_expect_contains "the name was purged from pdns's caches" "Cache clear request" "$(cat "$GS_TMP/pdns2/pdns.log")"
+echo "ok: and leaves pdns's cached answer at once (purged through the control socket)"
 gs_stop "$L2"
 gs_wait_log "$RUN/probe.log" "'www.lua.test. LUA tcp 127.0.0.2:$tport': UP -> DOWN" 5 >/dev/null
 sleep 1.5
