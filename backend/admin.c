@@ -1,6 +1,7 @@
 #include "backend/admin.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include "backend/dname.h"
 #include "backend/health.h"
 #include "backend/luacheck.h"
+#include "backend/luaeval.h"
 #include "backend/snap.h"
 #include "backend/state.h"
 #include "backend/steer.h"
@@ -497,6 +499,50 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
                d.scope ? "" : " (the answer does not depend on the client)", d.ttl);
 }
 
+/* A compiled LUA record (not steer()): the branch that decides, the health
+ * of each if*up address of that branch, the values and the scope. */
+static void explain_prog(buf_t *out, const snap_t *s, const zone_node_t *node,
+                         const zone_rec_t *rec, const steer_client_t *cl)
+{
+    buf_printf(out, "record: %s LUA %s\n", node->name, rec->content);
+    steer_admin_t adm = s->world->admin;
+    adm.now = (int64_t)time(NULL);
+    luae_env_t env = {.client = cl,
+                      .geo = s->world->geo,
+                      .asn = s->world->asn,
+                      .rnd = 0x9e3779b97f4a7c15ull,
+                      .steer = s->world->steer,
+                      .admin = &adm,
+                      .check_state = health_check_state,
+                      .check_ctx = s->world->health};
+    luae_result_t res;
+    luae_eval(rec->prog, &env, &res);
+    buf_printf(out, "rule: %s", res.why);
+    if (res.branch < rec->prog->nbranches && rec->prog->nbranches > 1)
+        buf_printf(out, " (arm %zu of %zu)", res.branch + 1, rec->prog->nbranches);
+    buf_putc(out, '\n');
+    if (res.branch < rec->prog->nbranches) {
+        const luac_sel_t *sel = &rec->prog->branches[res.branch].sel;
+        buf_printf(out, "function: %s\n", luac_sel_name(sel->kind));
+        for (size_t k = 0; k < sel->nsets; k++)
+            for (size_t i = 0; i < sel->sets[k].n; i++) {
+                const luac_item_t *it = &sel->sets[k].items[i];
+                if (it->check)
+                    buf_printf(
+                        out, "candidate: %s set %zu health %s\n", it->value, k + 1,
+                        probe_word((unsigned)health_check_state(s->world->health, it->check)));
+            }
+    }
+    for (size_t v = 0; v < res.n; v++)
+        buf_printf(out, "pick: %s\n", res.vals[v]);
+    if (res.n == 0)
+        buf_puts(out, "pick: none\n");
+    buf_printf(out,
+               "scope: /%u%s\nttl: %u\nnote: random picks are shown for one random value; "
+               "each query draws its own\n",
+               res.scope, res.scope ? "" : " (the answer does not depend on the client)", rec->ttl);
+}
+
 static void explain(char **w, int n, buf_t *out)
 {
     if (n < 3 || n > 4) {
@@ -548,14 +594,18 @@ static void explain(char **w, int n, buf_t *out)
         bool any = strcasecmp(qtype, "ANY") == 0, found = false;
         for (uint32_t i = 0; i < node->nrecs; i++) {
             const zone_rec_t *rec = &node->recs[i];
-            if (rec->policy && (any || strcasecmp(rec->dyn_type->name, qtype) == 0)) {
-                explain_record(out, s, node, rec, &cl);
+            if ((rec->policy || rec->prog) &&
+                (any || strcasecmp(rec->dyn_type->name, qtype) == 0)) {
+                if (rec->policy)
+                    explain_record(out, s, node, rec, &cl);
+                else
+                    explain_prog(out, s, node, rec, &cl);
                 found = true;
             }
         }
         if (!found)
             buf_printf(out,
-                       "static: %s has no steer record%s; it is answered from the zone at "
+                       "static: %s has no dynamic record%s; it is answered from the zone at "
                        "scope /0\n",
                        name, any ? "" : " of that type");
     }
@@ -570,6 +620,29 @@ static void put_time(buf_t *out, int64_t ms)
     gmtime_r(&t, &tm);
     buf_printf(out, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* One check's line for `health`: id, type, target, state, streak, RTT, error. */
+static void put_check(buf_t *out, uint64_t id, const char *type, const char *target,
+                      const hstate_value_t *v, int64_t now_ms)
+{
+    buf_printf(out, "check %016llx %s %s: %s", (unsigned long long)id, type, target,
+               probe_word(v->state));
+    if (v->since_ms) {
+        buf_puts(out, " since ");
+        put_time(out, v->since_ms);
+        buf_printf(out, " (%lld s)", (long long)((now_ms - v->since_ms) / 1000));
+    }
+    if (v->results)
+        buf_printf(out, ", %u %s in a row, last rtt %.1f ms, last check %.1f s ago", v->consecutive,
+                   v->last_ok ? (v->consecutive == 1 ? "success" : "successes")
+                              : (v->consecutive == 1 ? "failure" : "failures"),
+                   v->rtt_us / 1000.0, (now_ms - v->checked_ms) / 1000.0);
+    else
+        buf_puts(out, ", no result yet");
+    if (v->error[0])
+        buf_printf(out, ", last error: %s", v->error);
+    buf_putc(out, '\n');
 }
 
 static void health_endpoint(buf_t *out, const snap_world_t *w, uint32_t e, int64_t now_ms)
@@ -594,24 +667,49 @@ static void health_endpoint(buf_t *out, const snap_world_t *w, uint32_t e, int64
         char target[64] = "?";
         if (c)
             plan_target(c, target, sizeof(target));
-        buf_printf(out, "  check %016llx %s %s: %s", (unsigned long long)id,
-                   c ? plan_type_name(c->type) : "?", target, probe_word(v.state));
-        if (v.since_ms) {
-            buf_puts(out, " since ");
-            put_time(out, v.since_ms);
-            buf_printf(out, " (%lld s)", (long long)((now_ms - v.since_ms) / 1000));
+        buf_puts(out, "  ");
+        put_check(out, id, c ? plan_type_name(c->type) : "?", target, &v, now_ms);
+    }
+}
+
+/* The checks of the compiled LUA records of every served zone: one line per
+ * name and address (an address checked by two records shows under both). */
+static void health_lua(buf_t *out, const snap_t *s, int64_t now_ms)
+{
+    size_t shown = 0;
+    for (size_t z = 0; z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++) {
+                const luac_prog_t *p = node->recs[r].prog;
+                for (size_t b = 0; p && b < p->nbranches; b++) {
+                    const luac_sel_t *sel = &p->branches[b].sel;
+                    for (size_t k = 0; k < sel->nsets; k++)
+                        for (size_t j = 0; j < sel->sets[k].n; j++) {
+                            const luac_item_t *it = &sel->sets[k].items[j];
+                            if (!it->check)
+                                continue;
+                            if (!shown++)
+                                buf_puts(out, "LUA records:\n");
+                            char target[300];
+                            if (sel->kind == LUAC_IFPORTUP)
+                                snprintf(target, sizeof(target), "%s port %u", it->value,
+                                         sel->port);
+                            else
+                                snprintf(target, sizeof(target), "%s via %s", sel->url, it->value);
+                            hstate_value_t v;
+                            health_check_value(s->world->health, it->check, &v);
+                            buf_printf(out, "  %s %s ", node->name, p->type->name);
+                            put_check(out, it->check,
+                                      sel->kind == LUAC_IFPORTUP ? "tcp"
+                                      : sel->https               ? "https"
+                                                                 : "http",
+                                      target, &v, now_ms);
+                        }
+                }
+            }
         }
-        if (v.results)
-            buf_printf(out, ", %u %s in a row, last rtt %.1f ms, last check %.1f s ago",
-                       v.consecutive,
-                       v.last_ok ? (v.consecutive == 1 ? "success" : "successes")
-                                 : (v.consecutive == 1 ? "failure" : "failures"),
-                       v.rtt_us / 1000.0, (now_ms - v.checked_ms) / 1000.0);
-        else
-            buf_puts(out, ", no result yet");
-        if (v.error[0])
-            buf_printf(out, ", last error: %s", v.error);
-        buf_putc(out, '\n');
     }
 }
 
@@ -627,17 +725,17 @@ static void health_cmd(char **w, int n, buf_t *out)
         return;
     const snap_world_t *wd = s->world;
     int32_t only = -1;
-    if (!wd->steer) {
-        buf_puts(out, "ERR no steering config loaded\n");
-    } else if (n == 2 && (only = steer_endpoint_find(wd->steer, w[1])) < 0) {
+    if (n == 2 && (!wd->steer || (only = steer_endpoint_find(wd->steer, w[1])) < 0)) {
         buf_printf(out, "ERR no endpoint '%s' in the loaded config\n", w[1]);
     } else {
         buf_puts(out, "OK health\n");
         put_probe(out);
         int64_t now_ms = hstate_now_real_ms();
-        for (size_t e = 0; e < steer_endpoint_count(wd->steer); e++)
+        for (size_t e = 0; wd->steer && e < steer_endpoint_count(wd->steer); e++)
             if (only < 0 || (uint32_t)only == e)
                 health_endpoint(out, wd, (uint32_t)e, now_ms);
+        if (only < 0)
+            health_lua(out, s, now_ms);
     }
     snap_unpin(slot);
     snap_slot_put(slot);

@@ -374,6 +374,20 @@ int health_check_state(const void *view, uint64_t id)
     }
 }
 
+int health_check_value(const health_view_t *v, uint64_t id, hstate_value_t *val)
+{
+    memset(val, 0, sizeof(*val));
+    if (!v || !v->tslots)
+        return GS_ENOTFOUND;
+    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;;
+         k = (k + 1) & v->tmask) {
+        if (v->tslots[k] == UINT32_MAX)
+            return GS_ENOTFOUND;
+        if (v->tids[k] == id)
+            return hstate_read(&v->map->m->view, v->tslots[k], val) == 0 ? 0 : GS_ENOTFOUND;
+    }
+}
+
 size_t health_changes(const health_view_t *cv, uint32_t *out, size_t max)
 {
     health_view_t *v = (health_view_t *)(uintptr_t)cv; /* writer-only fields */

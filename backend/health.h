@@ -74,6 +74,11 @@ bool health_tick(void);
  * load, a hash probe and one latched read. */
 int health_check_state(const void *view, uint64_t id);
 
+/* The probe's whole record of check `id` (any check of the plan, LUA
+ * records' included) into `val`, whether or not health is in use. Returns 0,
+ * or GS_ENOTFOUND (zeroed `val`) without a state file or a record. */
+int health_check_value(const health_view_t *v, uint64_t id, hstate_value_t *val);
+
 /* Endpoints whose effective DOWN state changed since the last call for
  * view `v` (indexes appended to `out`, at most `max`); the first call for a
  * view reports nothing. Writer only. */

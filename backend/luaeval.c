@@ -400,12 +400,14 @@ void luae_eval(const luac_prog_t *p, const luae_env_t *env, luae_result_t *out)
     ev_t e = {.env = env};
     out->n = 0;
     out->why = "no branch matched";
+    out->branch = p->nbranches;
     unsigned qtbit = p->qtype == 1 ? STEER_QT_A : p->qtype == 28 ? STEER_QT_AAAA : STEER_QT_CNAME;
     for (size_t i = 0; i < p->nbranches; i++) {
         const luac_branch_t *b = &p->branches[i];
         if (b->cond && !pred(&e, b->cond))
             continue;
         out->why = b->cond ? "condition" : i ? "else" : "expression";
+        out->branch = i;
         select_values(&e, &b->sel, qtbit, out);
         break;
     }

@@ -46,6 +46,7 @@ typedef struct {
     size_t n;                          /* 0: no branch matched, or all_down empty */
     uint8_t scope;
     const char *why; /* static text: which branch or rule decided */
+    size_t branch;   /* the branch that answered (== nbranches: none) */
 } luae_result_t;
 
 /* Evaluates `p` for env->client. Never fails. */

@@ -69,6 +69,20 @@ echo "ok: a dead address leaves the answer (minimumFailures 1, interval 1 s)"
 wait_answer "127.0.0.2" 3 "$port2"
 gs_expect_contains "the name was purged from pdns's caches" "Cache clear request" "$(cat "$GS_TMP/pdns2/pdns.log")"
 echo "ok: and leaves pdns's cached answer at once (purged through the control socket)"
+out=$(gs_cli health)
+gs_expect_contains "health lists the LUA record's checks" \
+    "www.lua.test. A check " "$out"
+case "$out" in
+*"tcp 127.0.0.3 port $tport: DOWN since "*", last error: connect: Connection refused"*) echo "ok: health: the dead address is DOWN with its error" ;;
+*) gs_fail "health: expected 127.0.0.3 DOWN with its error, got: $out" ;;
+esac
+out=$(gs_cli explain www.lua.test 192.0.2.1 A)
+gs_expect_contains "explain: the function" "function: ifportup" "$out"
+gs_expect_contains "explain: each address with its health" \
+    "candidate: 127.0.0.2 set 1 health UP
+candidate: 127.0.0.3 set 1 health DOWN" "$out"
+gs_expect_contains "explain: the pick and the scope" "pick: 127.0.0.2
+scope: /0 (the answer does not depend on the client)" "$out"
 gs_stop "$L2"
 gs_wait_log "$RUN/probe.log" "'www.lua.test. LUA tcp 127.0.0.2:$tport': UP -> DOWN" 5 >/dev/null
 sleep 1.5
