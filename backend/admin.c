@@ -672,45 +672,47 @@ static void health_endpoint(buf_t *out, const snap_world_t *w, uint32_t e, int64
     }
 }
 
+typedef struct {
+    buf_t *out;
+    const snap_t *s;
+    const zone_node_t *node;
+    const luac_prog_t *prog;
+    int64_t now_ms;
+    size_t shown;
+} lua_health_t;
+
+static void health_lua_one(void *ctx, const luac_sel_t *sel, const luac_item_t *it)
+{
+    lua_health_t *lh = ctx;
+    if (!lh->shown++)
+        buf_puts(lh->out, "LUA records:\n");
+    char target[300];
+    if (sel->kind == LUAC_IFPORTUP)
+        snprintf(target, sizeof(target), "%s port %u", it->value, sel->port);
+    else
+        snprintf(target, sizeof(target), "%s via %s", sel->url, it->value);
+    hstate_value_t v;
+    health_check_value(lh->s->world->health, it->check, &v);
+    buf_printf(lh->out, "  %s %s ", lh->node->name, lh->prog->type->name);
+    put_check(lh->out, it->check,
+              sel->kind == LUAC_IFPORTUP ? "tcp"
+              : sel->https               ? "https"
+                                         : "http",
+              target, &v, lh->now_ms);
+}
+
 /* The checks of the compiled LUA records of every served zone: one line per
  * name and address (an address checked by two records shows under both). */
 static void health_lua(buf_t *out, const snap_t *s, int64_t now_ms)
 {
-    size_t shown = 0;
-    for (size_t z = 0; z < s->nzones; z++) {
-        const zone_t *zone = s->zones[z];
-        for (size_t i = 0; i < zone->nnodes; i++) {
-            const zone_node_t *node = &zone->nodes[i];
-            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++) {
-                const luac_prog_t *p = node->recs[r].prog;
-                for (size_t b = 0; p && b < p->nbranches; b++) {
-                    const luac_sel_t *sel = &p->branches[b].sel;
-                    for (size_t k = 0; k < sel->nsets; k++)
-                        for (size_t j = 0; j < sel->sets[k].n; j++) {
-                            const luac_item_t *it = &sel->sets[k].items[j];
-                            if (!it->check)
-                                continue;
-                            if (!shown++)
-                                buf_puts(out, "LUA records:\n");
-                            char target[300];
-                            if (sel->kind == LUAC_IFPORTUP)
-                                snprintf(target, sizeof(target), "%s port %u", it->value,
-                                         sel->port);
-                            else
-                                snprintf(target, sizeof(target), "%s via %s", sel->url, it->value);
-                            hstate_value_t v;
-                            health_check_value(s->world->health, it->check, &v);
-                            buf_printf(out, "  %s %s ", node->name, p->type->name);
-                            put_check(out, it->check,
-                                      sel->kind == LUAC_IFPORTUP ? "tcp"
-                                      : sel->https               ? "https"
-                                                                 : "http",
-                                      target, &v, now_ms);
-                        }
-                }
-            }
+    lua_health_t lh = {.out = out, .s = s, .now_ms = now_ms};
+    for (size_t z = 0; z < s->nzones; z++)
+        for (size_t i = 0; i < s->zones[z]->nnodes; i++) {
+            lh.node = &s->zones[z]->nodes[i];
+            for (uint32_t r = 0; lh.node->dynamic && r < lh.node->nrecs; r++)
+                if ((lh.prog = lh.node->recs[r].prog))
+                    luac_each_check(lh.prog, health_lua_one, &lh);
         }
-    }
 }
 
 static void health_cmd(char **w, int n, buf_t *out)

@@ -356,36 +356,35 @@ bool health_endpoint_down(const void *view, uint32_t e)
     return raw_down(view, e);
 }
 
+/* The state-file slot of check `id` in view `v`, or UINT32_MAX. */
+static uint32_t check_slot(const health_view_t *v, uint64_t id)
+{
+    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;;
+         k = (k + 1) & v->tmask) {
+        if (v->tslots[k] == UINT32_MAX || v->tids[k] == id)
+            return v->tslots[k];
+    }
+}
+
 int health_check_state(const void *view, uint64_t id)
 {
     const health_view_t *v = view;
     if (!v || !v->tslots || !atomic_load_explicit(&use_health, memory_order_relaxed))
         return HSTATE_UNKNOWN;
-    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;;
-         k = (k + 1) & v->tmask) {
-        if (v->tslots[k] == UINT32_MAX)
-            return HSTATE_UNKNOWN;
-        if (v->tids[k] == id) {
-            hstate_value_t val;
-            if (hstate_read(&v->map->m->view, v->tslots[k], &val) != 0)
-                return HSTATE_UNKNOWN;
-            return val.state;
-        }
-    }
+    uint32_t slot = check_slot(v, id);
+    hstate_value_t val;
+    if (slot == UINT32_MAX || hstate_read(&v->map->m->view, slot, &val) != 0)
+        return HSTATE_UNKNOWN;
+    return val.state;
 }
 
 int health_check_value(const health_view_t *v, uint64_t id, hstate_value_t *val)
 {
     memset(val, 0, sizeof(*val));
-    if (!v || !v->tslots)
+    uint32_t slot = v && v->tslots ? check_slot(v, id) : UINT32_MAX;
+    if (slot == UINT32_MAX || hstate_read(&v->map->m->view, slot, val) != 0)
         return GS_ENOTFOUND;
-    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;;
-         k = (k + 1) & v->tmask) {
-        if (v->tslots[k] == UINT32_MAX)
-            return GS_ENOTFOUND;
-        if (v->tids[k] == id)
-            return hstate_read(&v->map->m->view, v->tslots[k], val) == 0 ? 0 : GS_ENOTFOUND;
-    }
+    return 0;
 }
 
 size_t health_changes(const health_view_t *cv, uint32_t *out, size_t max)

@@ -721,7 +721,7 @@ static void set_check_ids(luac_sel_t *s)
         }
 }
 
-size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label)
+size_t luac_each_check(const luac_prog_t *p, luac_check_fn fn, void *ctx)
 {
     size_t n = 0;
     for (size_t b = 0; b < p->nbranches; b++) {
@@ -729,16 +729,32 @@ size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label)
         if (s->kind != LUAC_IFPORTUP && s->kind != LUAC_IFURLUP)
             continue;
         for (size_t k = 0; k < s->nsets; k++)
-            for (size_t i = 0; i < s->sets[k].n; i++) {
-                plan_check_t c;
-                fill_check(s, &s->sets[k].items[i], &c);
-                c.id = s->sets[k].items[i].check;
-                c.label = (char *)(uintptr_t)label;
-                plan_add(plan, &c);
-                n++;
-            }
+            for (size_t i = 0; i < s->sets[k].n; i++, n++)
+                if (fn)
+                    fn(ctx, s, &s->sets[k].items[i]);
     }
     return n;
+}
+
+typedef struct {
+    plan_t *plan;
+    const char *label;
+} plan_ctx_t;
+
+static void plan_one(void *ctx, const luac_sel_t *s, const luac_item_t *it)
+{
+    const plan_ctx_t *pc = ctx;
+    plan_check_t c;
+    fill_check(s, it, &c);
+    c.id = it->check;
+    c.label = (char *)(uintptr_t)pc->label;
+    plan_add(pc->plan, &c);
+}
+
+size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label)
+{
+    plan_ctx_t pc = {plan, label};
+    return luac_each_check(p, plan_one, &pc);
 }
 
 /* ---- selections ---- */

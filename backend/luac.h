@@ -159,6 +159,12 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err);
  * addresses have a check. The ids equal the items' `check` fields. */
 size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label);
 
+/* Calls fn(ctx, sel, item) for every health-checked address of `p` (the
+ * items of its ifportup/ifurlup selections, in order), and returns how
+ * many there are. */
+typedef void (*luac_check_fn)(void *ctx, const luac_sel_t *sel, const luac_item_t *item);
+size_t luac_each_check(const luac_prog_t *p, luac_check_fn fn, void *ctx);
+
 /* Releases a program. Accepts NULL. */
 void luac_free(luac_prog_t *p);
 

@@ -643,18 +643,30 @@ static uint8_t *lua_seen_slot(lua_seen_t *t, uint64_t id, bool insert)
     }
 }
 
+typedef struct {
+    const health_view_t *hv;
+    lua_seen_t *next;
+    bool changed;
+} lua_scan_t;
+
+static void lua_scan_one(void *ctx, const luac_sel_t *sel, const luac_item_t *it)
+{
+    (void)sel;
+    lua_scan_t *sc = ctx;
+    uint8_t down = sc->hv && health_check_state(sc->hv, it->check) == HSTATE_DOWN;
+    uint8_t *was = lua_seen_slot(&lua_seen, it->check, false);
+    sc->changed |= was && *was != down;
+    *lua_seen_slot(sc->next, it->check, true) = down;
+}
+
 /* Appends to `out` (NUL-separated) the names of compiled LUA records whose
  * health-checked addresses changed DOWN state since the last call. */
 static size_t lua_health_changes(const snap_t *s, const health_view_t *hv, buf_t *out)
 {
     size_t nchecks = 0, count = 0;
     for (size_t z = 0; z < s->nzones; z++)
-        for (size_t i = 0; i < s->zones[z]->nprogs; i++) {
-            const luac_prog_t *p = s->zones[z]->progs[i];
-            for (size_t b = 0; b < p->nbranches; b++)
-                for (size_t k = 0; k < p->branches[b].sel.nsets; k++)
-                    nchecks += p->branches[b].sel.sets[k].n;
-        }
+        for (size_t i = 0; i < s->zones[z]->nprogs; i++)
+            nchecks += luac_each_check(s->zones[z]->progs[i], NULL, NULL);
     lua_seen_t next = {0};
     if (nchecks) {
         size_t cap = 16;
@@ -668,24 +680,11 @@ static size_t lua_health_changes(const snap_t *s, const health_view_t *hv, buf_t
         const zone_t *zone = s->zones[z];
         for (size_t i = 0; i < zone->nnodes; i++) {
             const zone_node_t *node = &zone->nodes[i];
-            bool changed = false;
-            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++) {
-                const luac_prog_t *p = node->recs[r].prog;
-                for (size_t b = 0; p && b < p->nbranches; b++) {
-                    const luac_sel_t *sel = &p->branches[b].sel;
-                    for (size_t k = 0; k < sel->nsets; k++)
-                        for (size_t j = 0; j < sel->sets[k].n; j++) {
-                            uint64_t id = sel->sets[k].items[j].check;
-                            if (!id)
-                                continue;
-                            uint8_t down = hv && health_check_state(hv, id) == HSTATE_DOWN;
-                            uint8_t *was = lua_seen_slot(&lua_seen, id, false);
-                            changed |= was && *was != down;
-                            *lua_seen_slot(&next, id, true) = down;
-                        }
-                }
-            }
-            if (changed) {
+            lua_scan_t sc = {hv, &next, false};
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++)
+                if (node->recs[r].prog)
+                    luac_each_check(node->recs[r].prog, lua_scan_one, &sc);
+            if (sc.changed) {
                 buf_put(out, node->name, node->name_len);
                 buf_putc(out, '\0');
                 count++;

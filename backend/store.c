@@ -455,23 +455,37 @@ int store_meta_replace(store_t *st, int64_t id, const char *kind, const char *co
     return 0;
 }
 
+/* Runs a zone check `sql` (?1 zone id, ?2 one name or NULL for all) and
+ * leaves its first row in *stmt. Returns SQLITE_ROW (a conflict: the caller
+ * reads the row and finalizes), 0 (none; finalized) or a negative error. */
+static int conflict_row(store_t *st, const char *sql, int64_t id, const char *name,
+                        sqlite3_stmt **stmt, gs_err_t *err)
+{
+    int rc = prep(st, sql, stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(*stmt, 1, id);
+    if (name)
+        sqlite3_bind_text(*stmt, 2, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(*stmt, 2);
+    rc = sqlite3_step(*stmt);
+    if (rc == SQLITE_ROW)
+        return rc;
+    sqlite3_finalize(*stmt);
+    return rc == SQLITE_DONE ? 0 : sql_err(st, err, "check zone");
+}
+
 int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_err_t *err)
 {
     sqlite3_stmt *stmt;
     /* A LUA record that produces a CNAME counts as a CNAME. */
-    int rc = prep(st,
-                  "SELECT name, SUM(type='CNAME' OR (type='LUA' AND upper(substr(content,1,6))="
-                  "'CNAME ')) AS c, COUNT(*) FROM records WHERE zone_id=?1 AND (?2 IS NULL OR "
-                  "name=?2) GROUP BY name HAVING c >= 1 AND COUNT(*) > 1 LIMIT 1",
-                  &stmt, err);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(stmt, 1, id);
-    if (name)
-        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(stmt, 2);
-    rc = sqlite3_step(stmt);
+    int rc = conflict_row(
+        st,
+        "SELECT name, SUM(type='CNAME' OR (type='LUA' AND upper(substr(content,1,6))='CNAME ')) "
+        "AS c, COUNT(*) FROM records WHERE zone_id=?1 AND (?2 IS NULL OR name=?2) GROUP BY name "
+        "HAVING c >= 1 AND COUNT(*) > 1 LIMIT 1",
+        id, name, &stmt, err);
     if (rc == SQLITE_ROW) {
         int64_t c = sqlite3_column_int64(stmt, 1);
         rc = gs_err_set(err, GS_ECONFLICT,
@@ -479,39 +493,26 @@ int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_
                               : "%s: CNAME cannot coexist with other records at the same name",
                         col_text(stmt, 0));
         sqlite3_finalize(stmt);
-        return rc;
     }
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE)
-        return sql_err(st, err, "check zone");
-
-    /* A static record of the type a LUA record at the same name answers:
-     * which one would be served is undefined, so neither is accepted. */
-    rc = prep(st,
-              "SELECT l.name, r.type FROM records l JOIN records r ON r.zone_id=l.zone_id AND "
-              "r.name=l.name AND r.type<>'LUA' AND upper(substr(l.content,1,length(r.type)+1))="
-              "upper(r.type)||' ' WHERE l.zone_id=?1 AND l.type='LUA' AND (?2 IS NULL OR "
-              "l.name=?2) LIMIT 1",
-              &stmt, err);
     if (rc)
         return rc;
-    sqlite3_bind_int64(stmt, 1, id);
-    if (name)
-        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(stmt, 2);
-    rc = sqlite3_step(stmt);
+    /* A static record of the type a LUA record at the same name answers:
+     * which one would be served is undefined, so neither is accepted. */
+    rc = conflict_row(st,
+                      "SELECT l.name, r.type FROM records l JOIN records r ON "
+                      "r.zone_id=l.zone_id AND r.name=l.name AND r.type<>'LUA' AND "
+                      "upper(substr(l.content,1,length(r.type)+1))=upper(r.type)||' ' WHERE "
+                      "l.zone_id=?1 AND l.type='LUA' AND (?2 IS NULL OR l.name=?2) LIMIT 1",
+                      id, name, &stmt, err);
     if (rc == SQLITE_ROW) {
         rc = gs_err_set(err, GS_ECONFLICT,
                         "%s: %s is answered by a LUA record at this name and cannot also be a "
                         "static record",
                         col_text(stmt, 0), col_text(stmt, 1));
         sqlite3_finalize(stmt);
-        return rc;
     }
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE)
-        return sql_err(st, err, "check zone");
+    if (rc)
+        return rc;
 
     if (name && strcmp(name, apex) != 0)
         return 0;
