@@ -218,6 +218,16 @@ static size_t weighted(const luac_set_t *s, uint64_t r)
     return s->n - 1;
 }
 
+/* The hashed pick of `s` (weighted: pickwhashed), by client_hash. A set of
+ * one value needs no hash, so its answer does not depend on the client. */
+static size_t hashed_index(ev_t *e, const luac_set_t *s, bool weights)
+{
+    if (s->n <= 1)
+        return 0;
+    uint32_t h = client_hash(e);
+    return weights ? weighted(s, h) : h % s->n;
+}
+
 /* Weighted rendezvous hashing: each value scores -ln(u)/w with u from the
  * client and the value; the lowest wins. Removing a value moves only its
  * clients. */
@@ -289,8 +299,7 @@ static void pick(ev_t *e, luac_pick_t how, const luac_set_t *s, luae_result_t *o
         put_all(out, s);
         break;
     case LUAC_PICK_HASHED:
-        /* one live address: nothing to hash, nothing depends on the client */
-        put(out, s->items[s->n > 1 ? client_hash(e) % s->n : 0].value);
+        put(out, s->items[hashed_index(e, s, false)].value);
         break;
     case LUAC_PICK_CLOSEST:
         put(out, s->items[closest(e, s)].value);
@@ -333,13 +342,13 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
         break;
     }
     case LUAC_PICKHASHED:
-        put(out, s->items[s->n > 1 ? client_hash(e) % s->n : 0].value);
+        put(out, s->items[hashed_index(e, s, false)].value);
         break;
     case LUAC_PICKWRANDOM:
         put(out, s->items[weighted(s, rnd)].value);
         break;
     case LUAC_PICKWHASHED:
-        put(out, s->items[s->n > 1 ? weighted(s, client_hash(e)) : 0].value);
+        put(out, s->items[hashed_index(e, s, true)].value);
         break;
     case LUAC_PICKCHASHED:
         need(e, hash_bits(e));
