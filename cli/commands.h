@@ -13,7 +13,8 @@ int cli_check(int argc, char **argv);
 int cli_geoip_build(int argc, char **argv);
 
 /* geosteer lua-check <zonefile> [--origin ZONE]: the LUA-record migration
- * check on a zone file. 0 every LUA record supported, 1 not, 66 unreadable. */
+ * check on a zone file. 0 every LUA record supported, 1 not, 65 malformed
+ * records, 66 unreadable. */
 int cli_lua_check(int argc, char **argv);
 
 /* True when the lua-check argument names a readable file (else it is a

@@ -119,8 +119,28 @@ gs_expect_contains "lua-check file: a chain maps to a geo policy" \
     "geo.m.test. LUA A \";if continent('EU') then return '192.0.2.1' else return '192.0.2.2' end\": supported (values in a conditional chain); as a policy: a geo policy" "$out"
 gs_expect_contains "lua-check file: the reason and the suggestion" \
     "rev.m.test. LUA PTR \"createReverse('%1%.example')\": NOT supported: LUA: content must be" "$out"
-gs_expect_contains "lua-check file: free-form code, with the column" \
-    "calc.m.test. LUA A \";local a = '192.0.2.1' return a\": NOT supported: LUA: column 2: expected 'return'; instead:" "$out"
+gs_expect_contains "lua-check file: free-form code, with the column and what is unsupported" \
+    "calc.m.test. LUA A \";local a = '192.0.2.1' return a\": NOT supported: LUA: column 2: local variables are not in the supported subset" "$out"
+
+# A record in parentheses over two lines (the pdns docs' style): the file
+# check and the served zone (loaded by pdnsutil) read it alike.
+cat >"$GS_TMP/ml.zone" <<'ZONE'
+$ORIGIN ml.test.
+@     IN SOA ns1 hostmaster 1 3600 600 86400 300
+      IN NS  ns1
+www   IN LUA A ( ";if netmask({'10.0.0.0/8'}) then return '192.0.2.1' "
+                 "else return '192.0.2.2' end" )
+ZONE
+gs_cli zone create ml.test --ns ns1.ml.test --soa-serial 1 >/dev/null
+gs_pdnsutil "$GS_TMP/pdns" load-zone ml.test "$GS_TMP/ml.zone" >"$GS_TMP/ml.log" 2>&1
+served=$(gs_cli lua-check ml.test 2>&1 || true)
+gs_expect_contains "multi-line record: served zone" \
+    "OK lua-check ml.test.: 1 LUA record, 1 supported, 0 not" "$served"
+set +e
+out=$("$GEOSTEER" lua-check "$GS_TMP/ml.zone"); rc=$?
+set -e
+gs_expect_eq "multi-line record: the file check agrees (exit 0)" 0 "$rc"
+gs_expect_contains "multi-line record: file" "www.ml.test. LUA A \";if netmask({'10.0.0.0/8'}) then return '192.0.2.1' \" \"else return '192.0.2.2' end\": supported (values in a conditional chain)" "$out"
 
 gs_pdnsutil "$GS_TMP/pdns" delete-rrset lua.test www LUA >/dev/null
 gs_wait_log "$RUN/probe.log" "plan generation 3 applied: 0 checks" 5 >/dev/null
