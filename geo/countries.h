@@ -1,5 +1,6 @@
 /* The country table `geosteer geoip build` compiles in: per ISO 3166-1
- * alpha-2 code, its continent code and one representative coordinate.
+ * alpha-2 code, its continent code, one representative coordinate and the
+ * time zone of that coordinate.
  * countries.c is generated from geo/data/countries.tsv by
  * geo/data/gen_countries.py (sources and licences in geo/data/README.md).
  * Immutable static data; any thread may call these at any time. */
@@ -12,6 +13,7 @@ typedef struct {
     char code[3];      /* "DE" */
     char continent[3]; /* AF AN AS EU NA OC SA */
     double latitude, longitude;
+    const char *time_zone; /* the tz zone of the coordinate ("Europe/Berlin"), "" if none */
 } geo_country_t;
 
 /* Returns the number of countries in the table. */

@@ -47,12 +47,21 @@ static void encode_record(mmdbw_buf_t *b, const char *country, const char *conti
         mmdbw_put_str(b, country);
     }
     if (loc) {
+        /* MaxMind's City layout: readers such as pdns's geoip backend take
+         * a location only with its accuracy_radius (a uint16, km). */
+        bool tz = loc->time_zone && loc->time_zone[0];
         mmdbw_put_str(b, "location");
-        mmdbw_put_map(b, 2);
+        mmdbw_put_map(b, 3 + (tz ? 1 : 0));
+        mmdbw_put_str(b, "accuracy_radius");
+        mmdbw_put_u16(b, GEO_BUILD_ACCURACY_KM);
         mmdbw_put_str(b, "latitude");
         mmdbw_put_double(b, loc->latitude);
         mmdbw_put_str(b, "longitude");
         mmdbw_put_double(b, loc->longitude);
+        if (tz) {
+            mmdbw_put_str(b, "time_zone");
+            mmdbw_put_str(b, loc->time_zone);
+        }
     }
 }
 

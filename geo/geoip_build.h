@@ -1,8 +1,11 @@
 /* Builds geosteer's default country database: the IPFire Location data as
  * Debian's tor-geoipdb ships it (/usr/share/tor/geoip and geoip6, country
- * ranges) turned into a MaxMind DB whose records hold the country code, its
- * continent code and a representative coordinate from the compiled-in
- * country table (geo/countries.h). Called by `geosteer geoip build`
+ * ranges) turned into a MaxMind DB whose records hold, in MaxMind's City
+ * layout, country.iso_code, continent.code and a location from the
+ * compiled-in country table (geo/countries.h): latitude, longitude,
+ * accuracy_radius (GEO_BUILD_ACCURACY_KM) and time_zone (the tz zone of the
+ * coordinate, when it has one). pdns's geoip backend needs accuracy_radius
+ * to use a location at all (latlon(), pickclosest()). Called by `geosteer geoip build`
  * (cli/cmd_geoip.c) and the unit tests; offline, single-threaded, never
  * logs.
  *
@@ -25,6 +28,10 @@
 #include "geo/mmdb_writer.h"
 
 #define GEO_BUILD_DATABASE_TYPE "GeoSteer-Country"
+
+/* location.accuracy_radius of every record, in km: the location is one
+ * point for a whole country, so the radius is a country's size. */
+#define GEO_BUILD_ACCURACY_KM 1000
 
 typedef struct {
     size_t v4_ranges, v6_ranges; /* ranges read, including skipped ones */

@@ -2,7 +2,8 @@
 # `geosteer geoip build` over the real tor-geoipdb range files: the build
 # takes under 60 s, and mmdblookup (libmaxminddb's own tool, not our reader)
 # finds for ~300 addresses drawn at random from the range files the country
-# of the line they came from (IPv4 and IPv6), and nothing for addresses
+# of the line they came from (IPv4 and IPv6) with its location in MaxMind's
+# City layout (latitude, longitude, accuracy_radius, time_zone), and nothing for addresses
 # outside every range. The expectations are computed here, in Python, from
 # the range files and geo/data/countries.tsv. GS_SEED=N replays a run.
 . "$(dirname "$0")/lib.sh"
@@ -41,7 +42,7 @@ for line in open(tsv, encoding="utf-8"):
     if line.startswith("#") or not line.strip():
         continue
     f = line.rstrip("\n").split("\t")
-    countries[f[0]] = (f[1], float(f[2]))
+    countries[f[0]] = (f[1], float(f[2]), float(f[3]), f[4][3:] if f[4].startswith("tz:") else None)
 
 def expect(cc):
     """(country, continent) the database must give for a source code, or None."""
@@ -76,7 +77,12 @@ def lookup(ip):
     def field(outer, inner):
         m = re.search(r'"%s":\s*\{[^}]*?"%s":\s*("([^"]*)"|(-?[0-9.]+))' % (outer, inner), t, re.S)
         return None if not m else (m.group(2) if m.group(2) is not None else float(m.group(3)))
-    return (field("country", "iso_code"), field("continent", "code"), field("location", "latitude"))
+    # MaxMind's City layout of location: pdns's geoip backend reads a
+    # location only with a uint16 accuracy_radius beside it.
+    radius = re.search(r'"accuracy_radius":\s*([0-9]+) <uint16>', t)
+    return (field("country", "iso_code"), field("continent", "code"), field("location", "latitude"),
+            field("location", "longitude"), int(radius.group(1)) if radius else None,
+            field("location", "time_zone"))
 
 failures = checked = 0
 for path, v6, n in ((v4, False, 200), (v6, True, 100)):
@@ -85,9 +91,11 @@ for path, v6, n in ((v4, False, 200), (v6, True, 100)):
         a = rnd.randint(lo, hi)
         ip = str(ipaddress.IPv6Address(a) if v6 else ipaddress.IPv4Address(a))
         want, got = expect(cc), lookup(ip)
+        c = countries.get(want[0]) if want else None
         ok = (got is None) if want is None else (
             got is not None and got[0] == want[0] and got[1] == want[1]
-            and (want[0] is None or abs(got[2] - countries[want[0]][1]) < 1e-9))
+            and (c is None or (abs(got[2] - c[1]) < 1e-9 and abs(got[3] - c[2]) < 1e-9
+                               and got[4] == 1000 and got[5] == c[3])))
         checked += 1
         if not ok:
             failures += 1

@@ -220,6 +220,51 @@ START_TEST(test_lookup_expected)
 }
 END_TEST
 
+/* The location as pdns's geoip backend reads it (libmaxminddb, the
+ * MaxMind City layout): latitude and longitude as doubles, accuracy_radius
+ * as a uint16 (without it pdns sees no location: latlon() and pickclosest()
+ * get 0,0), and the time zone of the coordinate. */
+START_TEST(test_location_layout)
+{
+    char db_path[PATH_MAX];
+    build_fixture(tmp_dir, db_path, sizeof db_path);
+    MMDB_s mm;
+    ck_assert_int_eq(MMDB_open(db_path, MMDB_MODE_MMAP, &mm), MMDB_SUCCESS);
+    static const struct {
+        const char *addr, *cc;
+    } cases[] = {{"192.0.2.1", "DE"}, {"198.51.100.1", "FR"}, {"10.1.2.3", "AU"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int gai = 0, mmerr = 0;
+        MMDB_lookup_result_s res = MMDB_lookup_string(&mm, cases[i].addr, &gai, &mmerr);
+        ck_assert_msg(gai == 0 && mmerr == MMDB_SUCCESS && res.found_entry, "%s: not found",
+                      cases[i].addr);
+        const geo_country_t *gc = geo_country_find(cases[i].cc);
+        ck_assert_ptr_nonnull(gc);
+        MMDB_entry_data_s d;
+        ck_assert_int_eq(MMDB_get_value(&res.entry, &d, "location", "accuracy_radius", NULL),
+                         MMDB_SUCCESS);
+        ck_assert_msg(d.has_data && d.type == MMDB_DATA_TYPE_UINT16, "%s: accuracy_radius",
+                      cases[i].addr);
+        ck_assert_uint_eq(d.uint16, GEO_BUILD_ACCURACY_KM);
+        ck_assert_int_eq(MMDB_get_value(&res.entry, &d, "location", "latitude", NULL),
+                         MMDB_SUCCESS);
+        ck_assert(d.has_data && d.type == MMDB_DATA_TYPE_DOUBLE);
+        ck_assert_double_eq(d.double_value, gc->latitude);
+        ck_assert_int_eq(MMDB_get_value(&res.entry, &d, "location", "longitude", NULL),
+                         MMDB_SUCCESS);
+        ck_assert(d.has_data && d.type == MMDB_DATA_TYPE_DOUBLE);
+        ck_assert_double_eq(d.double_value, gc->longitude);
+        ck_assert_int_eq(MMDB_get_value(&res.entry, &d, "location", "time_zone", NULL),
+                         MMDB_SUCCESS);
+        ck_assert(d.has_data && d.type == MMDB_DATA_TYPE_UTF8_STRING);
+        ck_assert_int_eq((int)d.data_size, (int)strlen(gc->time_zone));
+        ck_assert(memcmp(d.utf8_string, gc->time_zone, d.data_size) == 0);
+    }
+    ck_assert_str_eq(geo_country_find("DE")->time_zone, "Europe/Berlin");
+    MMDB_close(&mm);
+}
+END_TEST
+
 typedef struct {
     int family;
     char lines[128][64];
@@ -742,6 +787,10 @@ START_TEST(test_countries)
         ck_assert_str_eq(c->continent, cont);
         ck_assert_double_eq(c->latitude, lat);
         ck_assert_double_eq(c->longitude, lon);
+        /* the time zone is the tz zone the coordinate comes from */
+        char src[64] = "";
+        sscanf(line, "%*s %*s %*s %*s %63s", src);
+        ck_assert_str_eq(c->time_zone, strncmp(src, "tz:", 3) == 0 ? src + 3 : "");
         rows++;
     }
     fclose(f);
@@ -768,6 +817,7 @@ static Suite *geo_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_lookup_expected);
     tcase_add_test(tc, test_lookup_speed);
+    tcase_add_test(tc, test_location_layout);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
