@@ -1,10 +1,17 @@
 #include "backend/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend/dname.h"
 #include "common/buf.h"
@@ -14,6 +21,7 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *insert; /* prepared once: a load-zone inserts thousands */
+    int lock_fd;          /* holds the flock that makes the store this process's */
 };
 
 static const char *schema_v1 = "CREATE TABLE zones ("
@@ -80,6 +88,12 @@ static int run(store_t *st, sqlite3_stmt *stmt, gs_err_t *err, const char *what)
     return ret;
 }
 
+static const char *col_text(sqlite3_stmt *stmt, int i)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, i);
+    return t ? (const char *)t : "";
+}
+
 static int query_int(store_t *st, const char *sql, int64_t *v, gs_err_t *err)
 {
     sqlite3_stmt *stmt;
@@ -94,45 +108,152 @@ static int query_int(store_t *st, const char *sql, int64_t *v, gs_err_t *err)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_err(st, err, sql);
 }
 
+/* Returns the pid holding the flock on the file open as `fd` (from
+ * /proc/locks), or -1 if it cannot be told. Only used for the message. */
+static long lock_holder(int fd)
+{
+    struct stat sb;
+    FILE *f;
+    if (fstat(fd, &sb) != 0 || !(f = fopen("/proc/locks", "re")))
+        return -1;
+    char line[256], kind[16];
+    long pid = -1, p;
+    unsigned maj, min;
+    unsigned long long ino;
+    /* "1: FLOCK  ADVISORY  WRITE 14098 fe:00:10953531 0 EOF"; waiters have
+     * "->" where FLOCK is and are skipped. */
+    while (pid < 0 && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &p, &maj, &min, &ino) == 5 &&
+            strcmp(kind, "FLOCK") == 0 && ino == (unsigned long long)sb.st_ino &&
+            maj == major(sb.st_dev) && min == minor(sb.st_dev))
+            pid = p;
+    fclose(f);
+    return pid;
+}
+
+/* The daemon's exclusive claim on the store: flock(2) on a descriptor of the
+ * file itself. It is an inode lock, so every path to the file (symlinks,
+ * relative paths) meets it; on Linux it is independent of SQLite's own fcntl
+ * byte-range locks, so readers such as the sqlite3 shell are never blocked.
+ * The descriptor is closed only after SQLite's connection: closing any
+ * descriptor of a file drops the process's fcntl locks on it, SQLite's too. */
+static int lock_path(store_t *st, gs_err_t *err)
+{
+    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if (st->lock_fd < 0)
+        return gs_err_set(err, -errno, "zone store '%s': cannot open: %s", st->path,
+                          strerror(errno));
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int e = errno;
+    if (e != EWOULDBLOCK)
+        return gs_err_set(err, -e, "zone store '%s': cannot lock: %s", st->path, strerror(e));
+    long pid = lock_holder(st->lock_fd);
+    if (pid > 0)
+        return gs_err_set(err, GS_ESTORE,
+                          "zone store '%s' is in use by another geosteerd (pid %ld): one "
+                          "daemon per store",
+                          st->path, pid);
+    return gs_err_set(err, GS_ESTORE,
+                      "zone store '%s' is in use by another geosteerd: one daemon per store",
+                      st->path);
+}
+
+/* Compares the column names of `table` with `cols` ("a,b,c", in order). */
+static int table_is(store_t *st, const char *table, const char *cols, bool *ok, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info(?) "
+                  "ORDER BY cid)",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    *ok = rc == SQLITE_ROW && strcmp(col_text(stmt, 0), cols) == 0;
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW ? 0 : sql_err(st, err, "read schema");
+}
+
+/* Decides, with reads only, whether the file is a new store (*create), a
+ * geosteer store of a version this code reads, or something to refuse:
+ * nothing may be written to a file before it is known to be ours. */
+static int check_schema(store_t *st, int64_t *version, bool *create, gs_err_t *err)
+{
+    static const struct {
+        const char *table, *cols;
+        int64_t since;
+    } tables[] = {{"zones", "id,name,created", 1},
+                  {"records", "id,zone_id,name,type,content,ttl", 1},
+                  {"metadata", "id,zone_id,kind,value", 1},
+                  {"overrides", "endpoint,state,until,created", 2}};
+    int64_t ntables;
+    int rc;
+    if ((rc = query_int(st, "PRAGMA user_version", version, err)) ||
+        (rc = query_int(st, "SELECT count(*) FROM sqlite_master", &ntables, err)))
+        return rc;
+    *create = *version == 0 && ntables == 0;
+    if (*create)
+        return 0;
+    if (*version < 1 || *version > STORE_SCHEMA_VERSION)
+        return gs_err_set(err, GS_ESCHEMA,
+                          "zone store '%s': schema version %lld, this geosteerd supports %d%s",
+                          st->path, (long long)*version, STORE_SCHEMA_VERSION,
+                          *version == 0 ? " (not a geosteer zone store?)" : "");
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        bool ok;
+        if ((rc = table_is(st, tables[i].table, *version >= tables[i].since ? tables[i].cols : "",
+                           &ok, err)))
+            return rc;
+        if (!ok)
+            return gs_err_set(err, GS_ESCHEMA,
+                              "zone store '%s': schema version %lld but table '%s' is not "
+                              "geosteer's (not a geosteer zone store?)",
+                              st->path, (long long)*version, tables[i].table);
+    }
+    return 0;
+}
+
 int store_open(const char *path, store_t **out, gs_err_t *err)
 {
     store_t *st = mem_calloc(1, sizeof(*st));
     st->path = mem_strdup(path);
+    st->lock_fd = -1;
     int rc;
     *out = NULL;
-    if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if ((rc = lock_path(st, err)))
+        goto fail;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         rc = gs_err_set(err, GS_ESTORE, "zone store '%s': cannot open: %s", path,
                         st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(st->db, 5000);
+    /* Until the file is known to be ours, closing must not checkpoint a WAL
+     * some other program left behind into it. */
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    int64_t version;
+    bool create;
+    if ((rc = check_schema(st, &version, &create, err)))
+        goto fail;
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     /* WAL: a commit is one append + fsync and readers of the file never block
      * it; FULL makes each commit durable against power loss, not only crashes. */
     if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                    err)))
         goto fail;
-    int64_t version, tables;
-    if ((rc = query_int(st, "PRAGMA user_version", &version, err)) ||
-        (rc = query_int(st, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables, err)))
-        goto fail;
-    if ((version == 0 && tables == 0) || version == 1) {
+    if (create || version < STORE_SCHEMA_VERSION) {
         /* New store, or an upgrade: each step runs in the same transaction
          * as the version bump, so a crash leaves the old version intact. */
         if ((rc = exec(st, "BEGIN IMMEDIATE", err)))
             goto fail;
-        if ((version == 0 && (rc = exec(st, schema_v1, err))) || (rc = exec(st, schema_v2, err)) ||
+        if ((create && (rc = exec(st, schema_v1, err))) || (rc = exec(st, schema_v2, err)) ||
             (rc = exec(st, "COMMIT", err))) {
             exec(st, "ROLLBACK", NULL);
             goto fail;
         }
-    } else if (version != STORE_SCHEMA_VERSION) {
-        rc = gs_err_set(err, GS_ESCHEMA,
-                        "zone store '%s': schema version %lld, this geosteerd supports %d%s", path,
-                        (long long)version, STORE_SCHEMA_VERSION,
-                        version == 0 ? " (not a geosteer zone store?)" : "");
-        goto fail;
     }
     *out = st;
     return 0;
@@ -147,6 +268,8 @@ void store_close(store_t *st)
         return;
     sqlite3_finalize(st->insert);
     sqlite3_close(st->db);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* after SQLite's descriptor: see lock_path */
     free(st->path);
     free(st);
 }
@@ -188,12 +311,6 @@ int store_zone_ids(store_t *st, int64_t **ids, size_t *n, gs_err_t *err)
     *ids = v;
     *n = cnt;
     return 0;
-}
-
-static const char *col_text(sqlite3_stmt *stmt, int i)
-{
-    const unsigned char *t = sqlite3_column_text(stmt, i);
-    return t ? (const char *)t : "";
 }
 
 int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped, gs_err_t *err)

@@ -17,7 +17,13 @@
 
 typedef struct store store_t;
 
-/* Opens (creating if missing, with its schema) the store at `path`. */
+/* Opens (creating if missing, with its schema) the store at `path`, first
+ * taking an exclusive lock on the file for the life of the handle: while
+ * one handle (in any process) holds it, another store_open of the same file
+ * fails with GS_ESTORE naming the file and the holder's pid. Readers that do
+ * not use store_open (the sqlite3 shell) are not blocked. A file that is not
+ * a geosteer store of a supported version is refused with GS_ESCHEMA before
+ * anything is written to it (it is left byte for byte as it was). */
 int store_open(const char *path, store_t **out, gs_err_t *err);
 
 /* Closes the store. Accepts NULL. */

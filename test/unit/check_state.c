@@ -12,6 +12,7 @@
 #include "backend/snap.h"
 #include "backend/state.h"
 #include "backend/store.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "test/unit/unit.h"
@@ -105,6 +106,104 @@ START_TEST(test_not_a_store)
     fputs("garbage that is not sqlite at all, long enough to be a header......", f);
     fclose(f);
     ck_assert_int_lt(state_open(db, &err), 0);
+}
+END_TEST
+
+/* Returns the whole content of `path` (owned) and its size in *len. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    buf_t b;
+    buf_init(&b);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        buf_put(&b, tmp, n);
+    fclose(f);
+    *len = b.len;
+    return buf_take(&b);
+}
+
+/* Makes `db` an SQLite file in rollback-journal mode holding `sql`. */
+static void make_sqlite(const char *sql)
+{
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+/* A file that is not a store of a supported version is refused before
+ * anything is written to it: no switch to WAL, no schema upgrade. */
+START_TEST(test_refused_file_untouched)
+{
+    static const char *const files[] = {
+        /* foreign: tables of another program */
+        "CREATE TABLE other(x); INSERT INTO other VALUES(1);",
+        /* a newer geosteer store */
+        "CREATE TABLE zones(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+        " created INTEGER NOT NULL); PRAGMA user_version=3;",
+        /* foreign, but with user_version 1 (would be "upgraded" to 2) */
+        "CREATE TABLE other(x); PRAGMA user_version=1;",
+        /* version 1 with a foreign table of the same name */
+        "CREATE TABLE zones(a, b); CREATE TABLE records(c); CREATE TABLE metadata(d);"
+        " PRAGMA user_version=1;",
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        unlink(db);
+        make_sqlite(files[i]);
+        size_t before_len, after_len;
+        char *before = slurp(db, &before_len);
+        gs_err_t err;
+        ck_assert_int_eq(state_open(db, &err), GS_ESCHEMA);
+        ck_assert_ptr_nonnull(strstr(err.text, db));
+        char *after = slurp(db, &after_len);
+        ck_assert_msg(before_len == after_len && memcmp(before, after, before_len) == 0,
+                      "file %zu changed by a refused open", i);
+        free(before);
+        free(after);
+        char wal[160];
+        snprintf(wal, sizeof(wal), "%s-wal", db);
+        ck_assert_int_ne(access(wal, F_OK), 0);
+    }
+}
+END_TEST
+
+/* One process per store: a second open of the same file (any path to it)
+ * fails with a message naming the file and the holder, and works again once
+ * the first handle is closed. Readers outside store_open are not blocked. */
+START_TEST(test_store_lock)
+{
+    gs_err_t err;
+    store_t *a, *b;
+    ck_assert_int_eq(store_open(db, &a, &err), 0);
+    ck_assert_int_eq(store_open(db, &b, &err), GS_ESTORE);
+    ck_assert_ptr_nonnull(strstr(err.text, db));
+    char pid[64];
+    snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+    ck_assert_msg(strstr(err.text, pid), "no holder pid in: %s", err.text);
+
+    char link[160];
+    snprintf(link, sizeof(link), "%s/link.db", dir);
+    ck_assert_int_eq(symlink("zones.db", link), 0);
+    ck_assert_int_eq(store_open(link, &b, &err), GS_ESTORE);
+
+    /* The lock is independent of SQLite's own locks: a plain reader works
+     * while it is held, and the holder keeps writing. */
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "SELECT count(*) FROM zones", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    int64_t id;
+    ck_assert_int_eq(store_begin(a, &err), 0);
+    ck_assert_int_eq(store_zone_insert(a, "x.test.", &id, &err), 0);
+    ck_assert_int_eq(store_commit(a, &err), 0);
+
+    store_close(a);
+    ck_assert_int_eq(store_open(link, &b, &err), 0);
+    ck_assert_int_eq(store_zone_find(b, "x.test.", &id, &err), 0);
+    store_close(b);
 }
 END_TEST
 
@@ -228,6 +327,8 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_schema_and_reopen);
     tcase_add_test(tc, test_not_a_store);
+    tcase_add_test(tc, test_refused_file_untouched);
+    tcase_add_test(tc, test_store_lock);
     tcase_add_test(tc, test_zone_lifecycle);
     tcase_add_test(tc, test_commit_atomic);
     tcase_add_test(tc, test_replace_all);
