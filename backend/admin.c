@@ -1,6 +1,7 @@
 #include "backend/admin.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include "backend/health.h"
 #include "backend/luacheck.h"
 #include "backend/luaeval.h"
+#include "backend/rb.h"
 #include "backend/snap.h"
 #include "backend/state.h"
 #include "backend/steer.h"
@@ -76,6 +78,8 @@ static const char help_text[] =
     "              [--soa-serial N] [--soa-refresh N] [--soa-retry N] [--soa-expire N]\n"
     "              [--soa-minimum N] [--ttl N]\n"
     "  zone delete <zone>                  delete a zone with all its records and metadata\n"
+    "  zone load <zone> <file>             replace a zone's records with a zone file (absolute\n"
+    "                                      path, read by geosteerd), all or nothing\n"
     "  version                             geosteerd version\n"
     "  help                                this text\n";
 
@@ -223,6 +227,19 @@ static void put_db_info(buf_t *out, const char *what, const geo_db_t *db, unsign
 
 static void status_override(void *ctx, const char *endpoint, const char *state, int64_t until);
 
+static void put_time(buf_t *out, int64_t ms);
+
+/* One line per zone whose last write failed: pdnsutil exits 0 whatever
+ * the backend says, so this is where a refused load-zone shows. */
+static void status_failure(void *ctx, const char *zone, const char *what, int64_t at,
+                           const char *reason)
+{
+    buf_t *out = ctx;
+    buf_printf(out, "last failed write %s (%s) at ", zone, what);
+    put_time(out, at * 1000);
+    buf_printf(out, " (%lld s ago): %s\n", (long long)((int64_t)time(NULL) - at), reason);
+}
+
 /* One line on the probe: heartbeat age, plan generations, whether health
  * is steering. */
 static void put_probe(buf_t *out)
@@ -262,6 +279,7 @@ static void status(buf_t *out)
     put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
     put_probe(out);
     state_overrides_each(status_override, out);
+    state_write_failures_each(status_failure, out);
     snap_unpin(slot);
     snap_slot_put(slot);
 }
@@ -437,8 +455,8 @@ static void status_override(void *ctx, const char *endpoint, const char *state, 
     buf_t *out = ctx;
     int64_t now = (int64_t)time(NULL);
     if (until && until <= now)
-        buf_printf(out, "override %s %s (expired)\n", endpoint, state);
-    else if (until)
+        return; /* expired: no longer applied (steer_admin_get), so not listed */
+    if (until)
         buf_printf(out, "override %s %s (%lld s left)\n", endpoint, state,
                    (long long)(until - now));
     else
@@ -778,6 +796,157 @@ static void lua_check_cmd(char **w, int n, buf_t *out)
     snap_slot_put(slot);
 }
 
+/* ---- zone load ------------------------------------------------------------------- */
+
+#define ZONE_LOAD_MAX_REASONS 1000
+
+/* Sends one request to the private connection `c`; true when the reply's
+ * result is true, else the first "log" line (or a generic text) is put in
+ * `why`. */
+static bool rb_call(rb_conn_t *c, json_t *req, char *why, size_t whysz)
+{
+    char *line = mem_check(json_dumps(req, JSON_COMPACT));
+    json_decref(req);
+    const buf_t *reply = rb_handle(c, line, strlen(line));
+    free(line);
+    json_t *rep = json_loadb(reply->data, reply->len, 0, NULL);
+    bool ok = json_is_true(json_object_get(rep, "result"));
+    if (!ok) {
+        json_t *log = json_array_get(json_object_get(rep, "log"), 0);
+        snprintf(why, whysz, "%s", json_is_string(log) ? json_string_value(log) : "refused");
+    }
+    json_decref(rep);
+    return ok;
+}
+
+/* The reason of a method's refusal without its "method: " prefix. */
+static const char *strip_method(const char *why, const char *method)
+{
+    size_t n = strlen(method);
+    return strncmp(why, method, n) == 0 && why[n] == ':' && why[n + 1] == ' ' ? why + n + 2 : why;
+}
+
+/* zone load <zone> <file>: the records of a zone file replace the zone's,
+ * all or nothing, through the very requests `pdnsutil load-zone` sends
+ * (startTransaction with the zone id, one feedRecord per record,
+ * commitTransaction) on a private connection, so each record gets exactly
+ * the validation and compilation of a pdnsutil write. Unlike pdnsutil, every
+ * refused record is reported ("FILE:LINE: reason") and anything refused
+ * means nothing is committed. The file is read by geosteerd itself (the CLI
+ * sends an absolute path), with the zone-file reader of `lua-check`. */
+static void zone_load(char **w, int n, buf_t *out)
+{
+    if (n != 4) {
+        buf_puts(out, "ERR usage: zone load <zone> <file>\n");
+        return;
+    }
+    char zone[DNAME_MAXTEXT + 1];
+    if (canon_arg("zone", w[2], zone, out))
+        return;
+    const char *file = w[3];
+    if (file[0] != '/') {
+        buf_printf(out,
+                   "ERR zone load: '%s' is not an absolute path (geosteerd reads the file; "
+                   "'geosteer zone load' makes paths absolute)\n",
+                   file);
+        return;
+    }
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
+        return;
+    const zone_t *z = snap_zone_by_name(s, zone, strlen(zone));
+    int64_t id = z ? z->id : -1;
+    snap_unpin(slot);
+    snap_slot_put(slot);
+    if (id < 0) {
+        buf_printf(out, "ERR zone load: no zone %s (create it with 'zone create')\n", zone);
+        return;
+    }
+    luacheck_zf_t *zf;
+    gs_err_t e;
+    if (luacheck_zf_open(file, zone, &zf, &e) != 0) {
+        buf_printf(out, "ERR zone load %s: cannot read %s\n", zone, e.text);
+        return;
+    }
+    rb_conn_t *c = rb_conn_new();
+    if (!c) {
+        luacheck_zf_close(zf);
+        buf_puts(out, "ERR too many concurrent readers, try again\n");
+        return;
+    }
+    json_int_t trxid = (json_int_t)time(NULL);
+    char why[1024];
+    buf_t reasons;
+    buf_init(&reasons);
+    unsigned records = 0, bad = 0;
+    const char *stopped = ""; /* why the file was not read to its end */
+    if (!rb_call(c,
+                 json_pack("{s:s, s:{s:s, s:I, s:I}}", "method", "startTransaction", "parameters",
+                           "domain", zone, "domain_id", (json_int_t)id, "trxid", trxid),
+                 why, sizeof(why))) {
+        buf_printf(&reasons, "%s\n", why);
+        bad++;
+        stopped = " (no transaction could be started)";
+    }
+    while (!*stopped) {
+        luacheck_zrec_t rec;
+        int rc = luacheck_zf_next(zf, &rec, &e);
+        if (rc == 0)
+            break;
+        if (rc < 0 && rc != GS_EINVAL) {
+            buf_printf(&reasons, "%s\n", e.text);
+            bad++;
+            stopped = " (the file could not be read to its end)";
+            break;
+        }
+        if (rc == GS_EINVAL) {
+            if (++bad <= ZONE_LOAD_MAX_REASONS)
+                buf_printf(&reasons, "%s\n", e.text);
+            continue;
+        }
+        records++;
+        json_t *req =
+            json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:I, s:b}, s:I}}", "method", "feedRecord",
+                      "parameters", "rr", "qname", rec.owner, "qtype", rec.type, "content",
+                      rec.content, "ttl", (json_int_t)rec.ttl, "auth", 1, "trxid", trxid);
+        if (!req) {
+            snprintf(why, sizeof(why), "feedRecord: the record is not valid UTF-8");
+        } else if (rb_call(c, req, why, sizeof(why))) {
+            continue;
+        }
+        if (++bad <= ZONE_LOAD_MAX_REASONS)
+            buf_printf(&reasons, "%s:%u: %s\n", file, rec.line, strip_method(why, "feedRecord"));
+    }
+    luacheck_zf_close(zf);
+    if (bad) {
+        rb_call(c, json_pack("{s:s, s:{}}", "method", "abortTransaction", "parameters"), why,
+                sizeof(why));
+        if (bad > ZONE_LOAD_MAX_REASONS)
+            buf_printf(&reasons, "... and %u more\n", bad - ZONE_LOAD_MAX_REASONS);
+        char summary[700];
+        snprintf(summary, sizeof(summary), "%s: %u refused of %u records read%s; first: %.400s",
+                 file, bad, records, stopped, reasons.data);
+        summary[strcspn(summary, "\n")] = '\0';
+        state_write_refused(id, "zone load", GS_EINVAL, summary);
+        buf_printf(out,
+                   "ERR zone load %s: %s: %u refused of %u records read%s, nothing changed:\n%s",
+                   zone, file, bad, records, stopped, reasons.data);
+    } else if (!rb_call(c,
+                        json_pack("{s:s, s:{s:I}}", "method", "commitTransaction", "parameters",
+                                  "trxid", trxid),
+                        why, sizeof(why))) {
+        /* Refused by the commit (conflicts between records, the store):
+         * state_commit has logged it and noted it for `status`. */
+        buf_printf(out, "ERR zone load %s: %s: %s; nothing changed\n", zone, file,
+                   strip_method(why, "commitTransaction"));
+    } else {
+        buf_printf(out, "OK zone %s loaded from %s: %u records\n", zone, file, records);
+    }
+    buf_free(&reasons);
+    rb_conn_free(c);
+}
+
 void admin_run(const char *cmd, buf_t *out)
 {
     size_t len = strlen(cmd);
@@ -811,6 +980,8 @@ void admin_run(const char *cmd, buf_t *out)
         zone_create(w, n, out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "delete") == 0)
         zone_delete(w, n, out);
+    else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "load") == 0)
+        zone_load(w, n, out);
     else
         buf_printf(out, "ERR unknown command '%s'; try 'help'\n", n ? w[0] : "");
     free(store);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -771,6 +772,44 @@ static bool host_name(const char *s)
     return s[0] != '.' && s[0] != '-' && !strstr(s, "..");
 }
 
+/* A CA bundle the probe can hand to libcurl: a readable regular file that
+ * holds at least one PEM certificate. Reads at most CA_FILE_MAX bytes. */
+#define CA_FILE_MAX (64u << 20)
+static bool check_ca_file(ctx_t *x, const char *path, const char *ca)
+{
+    FILE *f = fopen(ca, "re");
+    if (!f) {
+        error(x, path, "cannot read '%s': %s", ca, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        error(x, path, "'%s' is not a regular file", ca);
+        return false;
+    }
+    static const char pem[] = "-----BEGIN CERTIFICATE-----";
+    char chunk[65536];
+    size_t keep = 0, total = 0, n;
+    bool found = false;
+    while (!found && total < CA_FILE_MAX &&
+           (n = fread(chunk + keep, 1, sizeof(chunk) - keep, f)) > 0) {
+        total += n;
+        n += keep;
+        found = memmem(chunk, n, pem, sizeof(pem) - 1) != NULL;
+        /* Keep the tail: a marker may straddle two reads. */
+        keep = n < sizeof(pem) - 1 ? n : sizeof(pem) - 1;
+        memmove(chunk, chunk + n - keep, keep);
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed)
+        error(x, path, "cannot read '%s'", ca);
+    else if (!found)
+        error(x, path, "'%s' holds no PEM certificate (%s)", ca, pem);
+    return !failed && found;
+}
+
 static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
 {
     cfg_monitor_t *m = obj;
@@ -873,9 +912,7 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
     case M_CA_FILE:
         if (!json_is_string(v) || json_string_value(v)[0] != '/')
             error(x, path, "must be an absolute path, got %s", json_dumps_short(v, tmp));
-        else if (access(json_string_value(v), R_OK) != 0)
-            error(x, path, "cannot read '%s': %s", json_string_value(v), strerror(errno));
-        else
+        else if (check_ca_file(x, path, json_string_value(v)))
             set_str(&m->ca_file, v);
         break;
     case M_TIMEOUT:
@@ -1617,15 +1654,25 @@ static void check_policies(ctx_t *x)
                 }
             }
         }
-        if (pol->type == CFG_POLICY_GEO && !cfg->geoip_asn_database) {
+        /* Rules the databases cannot answer would never match: every client
+         * would get the default pool with no error anywhere. */
+        if (pol->type == CFG_POLICY_GEO) {
             unsigned last = (unsigned)-1;
-            for (size_t k = 0; k < pol->nrules; k++)
-                if (pol->rules[k].key == CFG_GEO_ASN && pol->rules[k].rule != last) {
-                    last = pol->rules[k].rule;
-                    snprintf(p, PATH_LEN, "%s.rules[%u].asn", path, last);
-                    error(x, p, "needs settings.geoip.asn_database");
-                }
+            for (size_t k = 0; k < pol->nrules; k++) {
+                const cfg_geo_rule_t *r = &pol->rules[k];
+                bool asn = r->key == CFG_GEO_ASN;
+                if (r->key == CFG_GEO_CIDR || r->rule == last ||
+                    (asn ? cfg->geoip_asn_database : cfg->geoip_database))
+                    continue;
+                last = r->rule;
+                snprintf(p, PATH_LEN, "%s.rules[%u].%s", path, last, cfg_geo_key_name(r->key));
+                error(x, p, "needs settings.geoip.%s", asn ? "asn_database" : "database");
+            }
         }
+        if (pol->type == CFG_POLICY_PROXIMITY && !cfg->geoip_database)
+            error(x, path,
+                  "a proximity policy needs settings.geoip.database (the client's location "
+                  "comes from it)");
     }
     free(seen);
 }
@@ -1795,6 +1842,82 @@ int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
     if (x.count) {
         cfg_free(&t);
         return GS_ECONFIG;
+    }
+    cfg_free(cfg);
+    *cfg = t;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The files a config names                                               */
+
+/* Appends "FILE: error: PATH: reason" for file `name` that failed `what`. */
+static int file_error(buf_t *errors, const char *file, const char *path, const char *fmt, ...)
+    GS_PRINTF(4, 5);
+static int file_error(buf_t *errors, const char *file, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    buf_printf(errors, "%s: error: %s: %s\n", file, path, msg);
+    return 1;
+}
+
+int cfg_open_databases(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t *errors)
+{
+    cfg_files_t f = {0};
+    gs_err_t e;
+    int bad = 0;
+    if (cfg->geoip_database && geo_db_open(cfg->geoip_database, &f.geo, &e) != 0)
+        bad += file_error(errors, path, "settings.geoip.database", "%s", e.text);
+    if (cfg->geoip_asn_database && geo_db_open(cfg->geoip_asn_database, &f.asn, &e) != 0)
+        bad += file_error(errors, path, "settings.geoip.asn_database", "%s", e.text);
+    if (bad) {
+        cfg_files_close(&f);
+        return GS_ECONFIG;
+    }
+    *files = f;
+    return 0;
+}
+
+int cfg_open_files(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t *errors)
+{
+    cfg_files_t f = {0};
+    int bad = cfg_open_databases(path, cfg, &f, errors) != 0;
+    struct stat st;
+    if (cfg->runtime_dir && stat(cfg->runtime_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        bad += file_error(errors, path, "settings.runtime_dir", "'%s' is not a directory",
+                          cfg->runtime_dir);
+    if (bad) {
+        cfg_files_close(&f);
+        return GS_ECONFIG;
+    }
+    if (files)
+        *files = f;
+    else
+        cfg_files_close(&f);
+    return 0;
+}
+
+void cfg_files_close(cfg_files_t *files)
+{
+    geo_db_close(files->geo);
+    geo_db_close(files->asn);
+    files->geo = files->asn = NULL;
+}
+
+int cfg_load_all(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors)
+{
+    cfg_t t;
+    cfg_defaults(&t);
+    int rc = cfg_load(path, &t, errors);
+    if (rc == 0)
+        rc = cfg_open_files(path, &t, files, errors);
+    if (rc) {
+        cfg_free(&t);
+        return rc;
     }
     cfg_free(cfg);
     *cfg = t;

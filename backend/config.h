@@ -3,17 +3,19 @@
  * the steering objects "monitors", "endpoints", "pools" and "policies",
  * each keyed by name and referring to one another by name.
  *
- * cfg_load validates everything and reports every error in compiler style
+ * cfg_load validates the file and reports every error in compiler style
  * ("FILE:LINE:COL: error: message" for JSON syntax errors, "FILE: error:
  * PATH: message" for the rest, PATH like pools.eu.endpoints[2]), then fails;
- * nothing is applied from a config with errors. On success it compiles the
+ * nothing is applied from a config with errors. cfg_load_all adds the
+ * files the config names (GeoIP databases, ...); it is the validation that
+ * start-up, reload and both checks run. On success it compiles the
  * steering objects into the plain arrays below: names resolved to indexes,
  * addresses parsed, defaults filled in. The steering engine reads a cfg_t
  * and never needs the JSON.
  *
  * Ownership: a cfg_t owns every string and array reachable from it;
  * cfg_free releases them all. Nothing is shared with other cfg_t values, so
- * a reload builds a second cfg_t (cfg_defaults + cfg_load) and swaps.
+ * a reload builds a second cfg_t (cfg_load_all) and swaps.
  * Threads: cfg_load and cfg_free on the main thread only; a loaded cfg_t is
  * immutable and the lookup helpers may be called from any thread. Never
  * logs. */
@@ -28,6 +30,7 @@
 
 #include "common/buf.h"
 #include "common/plan.h"
+#include "geo/geodb.h"
 
 #define CFG_DEFAULT_SOCKET "/run/geosteer/backend.sock"
 #define CFG_DEFAULT_ZONE_DB "/var/lib/geosteer/zones.db"
@@ -221,6 +224,39 @@ void cfg_defaults(cfg_t *cfg);
  * Returns 0, or GS_ECONFIG with one line per error appended to `errors`, in
  * which case `cfg` is left unchanged. */
 int cfg_load(const char *path, cfg_t *cfg, buf_t *errors);
+
+/* The files a loaded config names that geosteerd keeps open. */
+typedef struct {
+    geo_db_t *geo; /* settings.geoip.database, or NULL when none is configured */
+    geo_db_t *asn; /* settings.geoip.asn_database, or NULL */
+} cfg_files_t;
+
+/* Opens and validates the files `cfg` names that cfg_load does not read:
+ * the GeoIP and ASN databases (geo_db_open: format, metadata, a test
+ * lookup) and settings.runtime_dir (a directory, if it exists; it is
+ * created otherwise). (cfg_load itself reads each monitor's ca_file: a
+ * readable regular file holding a PEM certificate.) `path` is the config file named in the error
+ * lines
+ * ("FILE: error: settings.geoip.database: reason"). Returns 0 with the
+ * databases in `files` (the caller's: cfg_files_close; NULL `files`: closed
+ * again), or GS_ECONFIG with every failure in `errors` and nothing open. */
+int cfg_open_files(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t *errors);
+
+/* Only the databases of cfg_open_files (a GeoIP file replaced on disk is
+ * reopened for the config already loaded). Same contract. */
+int cfg_open_databases(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t *errors);
+
+/* Closes the databases of `files` and clears it. */
+void cfg_files_close(cfg_files_t *files);
+
+/* The whole validation of a config file: cfg_load over the defaults, then,
+ * if the file itself is valid, cfg_open_files. This one function is what
+ * geosteerd --check, geosteer check, start-up and reload run, so a check
+ * can never pass a config the daemon then refuses. On success `cfg` is
+ * replaced (the old one freed) and `files` holds the open databases (NULL:
+ * closed again); on failure `cfg` is unchanged, nothing is open and
+ * `errors` has one line per error. */
+int cfg_load_all(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors);
 
 /* Parses a log level name (err, warning, notice, info, debug); -1 if unknown. */
 int cfg_log_level(const char *name);

@@ -27,7 +27,8 @@ static void usage(FILE *f)
             "  -d, --zone-db PATH    zone store (default %s)\n"
             "  -l, --log-level LVL   error, warning, notice, info (default), debug\n"
             "      --syslog          log to syslog instead of stderr\n"
-            "      --check           validate the configuration and exit (0 ok, 78 errors)\n"
+            "      --check           validate the configuration and every file it names, as\n"
+            "                        start-up does, and exit (0 ok, 78 errors)\n"
             "  -V, --version         print the version\n"
             "  -h, --help            this text\n",
             CFG_DEFAULT_SOCKET, CFG_DEFAULT_ZONE_DB);
@@ -82,12 +83,15 @@ int main(int argc, char **argv)
         return EX_USAGE;
     }
 
+    /* The check and start-up run the same validation (cfg_load_all: the
+     * file, then every file it names), so --check cannot pass a config that
+     * start-up refuses. Start-up runs it again below, through the state. */
     cfg_t cfg;
     cfg_defaults(&cfg);
     if (config) {
         buf_t errors;
         buf_init(&errors);
-        if (cfg_load(config, &cfg, &errors) != 0) {
+        if (cfg_load_all(config, &cfg, NULL, &errors) != 0) {
             fputs(errors.data, stderr);
             buf_free(&errors);
             cfg_free(&cfg);
@@ -163,15 +167,15 @@ int main(int argc, char **argv)
         return EX_UNAVAILABLE;
     }
     log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, cfg.socket, cfg.zone_db);
-    for (unsigned ticks = 1;; ticks++) {
-        /* Wake every second to follow the probe, every 5 s to notice
-         * replaced GeoIP files. */
+    for (;;) {
+        /* Wake every second to follow the probe and to notice replaced
+         * GeoIP files (two stat calls), so that a replacement is served
+         * within the bound the README states. */
         struct timespec tick = {1, 0};
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig < 0) {
             state_check_health();
-            if (ticks % 5 == 0)
-                state_check_geoip();
+            state_check_geoip();
             continue;
         }
         if (sig == SIGHUP) {

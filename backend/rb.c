@@ -839,6 +839,7 @@ static void refuse(rb_conn_t *c, trx_op_t *op, const char *msg)
     op_free(op);
     trx_poison(&c->trx, msg);
     put_false_log(c, "%s", msg);
+    state_write_refused(c->trx.zone_id, "write", GS_EINVAL, msg); /* logged, shown in status */
 }
 
 static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)

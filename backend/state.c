@@ -28,6 +28,33 @@ static double now_sec(void)
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t *store;
 static char *config_path; /* geosteer.json of the last load; guarded by writer_lock */
+/* The config serving now, as loaded from config_path: a replaced GeoIP file
+ * is reopened for it, never for a newer geosteer.json (only SIGHUP or
+ * `reload` applies one). writer_lock. */
+static cfg_t live_cfg;
+static bool live_cfg_loaded;
+
+/* The last failed write of each zone, for `status`. Writer lock. */
+typedef struct {
+    int64_t zone_id;
+    char *zone;
+    const char *what; /* static: "commit", "zone load", "write", ... */
+    int64_t at;       /* seconds since the epoch */
+    char *reason;
+} write_fail_t;
+static write_fail_t *fails;
+static size_t nfails;
+
+static void fail_forget(int64_t zone_id)
+{
+    for (size_t i = 0; i < nfails; i++)
+        if (fails[i].zone_id == zone_id) {
+            free(fails[i].zone);
+            free(fails[i].reason);
+            fails[i] = fails[--nfails];
+            return;
+        }
+}
 
 /* Identity of the GeoIP files the served world was built from (or that last
  * failed to load), so that a replaced file is noticed once. writer_lock. */
@@ -147,20 +174,72 @@ void state_close(void)
     config_path = NULL;
     for (int i = 0; i < 2; i++)
         remember_file(&geo_files[i], NULL);
+    while (nfails)
+        fail_forget(fails[0].zone_id);
+    free(fails);
+    fails = NULL;
+    cfg_free(&live_cfg);
+    live_cfg_loaded = false;
     snap_shutdown();
     health_shutdown();
 }
 
-/* Applies one operation inside the open store transaction. */
+/* Applies one operation inside the open store transaction. A failure
+ * names the rrset or record it happened on. */
 static int apply_op(int64_t zid, const trx_op_t *op, gs_err_t *err)
 {
     int rc = 0;
-    if (!op->feed)
-        rc = store_rrset_delete(store, zid, op->name, op->type->name, err);
-    for (size_t k = 0; rc == 0 && k < op->nrecs; k++)
-        rc = store_record_insert(store, zid, op->name, op->recs[k].type->name, op->recs[k].content,
-                                 op->recs[k].ttl, err);
+    gs_err_t e;
+    if (!op->feed && (rc = store_rrset_delete(store, zid, op->name, op->type->name, &e)))
+        return gs_err_set(err, rc, "%s %s: %s", op->name, op->type->name, e.text);
+    for (size_t k = 0; rc == 0 && k < op->nrecs; k++) {
+        const trx_rec_t *r = &op->recs[k];
+        if ((rc = store_record_insert(store, zid, op->name, r->type->name, r->content, r->ttl, &e)))
+            return gs_err_set(err, rc, "%s %u %s %.200s: %s", op->name, r->ttl, r->type->name,
+                              r->content, e.text);
+    }
     return rc;
+}
+
+/* Logs a refused (GS_EINVAL, GS_ECONFLICT, GS_ETOOBIG, GS_ENOTFOUND) or
+ * failed (store, system) write to `zone` and remembers it for `status`.
+ * pdnsutil exits 0 whatever the backend says, so this and `status` are
+ * where an operator finds out. Writer lock held. */
+static void write_failed_locked(int64_t zone_id, const char *zone, const char *what, int rc,
+                                const char *reason)
+{
+    bool refused = rc == GS_EINVAL || rc == GS_ECONFLICT || rc == GS_ETOOBIG || rc == GS_ENOTFOUND;
+    int prio = refused ? LOG_WARNING : LOG_ERR;
+    const char *how = refused ? "refused" : "failed";
+    /* Two limiters: a load with many refused records must not hide the
+     * line that says the whole commit or load was refused. */
+    if (strcmp(what, "write") == 0)
+        LOG_RATELIMITED(prio, "state: %s: write %s, nothing changed: %s", zone, how, reason);
+    else
+        LOG_RATELIMITED(prio, "state: %s: %s %s, nothing changed: %s", zone, what, how, reason);
+    fail_forget(zone_id);
+    if (nfails % 16 == 0)
+        fails = mem_realloc_n(fails, nfails + 16, sizeof(*fails));
+    fails[nfails++] =
+        (write_fail_t){zone_id, mem_strdup(zone), what, (int64_t)time(NULL), mem_strdup(reason)};
+}
+
+void state_write_refused(int64_t zone_id, const char *what, int rc, const char *reason)
+{
+    pthread_mutex_lock(&writer_lock);
+    const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
+    char id[32];
+    snprintf(id, sizeof(id), "zone id %lld", (long long)zone_id);
+    write_failed_locked(zone_id, z ? z->name : id, what, rc, reason);
+    pthread_mutex_unlock(&writer_lock);
+}
+
+void state_write_failures_each(state_fail_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&writer_lock);
+    for (size_t i = 0; i < nfails; i++)
+        fn(ctx, fails[i].zone, fails[i].what, fails[i].at, fails[i].reason);
+    pthread_mutex_unlock(&writer_lock);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -170,18 +249,21 @@ static int cmp_str(const void *a, const void *b)
 
 int state_commit(const trx_t *trx, gs_err_t *err)
 {
-    if (trx->poison)
-        return gs_err_set(err, GS_EINVAL, "transaction refused: %s", trx->poison);
     pthread_mutex_lock(&writer_lock);
     int rc;
     const zone_t *z = snap_zone_by_id(snap_current(), trx->zone_id);
     if (!z) {
         rc =
             gs_err_set(err, GS_ENOTFOUND, "zone id %lld no longer exists", (long long)trx->zone_id);
+        LOG_RATELIMITED(LOG_WARNING, "state: commit refused: %s", err->text);
         goto out;
     }
     char *apex = mem_strdup(z->name);
     double t0 = now_sec();
+    if (trx->poison) {
+        rc = gs_err_set(err, GS_EINVAL, "transaction refused: %s", trx->poison);
+        goto out_apex;
+    }
     if ((rc = store_begin(store, err)))
         goto out_apex;
     if (trx->replace_all)
@@ -212,7 +294,11 @@ int state_commit(const trx_t *trx, gs_err_t *err)
     rc = republish(trx->zone_id, err);
     log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
              trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
+    free(apex);
+    goto out;
 out_apex:
+    write_failed_locked(trx->zone_id, apex, trx->replace_all ? "zone load" : "commit", rc,
+                        err->text);
     free(apex);
 out:
     pthread_mutex_unlock(&writer_lock);
@@ -310,6 +396,7 @@ int state_zone_delete(const char *name, gs_err_t *err)
         } else {
             snap_replace_zone(id, NULL);
             publish_plan_locked();
+            fail_forget(id);
         }
     }
     pthread_mutex_unlock(&writer_lock);
@@ -325,14 +412,22 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
     int rc;
     if (!snap_zone_by_id(snap_current(), zone_id)) {
         rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
-    } else if ((rc = store_begin(store, err)) == 0) {
-        rc = store_meta_replace(store, zone_id, kind, values, n, err);
-        if (rc == 0)
-            rc = store_commit(store, err);
-        if (rc)
-            store_rollback(store);
-        else
-            rc = republish(zone_id, err);
+    } else {
+        if ((rc = store_begin(store, err)) == 0) {
+            rc = store_meta_replace(store, zone_id, kind, values, n, err);
+            if (rc == 0)
+                rc = store_commit(store, err);
+            if (rc)
+                store_rollback(store);
+        }
+        if (rc == 0) {
+            rc = republish(zone_id, err); /* committed: a failure here is logged by it */
+        } else {
+            const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
+            char why[700];
+            snprintf(why, sizeof(why), "%.64s: %s", kind, err->text);
+            write_failed_locked(zone_id, z ? z->name : "?", "metadata", rc, why);
+        }
     }
     pthread_mutex_unlock(&writer_lock);
     return rc;
@@ -361,11 +456,58 @@ int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qt
     return 0;
 }
 
+/* The GeoIP function of condition `c` that the engine's databases cannot
+ * answer (it would never match), or NULL. */
+static const char *pred_without_db(const steer_t *st, const luac_pred_t *c)
+{
+    if (!c)
+        return NULL;
+    switch (c->kind) {
+    case LUAC_P_AND:
+    case LUAC_P_OR: {
+        const char *a = pred_without_db(st, c->a);
+        return a ? a : pred_without_db(st, c->b);
+    }
+    case LUAC_P_NOT:
+        return pred_without_db(st, c->a);
+    case LUAC_P_COUNTRY:
+        return steer_has_country_db(st) ? NULL : "country()";
+    case LUAC_P_CONTINENT:
+        return steer_has_country_db(st) ? NULL : "continent()";
+    case LUAC_P_REGION:
+        return steer_has_country_db(st) ? NULL : "region()";
+    case LUAC_P_ASNUM:
+        return steer_has_asn_db(st) ? NULL : "asnum()";
+    default:
+        return NULL;
+    }
+}
+
 int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err)
 {
     for (size_t i = 0; i < p->nbranches; i++) {
         const luac_sel_t *sel = &p->branches[i].sel;
         int rc;
+        const char *fn = pred_without_db(st, p->branches[i].cond);
+        if (fn)
+            return gs_err_set(err, GS_EINVAL,
+                              "%s needs %s, and the loaded config has none: it would never "
+                              "match",
+                              fn,
+                              strcmp(fn, "asnum()") == 0
+                                  ? "an ASN database (settings.geoip.asn_database)"
+                                  : "a GeoIP database (settings.geoip.database)");
+        bool closest =
+            sel->kind == LUAC_PICKCLOSEST ||
+            ((sel->kind == LUAC_IFPORTUP || sel->kind == LUAC_IFURLUP) &&
+             (sel->opts.selector == LUAC_PICK_CLOSEST || sel->opts.backup == LUAC_PICK_CLOSEST));
+        if (closest && !steer_has_country_db(st))
+            return gs_err_set(err, GS_EINVAL,
+                              "%s needs a GeoIP database with locations "
+                              "(settings.geoip.database), and the loaded config has none: "
+                              "the client's location is unknown",
+                              sel->kind == LUAC_PICKCLOSEST ? "pickclosest()"
+                                                            : "the pickclosest selector");
         if (sel->kind == LUAC_STEER && (rc = state_check_steer(st, sel->policy, p->type, err)))
             return rc;
     }
@@ -413,9 +555,14 @@ static void remember_file(file_id_t *f, const char *path)
     }
 }
 
+/* A GeoIP file must be quiet this long before it is read: a writer may
+ * still be filling it. With the main thread's check every second, a
+ * replacement is read within GEO_SETTLE_NS + 1 s of its last change. */
+#define GEO_SETTLE_NS 2000000000LL
+
 /* True if the file at f->path is not the one remembered, and has not been
- * modified for `settle` seconds (a writer may still be filling it). */
-static bool file_changed(const file_id_t *f, time_t settle)
+ * modified for `settle_ns` nanoseconds (real time, full mtime precision). */
+static bool file_changed(const file_id_t *f, long long settle_ns)
 {
     struct stat st;
     if (!f->path || stat(f->path, &st) != 0)
@@ -423,7 +570,11 @@ static bool file_changed(const file_id_t *f, time_t settle)
     if (st.st_dev == f->dev && st.st_ino == f->ino && st.st_size == f->size &&
         st.st_mtim.tv_sec == f->mtime.tv_sec && st.st_mtim.tv_nsec == f->mtime.tv_nsec)
         return false;
-    return time(NULL) - st.st_mtim.tv_sec >= settle;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long quiet = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL +
+                      (now.tv_nsec - st.st_mtim.tv_nsec);
+    return quiet >= settle_ns;
 }
 
 typedef struct {
@@ -459,78 +610,90 @@ static snap_world_t *world_with_overrides(snap_engine_t *eng)
 /* The runtime directory when the config names none: the socket's. */
 static char runtime_default[4096] = CFG_DEFAULT_RUNTIME_DIR;
 
+/* Compiles `cfg` with the databases in `files` into a new engine and
+ * publishes it. Refused (nothing changes, `files` left to the caller) when
+ * a record of a served zone could no longer be answered. On success the
+ * databases belong to the engine and `files` is cleared. `announce` logs
+ * the config's warnings (not again when only a GeoIP file changed). */
+static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files, bool announce,
+                          buf_t *errors)
+{
+    double t0 = now_sec();
+    steer_t *st = steer_from_cfg(cfg, files->geo, files->asn);
+    int rc = check_orphans(st, errors);
+    if (rc) {
+        steer_free(st);
+        return rc;
+    }
+    snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
+    eng->steer = st;
+    eng->geo = files->geo;
+    eng->asn = files->asn;
+    files->geo = files->asn = NULL;
+    health_checks_from_cfg(cfg, &eng->checks);
+    health_configure(cfg, runtime_default);
+    plan_enabled = true;
+    health_tick(); /* map the probe's file before the world is built */
+    snap_world_t *w = world_with_overrides(eng);
+    w->loaded_at = (int64_t)time(NULL);
+    w->geo_max_age_days = cfg->geoip_max_age_days;
+    for (int i = 0; i < 2; i++) {
+        const geo_db_t *db = i ? eng->asn : eng->geo;
+        geo_db_info_t info;
+        if (!db)
+            continue;
+        geo_db_info(db, &info);
+        double age = difftime(time(NULL), (time_t)info.build_epoch) / 86400.0;
+        if (age > cfg->geoip_max_age_days)
+            log_warn("state: GeoIP database '%s' is %.0f days old, more than "
+                     "settings.geoip.max_age_days (%u): update it",
+                     info.path, age, cfg->geoip_max_age_days);
+    }
+    for (size_t i = 0; announce && i < cfg->nmonitors; i++)
+        if (cfg->monitors[i].insecure)
+            log_warn("state: monitor '%s': \"insecure\": its HTTPS checks accept any "
+                     "certificate, so an impostor answering on the endpoint's address "
+                     "counts as healthy",
+                     cfg->monitors[i].name);
+    for (size_t i = 0; announce && i < cfg->npolicies; i++)
+        if (cfg->policies[i].all_down == CFG_ALL_DOWN_EMPTY)
+            log_warn("state: policy '%s': all_down \"empty\" answers NODATA when no "
+                     "endpoint is left, and resolvers cache NODATA for the zone's SOA "
+                     "minimum TTL, longer than the outage may last",
+                     cfg->policies[i].name);
+    snap_replace_world(w);
+    publish_plan_locked();
+    remember_file(&geo_files[0], cfg->geoip_database);
+    remember_file(&geo_files[1], cfg->geoip_asn_database);
+    log_info("state: %s '%s' loaded: %zu endpoints, %zu pools, %zu policies "
+             "(compiled in %.0f ms)",
+             announce ? "config" : "GeoIP data for the loaded config", path, cfg->nendpoints,
+             cfg->npools, cfg->npolicies, (now_sec() - t0) * 1000);
+    return 0;
+}
+
 static int load_config_locked(const char *path, buf_t *errors)
 {
     cfg_t cfg;
+    cfg_files_t files = {0};
     cfg_defaults(&cfg);
-    int rc = cfg_load(path, &cfg, errors);
-    geo_db_t *geo = NULL, *asn = NULL;
-    gs_err_t e;
-    if (rc == 0 && cfg.geoip_database && (rc = geo_db_open(cfg.geoip_database, &geo, &e)) != 0)
-        buf_printf(errors, "%s: error: settings.geoip.database: %s\n", path, e.text);
-    if (rc == 0 && cfg.geoip_asn_database &&
-        (rc = geo_db_open(cfg.geoip_asn_database, &asn, &e)) != 0)
-        buf_printf(errors, "%s: error: settings.geoip.asn_database: %s\n", path, e.text);
-    steer_t *st = NULL;
-    if (rc == 0) {
-        double t0 = now_sec();
-        st = steer_from_cfg(&cfg, geo, asn);
-        if ((rc = check_orphans(st, errors)) == 0) {
-            snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
-            eng->steer = st;
-            eng->geo = geo;
-            eng->asn = asn;
-            health_checks_from_cfg(&cfg, &eng->checks);
-            health_configure(&cfg, runtime_default);
-            plan_enabled = true;
-            health_tick(); /* map the probe's file before the world is built */
-            snap_world_t *w = world_with_overrides(eng);
-            w->loaded_at = (int64_t)time(NULL);
-            w->geo_max_age_days = cfg.geoip_max_age_days;
-            for (int i = 0; i < 2; i++) {
-                const geo_db_t *db = i ? asn : geo;
-                geo_db_info_t info;
-                if (!db)
-                    continue;
-                geo_db_info(db, &info);
-                double age = difftime(time(NULL), (time_t)info.build_epoch) / 86400.0;
-                if (age > cfg.geoip_max_age_days)
-                    log_warn("state: GeoIP database '%s' is %.0f days old, more than "
-                             "settings.geoip.max_age_days (%u): update it",
-                             info.path, age, cfg.geoip_max_age_days);
-            }
-            for (size_t i = 0; i < cfg.nmonitors; i++)
-                if (cfg.monitors[i].insecure)
-                    log_warn("state: monitor '%s': \"insecure\": its HTTPS checks accept any "
-                             "certificate, so an impostor answering on the endpoint's address "
-                             "counts as healthy",
-                             cfg.monitors[i].name);
-            for (size_t i = 0; i < cfg.npolicies; i++)
-                if (cfg.policies[i].all_down == CFG_ALL_DOWN_EMPTY)
-                    log_warn("state: policy '%s': all_down \"empty\" answers NODATA when no "
-                             "endpoint is left, and resolvers cache NODATA for the zone's SOA "
-                             "minimum TTL, longer than the outage may last",
-                             cfg.policies[i].name);
-            snap_replace_world(w);
-            publish_plan_locked();
-            remember_file(&geo_files[0], cfg.geoip_database);
-            remember_file(&geo_files[1], cfg.geoip_asn_database);
-            log_info("state: config '%s' loaded: %zu endpoints, %zu pools, %zu policies "
-                     "(compiled in %.0f ms)",
-                     path, cfg.nendpoints, cfg.npools, cfg.npolicies, (now_sec() - t0) * 1000);
-            st = NULL;
-            geo = asn = NULL;
-        }
+    /* The same validation as geosteerd --check and geosteer check. */
+    int rc = cfg_load_all(path, &cfg, &files, errors);
+    if (rc == 0)
+        rc = install_locked(path, &cfg, &files, true, errors);
+    cfg_files_close(&files);
+    if (rc) {
+        cfg_free(&cfg);
+        return rc;
     }
-    steer_free(st);
-    geo_db_close(geo);
-    geo_db_close(asn);
-    cfg_free(&cfg);
-    if (rc == 0 && (!config_path || strcmp(config_path, path) != 0)) {
+    cfg_free(&live_cfg);
+    live_cfg = cfg;
+    live_cfg_loaded = true;
+    if (!config_path || strcmp(config_path, path) != 0) {
         free(config_path);
         config_path = mem_strdup(path);
     }
-    return rc;
+    return 0;
 }
 
 void state_set_runtime_default(const char *dir)
@@ -568,22 +731,31 @@ void state_check_geoip(void)
 {
     pthread_mutex_lock(&writer_lock);
     snap_reclaim();
-    if (config_path && (file_changed(&geo_files[0], 2) || file_changed(&geo_files[1], 2))) {
-        log_info("state: a GeoIP database file changed on disk: reloading");
+    if (live_cfg_loaded && (file_changed(&geo_files[0], GEO_SETTLE_NS) ||
+                            file_changed(&geo_files[1], GEO_SETTLE_NS))) {
+        log_info("state: a GeoIP database file changed on disk: reloading it for the loaded "
+                 "config");
         buf_t errors;
         buf_init(&errors);
-        char *path = mem_strdup(config_path);
-        if (load_config_locked(path, &errors) != 0) {
+        cfg_files_t files = {0};
+        /* The loaded config, not the file on disk: an edit of geosteer.json
+         * that nobody applied must not go live with a new database. */
+        int rc = cfg_open_databases(config_path, &live_cfg, &files, &errors);
+        if (rc == 0)
+            rc = install_locked(config_path, &live_cfg, &files, false, &errors);
+        cfg_files_close(&files);
+        if (rc != 0) {
             log_err("state: GeoIP reload refused, the loaded data keeps serving: %s",
                     errors.data ? errors.data : "");
-            /* Remember the bad files so the failure is logged once per change. */
+            /* Remember the bad files so the failure is logged once per
+             * change; any later change (a good file renamed in, a rewrite
+             * in place) has a new identity and is tried again. */
             for (int i = 0; i < 2; i++) {
                 char *p = geo_files[i].path ? mem_strdup(geo_files[i].path) : NULL;
                 remember_file(&geo_files[i], p);
                 free(p);
             }
         }
-        free(path);
         buf_free(&errors);
     }
     pthread_mutex_unlock(&writer_lock);

@@ -27,8 +27,26 @@ void state_close(void);
 
 /* Applies the transaction to the store and the served state atomically:
  * all of it or (on any refusal or store error) none of it. Returns 0, or an
- * error with the reason in `err`. The transaction is not cleared. */
+ * error with the reason in `err`; a refused or failed commit is logged
+ * (warning or error, rate-limited) with the zone, the reason and the record
+ * it names, and remembered for state_write_failures_each. The transaction
+ * is not cleared. */
 int state_commit(const trx_t *trx, gs_err_t *err);
+
+/* Logs and remembers, like a refused commit, a write to zone `zone_id`
+ * that was refused before any commit (`what`, a static string: "write" for
+ * a refused replaceRRSet or feedRecord, "zone load"), with rc as in the
+ * commit (GS_EINVAL: refused). Any thread; takes the writer lock. */
+void state_write_refused(int64_t zone_id, const char *what, int rc, const char *reason);
+
+/* Calls `fn` for the last failed or refused write of each zone since
+ * start-up: zone name, what it was ("write", "commit", "zone load",
+ * "metadata"), time (seconds since the epoch) and reason. Under the writer
+ * lock; `fn` must not call back into state. A zone's entry goes with the
+ * zone. */
+typedef void (*state_fail_fn)(void *ctx, const char *zone, const char *what, int64_t at,
+                              const char *reason);
+void state_write_failures_each(state_fail_fn fn, void *ctx);
 
 typedef struct {
     const char *const *ns; /* canonical names of the apex NS records */
@@ -52,11 +70,12 @@ int state_zone_delete(const char *name, gs_err_t *err);
 int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
                    gs_err_t *err);
 
-/* Loads geosteer.json at `path` (remembered for state_reload), opens its
- * GeoIP databases, compiles the steering engine and publishes it. Refused
- * (the running config keeps serving) when the file has errors (one line each
- * in `errors`), a database cannot be opened, or a steer record in a zone
- * names a policy the new config lacks or cannot answer. */
+/* Loads geosteer.json at `path` (remembered for state_reload) with
+ * cfg_load_all (the validation geosteerd --check runs: the file and every
+ * file it names), compiles the steering engine and publishes it. Refused
+ * (the running config keeps serving) when the file has errors (one line
+ * each in `errors`), a file it names fails, or a LUA record of a served
+ * zone could no longer be answered (state_check_steer, state_check_prog). */
 int state_load_config(const char *path, buf_t *errors);
 
 /* The runtime directory (check plan, health state file) used when the config
@@ -76,10 +95,12 @@ int state_override(const char *endpoint, const char *state, int64_t until, gs_er
 /* Calls `fn` for every stored override, under the writer lock. */
 void state_overrides_each(store_override_fn fn, void *ctx);
 
-/* Reloads the config if a GeoIP database file was replaced on disk (new
- * inode, size or mtime, untouched for 2 s). A file that fails to load is
- * logged once and the old data keeps serving. Called every few seconds by
- * the main thread. */
+/* Reopens the GeoIP databases if one of the files was replaced on disk (new
+ * inode, size or mtime, untouched for 2 s) and rebuilds the engine for the
+ * config already loaded: geosteer.json is not read again (only
+ * state_reload applies a changed one). A file that fails to load is logged
+ * once per change and the old data keeps serving; the next change is tried
+ * again. Called every second by the main thread. */
 void state_check_geoip(void);
 
 /* Follows the probe: maps a new health state file, re-evaluates its
@@ -93,8 +114,12 @@ void state_check_health(void);
  * Returns 0 or GS_EINVAL with the reason in `err`. Any thread. */
 int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype, gs_err_t *err);
 
-/* The same for every steer() inside a compiled LUA-record program (the arms
- * of a conditional chain). Returns 0 or GS_EINVAL for the first that fails. */
+/* Checks a compiled LUA-record program against engine `st` (NULL: no
+ * config loaded): every steer() inside it as state_check_steer does, and
+ * every GeoIP function against the databases the engine was built with
+ * (country/continent/region and pickclosest or a pickclosest selector need
+ * settings.geoip.database, asnum settings.geoip.asn_database; without it
+ * they would never match). Returns 0 or GS_EINVAL with the first reason. */
 int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err);
 
 #endif

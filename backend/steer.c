@@ -68,6 +68,7 @@ struct steer {
      * steered lookup resolves its record's policy name here. */
     uint32_t *by_name;
     size_t by_name_mask;
+    bool has_country, has_asn; /* built with a country/city, an ASN database */
 };
 
 /* A builder is an engine whose trees are not built yet. */
@@ -347,6 +348,8 @@ steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t
     steer_t *s = mem_alloc(sizeof(*s));
     *s = b->s;
     free(b);
+    s->has_country = country != NULL;
+    s->has_asn = asn != NULL;
     size_t size = 8;
     while (size < s->npols * 2)
         size *= 2;
@@ -456,6 +459,16 @@ int32_t steer_endpoint_find(const steer_t *s, const char *name)
 size_t steer_endpoint_count(const steer_t *s)
 {
     return s->neps;
+}
+
+bool steer_has_country_db(const steer_t *s)
+{
+    return s && s->has_country;
+}
+
+bool steer_has_asn_db(const steer_t *s)
+{
+    return s && s->has_asn;
 }
 
 const char *steer_endpoint_name(const steer_t *s, uint32_t i)

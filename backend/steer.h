@@ -175,6 +175,11 @@ int32_t steer_endpoint_find(const steer_t *s, const char *name);
 /* Number of endpoints. */
 size_t steer_endpoint_count(const steer_t *s);
 
+/* Whether `s` was built with a country/city database, with an ASN database
+ * (steer_build's arguments); false for a NULL engine. */
+bool steer_has_country_db(const steer_t *s);
+bool steer_has_asn_db(const steer_t *s);
+
 /* Like steer_decide, applying the operator overrides in `adm` (may be NULL)
  * first, as design.md §5 orders it: drained and forced-down endpoints are
  * dropped; if that leaves nothing, the all-down rule picks among the

@@ -1,6 +1,7 @@
 /* geosteer check [-c FILE]: validates a geosteer.json with the daemon's own
- * loader (cfg_load), so what `check` accepts is exactly what geosteerd
- * accepts. Errors go to stderr, one compiler-style line each. */
+ * start-up validation (cfg_load_all: the file, then the GeoIP databases, CA
+ * files and directories it names), so what `check` accepts is exactly what
+ * geosteerd accepts. Errors go to stderr, one compiler-style line each. */
 #include "cli/commands.h"
 
 #include <errno.h>
@@ -50,7 +51,7 @@ int cli_check(int argc, char **argv)
     buf_t errors;
     cfg_defaults(&cfg);
     buf_init(&errors);
-    int rc = cfg_load(path, &cfg, &errors);
+    int rc = cfg_load_all(path, &cfg, NULL, &errors);
     if (rc != 0) {
         fputs(errors.data ? errors.data : "", stderr);
     } else {

@@ -1,5 +1,7 @@
 /* geosteer: the operator CLI. Every command is sent to the running
- * geosteerd, exactly as `pdnsutil backend-cmd remote "<command>"` would. */
+ * geosteerd, exactly as `pdnsutil backend-cmd remote "<command>"` would
+ * (zone load with its file made an absolute path first). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,9 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n"
             "Commands are those of the daemon; 'geosteer help' lists them. Local ones:\n"
             "  check [-c FILE], geoip build [...], lua-check <zonefile> [--origin ZONE]\n"
-            "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage.\n",
+            "zone load <zone> <file> sends the file's absolute path: geosteerd reads it.\n"
+            "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage, 66 no such\n"
+            "file (zone load).\n",
             DEFAULT_SOCKET);
 }
 
@@ -76,10 +80,22 @@ int main(int argc, char **argv)
         cli_lua_check_is_file(argc - optind - 1, argv + optind + 1))
         return cli_lua_check(argc - optind - 1, argv + optind + 1);
 
+    /* zone load: geosteerd reads the file (a zone can be far larger than one
+     * request line), so it gets a path that means the same thing there. */
+    char *abs = NULL;
+    if (argc - optind == 4 && strcmp(argv[optind], "zone") == 0 &&
+        strcmp(argv[optind + 1], "load") == 0) {
+        if (!(abs = realpath(argv[optind + 3], NULL))) {
+            fprintf(stderr, "geosteer zone load: %s: %s\n", argv[optind + 3], strerror(errno));
+            return EX_NOINPUT;
+        }
+        argv[optind + 3] = abs;
+    }
     buf_t cmd, reply;
     buf_init(&cmd);
     buf_init(&reply);
     client_join(argc - optind, argv + optind, &cmd);
+    free(abs);
     gs_err_t err;
     int rc = client_call(sock, cmd.data, timeout, &reply, &err);
     int status;

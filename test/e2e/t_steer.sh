@@ -140,6 +140,9 @@ gs_expect_eq "both EU endpoints out: all_down=all answers the policy's candidate
 sleep 3.2
 gs_expect_eq "expired force-down no longer applies" "192.0.2.11 | scope 24" \
     "$(ans 203.0.113.0/24 www.steer.test A)"
+out=$(gs_cli status)
+gs_expect_contains "status still lists the live override" "override eu1 drain" "$out"
+gs_expect_eq "status no longer lists the expired override" "" "$(echo "$out" | grep 'override eu2' || true)"
 set +e
 out=$(gs_cli drain nosuch); rc=$?
 set -e
