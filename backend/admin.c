@@ -504,8 +504,8 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
                    : rec->dyn_type->code == 28 ? STEER_QT_AAAA
                                                : STEER_QT_CNAME;
     for (uint16_t k = 0; k < d.n; k++) {
-        const char *vals[16];
-        size_t nv = steer_endpoint_values(st, d.picks[k], bit, vals, 16);
+        size_t nv;
+        const char *const *vals = steer_endpoint_values(st, d.picks[k], bit, &nv);
         buf_printf(out, "pick: %s", steer_endpoint_name(st, d.picks[k]));
         for (size_t v = 0; v < nv; v++)
             buf_printf(out, " %s", vals[v]);
@@ -553,8 +553,10 @@ static void explain_prog(buf_t *out, const snap_t *s, const zone_node_t *node,
     }
     for (size_t v = 0; v < res.n; v++)
         buf_printf(out, "pick: %s\n", res.vals[v]);
-    if (res.n == 0)
-        buf_puts(out, "pick: none\n");
+    for (uint16_t k = 0; res.steered && k < res.sd.n; k++)
+        buf_printf(out, "pick: %s\n", steer_endpoint_name(s->world->steer, res.sd.picks[k]));
+    if (res.n == 0 && !(res.steered && res.sd.n))
+        buf_puts(out, "pick: none (the name has no data of this type for this client)\n");
     buf_printf(out,
                "scope: /%u%s\nttl: %u\nnote: random picks are shown for one random value; "
                "each query draws its own\n",

@@ -443,8 +443,8 @@ static bool address_sets(ctx_t *x, const val_t *v, luac_sel_t *s)
     }
     bool nested = v->kind == V_TABLE && v->n && v->items[0]->kind == V_TABLE;
     size_t nsets = nested ? v->n : 1;
-    if (nested && nsets > 16) {
-        fail(x, v->pos, "more than 16 address sets");
+    if (nested && nsets > LUAC_MAX_SETS) {
+        fail(x, v->pos, "more than %d address sets", LUAC_MAX_SETS);
         return false;
     }
     s->sets = arena_alloc(x->arena, nsets * sizeof(luac_set_t));

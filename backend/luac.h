@@ -36,6 +36,7 @@
 #define LUAC_MAX_CODE 4096   /* bytes of code after unquoting */
 #define LUAC_MAX_VALUES 256  /* values in one list or set */
 #define LUAC_MAX_BRANCHES 64 /* if/elseif arms */
+#define LUAC_MAX_SETS 16     /* address sets of one ifportup/ifurlup */
 
 typedef enum {
     LUAC_STATIC,     /* a literal string or table of strings */

@@ -12,6 +12,7 @@
 typedef struct {
     const luae_env_t *env;
     uint8_t depth; /* prefix length the answer so far depends on */
+    bool split;    /* a client of the other family may get another answer */
     bool geo_done, asn_done;
     int geo_rc, asn_rc;
     geo_result_t geo, asn;
@@ -55,8 +56,10 @@ static const geo_result_t *geo(ev_t *e, bool asn)
     }
     if (!db)
         return NULL;
-    /* Found or not, the database's answer holds over its network. */
+    /* Found or not, the database's answer holds over its network; the
+     * other family's addresses are other networks. */
     need(e, r->prefix_len);
+    e->split = true;
     return *rc == 0 ? r : NULL;
 }
 
@@ -71,14 +74,21 @@ static unsigned common_bits(const uint8_t *a, const uint8_t *b, unsigned max)
 
 /* Does the client lie in any of `nets`? Records the prefix that decides:
  * the widest containing net when yes; when no, one bit past the longest
- * prefix the client shares with any net. */
+ * prefix the client shares with any net. Records a split when the other
+ * family's clients do not all get the same outcome as this client (they all
+ * match only through a /0 of their family, and all miss only when the list
+ * has none of their family). */
 static bool in_nets(ev_t *e, const luac_net_t *nets, size_t n)
 {
     const steer_client_t *c = e->env->client;
     unsigned max = c->family == AF_INET ? 32 : 128, widest = max + 1, miss = 0;
+    bool other_any = false, other_all = false;
     for (size_t i = 0; i < n; i++) {
-        if (nets[i].family != c->family)
+        if (nets[i].family != c->family) {
+            other_any = true;
+            other_all |= nets[i].len == 0;
             continue;
+        }
         unsigned common = common_bits(c->addr, nets[i].addr, max);
         if (common >= nets[i].len) {
             if (nets[i].len < widest)
@@ -87,12 +97,11 @@ static bool in_nets(ev_t *e, const luac_net_t *nets, size_t n)
             miss = common + 1;
         }
     }
-    if (widest <= max) {
-        need(e, (uint8_t)widest);
-        return true;
-    }
-    need(e, (uint8_t)miss);
-    return false;
+    bool in = widest <= max;
+    if (in ? !other_all : other_any)
+        e->split = true;
+    need(e, (uint8_t)(in ? widest : miss));
+    return in;
 }
 
 static bool code_in(const char *have, const char *const *codes, size_t n)
@@ -250,38 +259,58 @@ static size_t chashed(ev_t *e, const luac_set_t *s)
     return best;
 }
 
-static size_t closest(ev_t *e, const luac_set_t *s)
+/* Great-circle km from the client's GeoIP location to that of address `v`;
+ * INFINITY when either is unknown. */
+static double distance_to(ev_t *e, const char *v)
 {
     const geo_result_t *g = geo(e, false);
     if (!g || !g->has_location)
-        return 0;
+        return INFINITY;
+    struct sockaddr_storage ss;
+    steer_client_t a = {0};
+    if (inet_pton(AF_INET, v, a.addr) == 1)
+        a.family = AF_INET;
+    else if (inet_pton(AF_INET6, v, a.addr) == 1)
+        a.family = AF_INET6;
+    else
+        return INFINITY;
+    client_sa(&a, &ss);
+    geo_result_t t;
+    if (geo_db_lookup(e->env->geo, (struct sockaddr *)&ss, &t) != 0 || !t.has_location)
+        return INFINITY;
+    return steer_distance_km(g->latitude, g->longitude, t.latitude, t.longitude);
+}
+
+/* The `i`th item of the concatenation of `nsets` sets. */
+static const luac_item_t *nth_item(const luac_set_t *sets, size_t nsets, size_t i)
+{
+    for (size_t k = 0; k < nsets; k++) {
+        if (i < sets[k].n)
+            return &sets[k].items[i];
+        i -= sets[k].n;
+    }
+    return NULL;
+}
+
+/* The nearest item of the concatenation of `nsets` sets (`total` items),
+ * the first when no distance is known. */
+static const luac_item_t *closest(ev_t *e, const luac_set_t *sets, size_t nsets, size_t total)
+{
     size_t best = 0;
     double best_d = INFINITY;
-    for (size_t i = 0; i < s->n; i++) {
-        struct sockaddr_storage ss;
-        steer_client_t a = {0};
-        if (inet_pton(AF_INET, s->items[i].value, a.addr) == 1)
-            a.family = AF_INET;
-        else if (inet_pton(AF_INET6, s->items[i].value, a.addr) == 1)
-            a.family = AF_INET6;
-        else
-            continue;
-        client_sa(&a, &ss);
-        geo_result_t t;
-        if (geo_db_lookup(e->env->geo, (struct sockaddr *)&ss, &t) != 0 || !t.has_location)
-            continue;
-        double d = steer_distance_km(g->latitude, g->longitude, t.latitude, t.longitude);
+    for (size_t i = 0; i < total; i++) {
+        double d = distance_to(e, nth_item(sets, nsets, i)->value);
         if (d < best_d) {
             best_d = d;
             best = i;
         }
     }
-    return best;
+    return nth_item(sets, nsets, best);
 }
 
 static void put(luae_result_t *out, const char *v)
 {
-    if (out->n < LUAE_MAX_VALUES)
+    if (out->n < LUAE_MAX_VALUES) /* always: LUAE_MAX_VALUES bounds every selection */
         out->vals[out->n++] = v;
 }
 
@@ -291,29 +320,37 @@ static void put_all(luae_result_t *out, const luac_set_t *s)
         put(out, s->items[i].value);
 }
 
-/* A selector of ifportup/ifurlup over one set. */
-static void pick(ev_t *e, luac_pick_t how, const luac_set_t *s, luae_result_t *out)
+/* A selector of ifportup/ifurlup over the concatenation of `nsets` sets
+ * (one set of live addresses, or every set for the backupSelector, as
+ * pdns's "apply backupSelector on all candidates"). */
+static void pick(ev_t *e, luac_pick_t how, const luac_set_t *sets, size_t nsets, luae_result_t *out)
 {
+    size_t total = 0;
+    for (size_t k = 0; k < nsets; k++)
+        total += sets[k].n;
+    if (total == 0)
+        return;
     switch (how) {
     case LUAC_PICK_ALL:
-        put_all(out, s);
+        for (size_t k = 0; k < nsets; k++)
+            put_all(out, &sets[k]);
         break;
     case LUAC_PICK_HASHED:
-        put(out, s->items[hashed_index(e, s, false)].value);
+        put(out, nth_item(sets, nsets, total > 1 ? client_hash(e) % total : 0)->value);
         break;
     case LUAC_PICK_CLOSEST:
-        put(out, s->items[closest(e, s)].value);
+        put(out, closest(e, sets, nsets, total)->value);
         break;
     case LUAC_PICK_EMPTY:
         break;
     case LUAC_PICK_RANDOM:
     default:
-        put(out, s->items[e->env->rnd % s->n].value);
+        put(out, nth_item(sets, nsets, e->env->rnd % total)->value);
         break;
     }
 }
 
-static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_result_t *out)
+static void select_values(ev_t *e, const luac_sel_t *sel, luae_result_t *out)
 {
     const luac_set_t *s = sel->nsets ? &sel->sets[0] : NULL;
     uint64_t rnd = e->env->rnd;
@@ -355,7 +392,7 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
         put(out, s->items[chashed(e, s)].value);
         break;
     case LUAC_PICKCLOSEST:
-        put(out, s->items[closest(e, s)].value);
+        put(out, closest(e, s, 1, s->n)->value);
         break;
     case LUAC_IFPORTUP:
     case LUAC_IFURLUP: {
@@ -370,11 +407,11 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
                     live[l.n++] = *it;
             }
             if (l.n) {
-                pick(e, sel->opts.selector, &l, out);
+                pick(e, sel->opts.selector, &l, 1, out);
                 return;
             }
         }
-        pick(e, sel->opts.backup, s, out);
+        pick(e, sel->opts.backup, sel->sets, sel->nsets, out);
         break;
     }
     case LUAC_VIEW:
@@ -390,15 +427,10 @@ static void select_values(ev_t *e, const luac_sel_t *sel, unsigned qtbit, luae_r
         int32_t pi = st ? steer_policy_find(st, sel->policy, strlen(sel->policy)) : -1;
         if (pi < 0)
             break;
-        steer_decision_t d;
-        steer_decide_admin(st, (uint32_t)pi, e->env->client, rnd, e->env->admin, &d);
-        need(e, d.scope);
-        for (uint16_t k = 0; k < d.n; k++) {
-            const char *vals[16];
-            size_t nv = steer_endpoint_values(st, d.picks[k], qtbit, vals, 16);
-            for (size_t v = 0; v < nv; v++)
-                put(out, vals[v]);
-        }
+        steer_decide_admin(st, (uint32_t)pi, e->env->client, rnd, e->env->admin, &out->sd);
+        out->steered = true;
+        need(e, out->sd.scope);
+        e->split |= out->sd.split;
         break;
     }
     }
@@ -408,18 +440,17 @@ void luae_eval(const luac_prog_t *p, const luae_env_t *env, luae_result_t *out)
 {
     ev_t e = {.env = env};
     out->n = 0;
+    out->steered = false;
     out->why = "no branch matched";
     out->branch = p->nbranches;
-    unsigned qtbit = p->qtype == 1 ? STEER_QT_A : p->qtype == 28 ? STEER_QT_AAAA : STEER_QT_CNAME;
     for (size_t i = 0; i < p->nbranches; i++) {
         const luac_branch_t *b = &p->branches[i];
         if (b->cond && !pred(&e, b->cond))
             continue;
         out->why = b->cond ? "condition" : i ? "else" : "expression";
         out->branch = i;
-        select_values(&e, &b->sel, qtbit, out);
+        select_values(&e, &b->sel, out);
         break;
     }
-    uint8_t cap = env->client->family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
-    out->scope = e.depth > cap ? cap : e.depth;
+    out->scope = steer_scope_final(env->client, e.depth, e.split);
 }

@@ -27,7 +27,9 @@
 #include "backend/steer.h"
 #include "geo/geodb.h"
 
-#define LUAE_MAX_VALUES 64
+/* Enough for any literal answer: every address of every set (a backup
+ * selector `all` over all sets of an if*up). */
+#define LUAE_MAX_VALUES (LUAC_MAX_SETS * LUAC_MAX_VALUES)
 
 typedef struct {
     const steer_client_t *client;
@@ -41,12 +43,17 @@ typedef struct {
     const void *check_ctx;
 } luae_env_t;
 
+/* The answer: literal values, or (steer() decided) a steering decision whose
+ * endpoints' values of the program's type are the answer. Either may be
+ * empty: the name then has no data of that type for this client. */
 typedef struct {
-    const char *vals[LUAE_MAX_VALUES]; /* borrowed from the program or the engine */
-    size_t n;                          /* 0: no branch matched, or all_down empty */
-    uint8_t scope;
-    const char *why; /* static text: which branch or rule decided */
-    size_t branch;   /* the branch that answered (== nbranches: none) */
+    const char *vals[LUAE_MAX_VALUES]; /* borrowed from the program */
+    size_t n;
+    bool steered;        /* the answer is `sd` */
+    steer_decision_t sd; /* when steered */
+    uint8_t scope;       /* steer_scope_final applied */
+    const char *why;     /* static text: which branch or rule decided */
+    size_t branch;       /* the branch that answered (== nbranches: none) */
 } luae_result_t;
 
 /* Evaluates `p` for env->client. Never fails. */

@@ -213,11 +213,11 @@ static uint64_t next_random(rb_conn_t *c)
 }
 
 /* Appends one computed record of a steered name. */
-static void put_dyn_rec(buf_t *out, const zone_t *z, const zone_node_t *node, const rr_type_t *t,
+static void put_dyn_rec(buf_t *out, const zone_t *z, const zone_node_t *node, const char *type,
                         const char *content, const steer_decision_t *d)
 {
     buf_puts(out, "{\"qtype\":\"");
-    buf_puts(out, t->name);
+    buf_puts(out, type);
     buf_puts(out, "\",\"qname\":");
     buf_put_jstr(out, node->name, node->name_len);
     buf_puts(out, ",\"content\":");
@@ -236,9 +236,31 @@ static unsigned qt_bit(const rr_type_t *t)
     return t->code == 1 ? STEER_QT_A : t->code == 28 ? STEER_QT_AAAA : STEER_QT_CNAME;
 }
 
-/* Answers a name holding steer records: its static records, then for each
- * steer record the endpoints its policy picks for this client, with the
- * decision's TTL and scope. */
+/* Appends the records of a steering decision: each picked endpoint's values
+ * of type `t`. Returns how many. */
+static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const zone_node_t *node,
+                           const rr_type_t *t, const steer_decision_t *d, size_t emitted)
+{
+    size_t added = 0;
+    for (uint16_t k = 0; k < d->n; k++) {
+        size_t nv;
+        const char *const *vals = steer_endpoint_values(st, d->picks[k], qt_bit(t), &nv);
+        for (size_t v = 0; v < nv; v++, added++) {
+            if (emitted + added)
+                buf_putc(out, ',');
+            put_dyn_rec(out, z, node, t->name, vals[v], d);
+        }
+    }
+    return added;
+}
+
+/* Answers a name holding dynamic records (steer records and compiled LUA
+ * programs): its static records, then each dynamic record's answer for this
+ * client, with the decision's TTL and scope. A dynamic record that yields
+ * nothing for this client still leaves the name existing: an ANY lookup then
+ * also carries an ENT record with that answer's scope, so that pdns says
+ * NOERROR/NODATA (never NXDOMAIN) and, the scope being non-zero whenever
+ * other clients may get data, keeps the reply out of its query cache. */
 static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone_node_t *node,
                       const lookup_req_t *r)
 {
@@ -259,21 +281,23 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
         zone_rec_json(out, z, node, rec);
     }
     steer_client_t cl;
-    bool have_client =
-        steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) == 0;
+    if (steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) != 0)
+        steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
     const steer_t *st = s->world->steer;
+    steer_admin_t adm = s->world->admin;
+    adm.now = now_coarse();
+    bool empty = false;
+    steer_decision_t empty_d = {.ttl = UINT32_MAX};
     for (uint32_t i = 0; i < node->nrecs; i++) {
         const zone_rec_t *rec = &node->recs[i];
         if (!rec->dyn_type || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
                                         memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
             continue;
-        if (!have_client)
-            steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
+        size_t added;
+        steer_decision_t d;
         if (rec->prog) {
             /* A compiled LUA program: the record's own TTL, the scope the
              * evaluation needed. */
-            steer_admin_t adm = s->world->admin;
-            adm.now = now_coarse();
             luae_env_t env = {.client = &cl,
                               .geo = s->world->geo,
                               .asn = s->world->asn,
@@ -284,33 +308,42 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
                               .check_ctx = s->world->health};
             luae_result_t res;
             luae_eval(rec->prog, &env, &res);
-            steer_decision_t d = {.ttl = rec->ttl, .scope = res.scope};
-            for (size_t v = 0; v < res.n; v++) {
-                if (emitted++)
-                    buf_putc(out, ',');
-                put_dyn_rec(out, z, node, rec->dyn_type, res.vals[v], &d);
+            d = res.steered ? res.sd : (steer_decision_t){0};
+            d.ttl = rec->ttl;
+            d.scope = res.scope;
+            if (res.steered) {
+                added = put_decision(out, st, z, node, rec->dyn_type, &d, emitted);
+            } else {
+                for (size_t v = 0; v < res.n; v++) {
+                    if (emitted + v)
+                        buf_putc(out, ',');
+                    put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &d);
+                }
+                added = res.n;
             }
-            continue;
-        }
-        int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
-        if (pi < 0) {
-            LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
-                            node->name, rec->policy);
-            continue;
-        }
-        steer_decision_t d;
-        steer_admin_t adm = s->world->admin;
-        adm.now = now_coarse();
-        steer_decide_admin(st, (uint32_t)pi, &cl, next_random(c), &adm, &d);
-        for (uint16_t k = 0; k < d.n; k++) {
-            const char *vals[16];
-            size_t nv = steer_endpoint_values(st, d.picks[k], qt_bit(rec->dyn_type), vals, 16);
-            for (size_t v = 0; v < nv; v++) {
-                if (emitted++)
-                    buf_putc(out, ',');
-                put_dyn_rec(out, z, node, rec->dyn_type, vals[v], &d);
+        } else {
+            int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
+            if (pi < 0) {
+                LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
+                                node->name, rec->policy);
+                continue;
             }
+            steer_decide_admin(st, (uint32_t)pi, &cl, next_random(c), &adm, &d);
+            added = put_decision(out, st, z, node, rec->dyn_type, &d, emitted);
         }
+        emitted += added;
+        if (!added) {
+            empty = true;
+            if (d.scope > empty_d.scope)
+                empty_d.scope = d.scope;
+            if (d.ttl < empty_d.ttl)
+                empty_d.ttl = d.ttl;
+        }
+    }
+    if (any && empty) {
+        if (emitted++)
+            buf_putc(out, ',');
+        put_dyn_rec(out, z, node, "ENT", "", &empty_d);
     }
     buf_puts(out, "]}\n");
     if (!emitted)

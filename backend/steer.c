@@ -53,8 +53,14 @@ typedef struct {
     rule_t *rules;
     size_t nrules;
     geo_tree_t *tree4, *tree6;
+    /* geo/proximity: some client of one family may be answered differently
+     * from some client of the other (so no answer may carry scope 0). */
+    bool split;
     pclass_t *classes;
     size_t nclasses;
+    /* proximity: per endpoint, whether one of the policy's own pools lists
+     * it (the others are candidates only through a pool's fallback chain). */
+    bool *listed;
 } pol_t;
 
 struct steer {
@@ -245,23 +251,34 @@ static int cmp_cand(const void *a, const void *b)
     return x->ep < y->ep ? -1 : x->ep > y->ep;
 }
 
+static void add_candidate(cand_t **c, size_t *n, size_t *cap, uint32_t ep, int32_t bias)
+{
+    for (size_t j = 0; j < *n; j++)
+        if ((*c)[j].ep == ep)
+            return;
+    if (*n == *cap)
+        *c = mem_realloc_n(*c, *cap *= 2, sizeof(**c));
+    (*c)[(*n)++] = (cand_t){ep, bias, 0};
+}
+
+/* Candidates of a proximity policy: its pools' endpoints, then the endpoints
+ * their fallback chains can bring in, each with the bias of the first
+ * policy pool that lists it or falls back to it. */
 static size_t proximity_candidates(const steer_t *s, const pol_t *p, cand_t **out)
 {
     size_t n = 0, cap = 16;
     cand_t *c = mem_calloc(cap, sizeof(*c));
-    for (size_t i = 0; i < p->def.npools; i++) {
-        const pool_t *pool = &s->pools[p->pools[i]];
-        for (size_t k = 0; k < pool->n; k++) {
-            bool seen = false;
-            for (size_t j = 0; j < n; j++)
-                seen |= c[j].ep == pool->eps[k];
-            if (seen)
-                continue;
-            if (n == cap)
-                c = mem_realloc_n(c, cap *= 2, sizeof(*c));
-            c[n++] = (cand_t){pool->eps[k], p->bias ? p->bias[i] : 0, 0};
+    for (int chain = 0; chain < 2; chain++)
+        for (size_t i = 0; i < p->def.npools; i++) {
+            int32_t bias = p->bias ? p->bias[i] : 0;
+            int32_t pi = (int32_t)p->pools[i];
+            for (int guard = 0; pi >= 0 && guard < 64; guard++) {
+                const pool_t *pool = &s->pools[pi];
+                for (size_t k = 0; k < pool->n; k++)
+                    add_candidate(&c, &n, &cap, pool->eps[k], bias);
+                pi = chain ? pool->fallback : -1;
+            }
         }
-    }
     *out = c;
     return n;
 }
@@ -341,6 +358,20 @@ static void build_trees(const steer_t *s, pol_t *p, const geo_db_t *country, con
         else
             p->tree6 = t;
     }
+    /* Scope 0 promises one answer to every client of both families: only
+     * when each tree is a single leaf and both leaves agree. */
+    static const uint8_t zero[16];
+    uint8_t d4, d6;
+    uint32_t v4 = geo_tree_lookup(p->tree4, zero, &d4), v6 = geo_tree_lookup(p->tree6, zero, &d6);
+    p->split = d4 != 0 || d6 != 0 || v4 != v6;
+    if (p->def.type == STEER_PROXIMITY) {
+        p->listed = mem_calloc(s->neps ? s->neps : 1, sizeof(bool));
+        for (size_t i = 0; i < p->def.npools; i++) {
+            const pool_t *pool = &s->pools[p->pools[i]];
+            for (size_t k = 0; k < pool->n; k++)
+                p->listed[pool->eps[k]] = true;
+        }
+    }
 }
 
 steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t *asn)
@@ -393,6 +424,7 @@ void steer_free(steer_t *s)
         free(p->classes);
         geo_tree_free(p->tree4);
         geo_tree_free(p->tree6);
+        free(p->listed);
         free(p->rules);
         free(p->pools);
         free(p->bias);
@@ -522,20 +554,23 @@ unsigned steer_policy_qtypes(const steer_t *s, uint32_t pi)
     return mask;
 }
 
-size_t steer_endpoint_values(const steer_t *s, uint32_t e, unsigned qtype, const char **vals,
-                             size_t max)
+const char *const *steer_endpoint_values(const steer_t *s, uint32_t e, unsigned qtype, size_t *n)
 {
     const ep_t *ep = &s->eps[e];
-    size_t n = 0;
-    if (qtype == STEER_QT_A)
-        for (size_t i = 0; i < ep->na && n < max; i++)
-            vals[n++] = ep->a[i];
-    else if (qtype == STEER_QT_AAAA)
-        for (size_t i = 0; i < ep->naaaa && n < max; i++)
-            vals[n++] = ep->aaaa[i];
-    else if (qtype == STEER_QT_CNAME && ep->cname && max)
-        vals[n++] = ep->cname;
-    return n;
+    *n = 0;
+    if (qtype == STEER_QT_A && ep->na) {
+        *n = ep->na;
+        return (const char *const *)ep->a;
+    }
+    if (qtype == STEER_QT_AAAA && ep->naaaa) {
+        *n = ep->naaaa;
+        return (const char *const *)ep->aaaa;
+    }
+    if (qtype == STEER_QT_CNAME && ep->cname) {
+        *n = 1;
+        return (const char *const *)&ep->cname;
+    }
+    return NULL;
 }
 
 /* ---- clients --------------------------------------------------------------------- */
@@ -584,17 +619,37 @@ int steer_client_parse(const char *real_remote, size_t rr_len, const char *remot
         if (*end)
             return GS_EINVAL;
     }
-    if (real_remote && parse_addr(real_remote, alen, c) == 0 && plen != 0) {
-        uint8_t max = c->family == AF_INET ? 32 : 128;
-        c->source_len = plen < 0 || plen > max ? max : (uint8_t)plen;
-        return 0;
+    if (real_remote && parse_addr(real_remote, alen, c) == 0) {
+        c->wire_family = c->family;
+        if (plen != 0) {
+            uint8_t max = c->family == AF_INET ? 32 : 128;
+            c->source_len = plen < 0 || plen > max ? max : (uint8_t)plen;
+            return 0;
+        }
     }
     /* No usable ECS (source /0, or nothing parsable): decide on the resolver. */
+    int wire = c->wire_family;
     if (parse_addr(remote, remote_len, c) != 0)
         return GS_EINVAL;
+    c->wire_family = wire ? wire : c->family;
     c->source_len = c->family == AF_INET ? 32 : 128;
     c->from_remote = true;
     return 0;
+}
+
+uint8_t steer_scope_final(const steer_client_t *c, uint8_t scope, bool split)
+{
+    uint8_t cap = c->family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
+    if (scope > cap)
+        scope = cap;
+    if (scope == 0 && !split)
+        return 0; /* the same answer for every client of both families */
+    if (c->from_remote && c->wire_family != c->family)
+        /* Decided on a resolver address of the other family than the ECS
+         * option's: a prefix length of that address means nothing in the
+         * option's family; what matters is that it is not 0. */
+        return c->wire_family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
+    return scope ? scope : 1;
 }
 
 /* ---- decisions ------------------------------------------------------------------- */
@@ -669,12 +724,17 @@ bool steer_policy_uses(const steer_t *s, uint32_t pi, uint32_t e)
     return p->def.all_down == STEER_DOWN_POOL && pool_chain_has(s, p->def.all_down_pool, e);
 }
 
-/* The usable endpoints of pool `p`, following fallbacks while fewer than
- * min_healthy are usable. */
-static uint16_t pool_pick_all(const steer_t *s, const steer_admin_t *adm, uint32_t p, uint32_t *out,
-                              uint32_t *used)
+/* The pool rule every policy type shares: pool `p` answers with its usable
+ * endpoints while at least min_healthy of them are usable; below that its
+ * fallback pool stands in, and so on along the chain. Returns the usable
+ * endpoints of the pool that answers (at most STEER_MAX_PICKS) in `out` and
+ * that pool in *used. *healthy is false when the chain ends below its last
+ * pool's min_healthy: `out` then holds what that last pool has left. */
+static uint16_t pool_resolve(const steer_t *s, const steer_admin_t *adm, uint32_t p, uint32_t *out,
+                             uint32_t *used, bool *healthy)
 {
     uint16_t n = 0;
+    *healthy = false;
     for (int guard = 0; guard < 64; guard++) {
         const pool_t *pool = &s->pools[p];
         n = 0;
@@ -682,9 +742,57 @@ static uint16_t pool_pick_all(const steer_t *s, const steer_admin_t *adm, uint32
             if (usable(adm, pool->eps[k]))
                 out[n++] = pool->eps[k];
         *used = p;
-        if (n >= pool->min_healthy || pool->fallback < 0)
+        if (n >= pool->min_healthy && n > 0) {
+            *healthy = true;
+            return n;
+        }
+        if (pool->fallback < 0)
             return n;
         p = (uint32_t)pool->fallback;
+    }
+    return n;
+}
+
+static uint16_t pool_pick_all(const steer_t *s, const steer_admin_t *adm, uint32_t p, uint32_t *out,
+                              uint32_t *used)
+{
+    bool healthy;
+    return pool_resolve(s, adm, p, out, used, &healthy);
+}
+
+/* Is endpoint `e` in pool `p`? */
+static bool pool_has(const steer_t *s, uint32_t p, uint32_t e)
+{
+    const pool_t *pool = &s->pools[p];
+    for (size_t k = 0; k < pool->n; k++)
+        if (pool->eps[k] == e)
+            return true;
+    return false;
+}
+
+/* Proximity candidates in the order of class `pc`: the usable endpoints of
+ * the pools that answer for the policy's pools (each pool, or its fallback
+ * when it is below min_healthy), nearest first, at most `limit`. */
+static uint16_t proximity_pick(const steer_t *s, const pol_t *p, const pclass_t *pc,
+                               const steer_admin_t *adm, uint32_t limit, uint32_t *cand)
+{
+    uint32_t used[64], tmp[STEER_MAX_PICKS];
+    size_t nused = 0;
+    bool moved = false;
+    for (size_t i = 0; i < p->def.npools && i < 64; i++) {
+        bool healthy;
+        pool_resolve(s, adm, p->pools[i], tmp, &used[nused], &healthy);
+        moved |= used[nused] != p->pools[i];
+        nused++;
+    }
+    uint16_t n = 0;
+    for (size_t i = 0; i < pc->n && n < limit && n < STEER_MAX_PICKS; i++) {
+        uint32_t e = pc->order[i];
+        bool eligible = !moved && p->listed[e];
+        for (size_t k = 0; moved && k < nused && !eligible; k++)
+            eligible = pool_has(s, used[k], e);
+        if (eligible && usable(adm, e))
+            cand[n++] = e;
     }
     return n;
 }
@@ -728,6 +836,117 @@ static void add_cand(uint32_t *cand, uint16_t *n, uint32_t e)
         cand[(*n)++] = e;
 }
 
+/* Not taken out by an operator (drained or forced down); health aside. */
+static bool admin_ok(const steer_admin_t *adm, uint32_t e)
+{
+    steer_admin_state_t st = steer_admin_get(adm, e);
+    return st != STEER_ADMIN_DRAIN && st != STEER_ADMIN_FORCE_DOWN;
+}
+
+/* Adds the endpoints of pool `p` and of its fallback chain. */
+static void add_chain(const steer_t *s, const steer_admin_t *adm, int32_t p, bool any,
+                      uint32_t *cand, uint16_t *n)
+{
+    for (int guard = 0; p >= 0 && guard < 64; guard++) {
+        const pool_t *pool = &s->pools[p];
+        for (size_t k = 0; k < pool->n; k++)
+            if (any || admin_ok(adm, pool->eps[k]))
+                add_cand(cand, n, pool->eps[k]);
+        p = pool->fallback;
+    }
+}
+
+/* The all-down rule's answer. `all` and `first` fail open over every
+ * candidate (the policy's pools with their fallback chains; geo: its default
+ * pool), leaving out endpoints an operator took out unless nothing else is
+ * left; `pool:P` answers P (its chain) the same way; `empty` answers nothing. */
+static uint16_t all_down_answer(const steer_t *s, const pol_t *p, const steer_admin_t *adm,
+                                uint32_t *cand, uint32_t *pool)
+{
+    uint16_t n = 0;
+    for (int any = 0; any < 2 && n == 0; any++) {
+        switch (p->def.all_down) {
+        case STEER_DOWN_ALL:
+        case STEER_DOWN_FIRST:
+            for (size_t i = 0; i < p->def.npools; i++)
+                add_chain(s, adm, (int32_t)p->pools[i], any, cand, &n);
+            if (p->def.type == STEER_GEO)
+                add_chain(s, adm, (int32_t)p->def.default_pool, any, cand, &n);
+            break;
+        case STEER_DOWN_POOL:
+            add_chain(s, adm, p->def.all_down_pool, any, cand, &n);
+            *pool = (uint32_t)p->def.all_down_pool;
+            break;
+        case STEER_DOWN_EMPTY:
+            return 0;
+        }
+    }
+    return p->def.all_down == STEER_DOWN_FIRST && n > 1 ? 1 : n;
+}
+
+/* Rendezvous hashing: each client prefix picks the candidate with the
+ * highest weighted score; losing an endpoint moves only its clients. A
+ * weight-0 endpoint is picked only when every candidate has weight 0 (then
+ * all count the same), as in weighted_index. */
+static uint32_t chash_pick(const steer_t *s, const uint32_t *cand, uint16_t n, uint64_t key)
+{
+    bool any_weight = false;
+    for (uint16_t i = 0; i < n; i++)
+        any_weight |= s->eps[cand[i]].weight > 0;
+    double best = -1;
+    uint32_t pick = cand[0];
+    for (uint16_t i = 0; i < n; i++) {
+        const ep_t *e = &s->eps[cand[i]];
+        double w = any_weight ? e->weight : 1;
+        if (w == 0)
+            continue;
+        uint64_t h = steer_mix64(key ^ name_hash(e->name, strlen(e->name)));
+        double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
+        double score = -w / log(u);
+        if (score > best) {
+            best = score;
+            pick = cand[i];
+        }
+    }
+    return pick;
+}
+
+/* Step 3 of every policy: its rule over the `n` > 0 usable candidates, in
+ * place. Returns how many are answered. */
+static uint16_t select_among(const steer_t *s, const pol_t *p, const steer_client_t *c,
+                             uint64_t rnd, uint32_t *cand, uint16_t n)
+{
+    uint8_t hash_bits = c->family == AF_INET ? p->def.hash_v4 : p->def.hash_v6;
+    switch (p->def.type) {
+    case STEER_RANDOM:
+        cand[0] = cand[rnd % n];
+        return 1;
+    case STEER_WEIGHTED:
+        cand[0] = cand[weighted_index(s, cand, n, rnd)];
+        return 1;
+    case STEER_HASHED:
+        cand[0] = cand[weighted_index(s, cand, n, steer_client_hash(c, hash_bits))];
+        return 1;
+    case STEER_CHASH:
+        cand[0] = chash_pick(s, cand, n, steer_client_hash(c, hash_bits));
+        return 1;
+    case STEER_MULTIVALUE: {
+        uint64_t r = rnd;
+        for (uint16_t i = n; i > 1; i--) {
+            r = steer_mix64(r + i);
+            uint16_t j = (uint16_t)(r % i);
+            uint32_t tmp = cand[i - 1];
+            cand[i - 1] = cand[j];
+            cand[j] = tmp;
+        }
+        uint32_t max = p->def.max ? p->def.max : 8;
+        return n > max ? (uint16_t)max : n;
+    }
+    default:
+        return n;
+    }
+}
+
 void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64_t rnd,
                         const steer_admin_t *adm, steer_decision_t *d)
 {
@@ -750,16 +969,16 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         d->why = "pool";
         break;
     case STEER_FAILOVER:
+        /* The first pool (through its fallback chain) that has min_healthy
+         * usable endpoints; none: the all-down rule. */
         for (size_t i = 0; i < p->def.npools && n == 0; i++) {
-            const pool_t *pool = &s->pools[p->pools[i]];
-            uint16_t m = 0;
-            for (size_t k = 0; k < pool->n && m < STEER_MAX_PICKS; k++)
-                if (usable(adm, pool->eps[k]))
-                    cand[m++] = pool->eps[k];
-            if (m >= pool->min_healthy && m > 0) {
+            bool healthy;
+            uint16_t m = pool_resolve(s, adm, p->pools[i], cand, &d->pool, &healthy);
+            if (healthy) {
                 n = m;
-                d->pool = p->pools[i];
-                d->why = i == 0 ? "first pool healthy" : "earlier pools below min_healthy";
+                d->why = i == 0 && d->pool == p->pools[0] ? "first pool healthy"
+                         : d->pool == p->pools[i]         ? "earlier pools below min_healthy"
+                                                          : "pool below min_healthy: its fallback";
             }
         }
         break;
@@ -779,10 +998,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         const pclass_t *pc = &p->classes[geo_tree_lookup(t, c->addr, &depth)];
         d->depth = depth;
         d->scope = cap_scope(c, depth);
-        uint32_t limit = p->def.nearest ? p->def.nearest : 1;
-        for (size_t i = 0; i < pc->n && n < limit && n < STEER_MAX_PICKS; i++)
-            if (usable(adm, pc->order[i]))
-                cand[n++] = pc->order[i];
+        n = proximity_pick(s, p, pc, adm, p->def.nearest ? p->def.nearest : 1, cand);
         d->why = "nearest";
         break;
     }
@@ -790,106 +1006,18 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
 
     if (n == 0) {
         /* All down (or nothing usable): never NXDOMAIN/SERVFAIL because of
-         * health; follow the policy's rule. */
+         * health; the policy's all-down rule is the whole answer. */
         d->all_down = true;
+        d->pool = UINT32_MAX;
         d->why = "all candidates down";
-        switch (p->def.all_down) {
-        case STEER_DOWN_ALL:
-        case STEER_DOWN_FIRST:
-            /* Fail open, but honour the operator: endpoints taken out by hand
-             * stay out unless nothing else is left. */
-            for (int pass = 0; pass < 2 && n == 0; pass++) {
-                for (size_t i = 0; i < p->def.npools; i++) {
-                    const pool_t *pool = &s->pools[p->pools[i]];
-                    for (size_t k = 0; k < pool->n; k++)
-                        if (pass || usable(adm, pool->eps[k]))
-                            add_cand(cand, &n, pool->eps[k]);
-                }
-                if (p->def.type == STEER_GEO) {
-                    const pool_t *pool = &s->pools[p->def.default_pool];
-                    for (size_t k = 0; k < pool->n; k++)
-                        if (pass || usable(adm, pool->eps[k]))
-                            add_cand(cand, &n, pool->eps[k]);
-                }
-            }
-            if (p->def.all_down == STEER_DOWN_FIRST && n > 1)
-                n = 1;
-            break;
-        case STEER_DOWN_POOL: {
-            const pool_t *pool = &s->pools[p->def.all_down_pool];
-            for (int pass = 0; pass < 2 && n == 0; pass++)
-                for (size_t k = 0; k < pool->n; k++)
-                    if (pass || usable(adm, pool->eps[k]))
-                        add_cand(cand, &n, pool->eps[k]);
-            d->pool = (uint32_t)p->def.all_down_pool;
-            break;
-        }
-        case STEER_DOWN_EMPTY:
-            break;
-        }
+        n = all_down_answer(s, p, adm, cand, &d->pool);
+    } else {
+        n = select_among(s, p, c, rnd, cand, n);
     }
-
-    switch (p->def.type) {
-    case STEER_RANDOM:
-        if (n > 1) {
-            cand[0] = cand[rnd % n];
-            n = 1;
-        }
-        break;
-    case STEER_WEIGHTED:
-        if (n > 1) {
-            cand[0] = cand[weighted_index(s, cand, n, rnd)];
-            n = 1;
-        }
-        break;
-    case STEER_HASHED:
-        d->scope = cap_scope(c, hash_bits);
-        if (n > 1) {
-            cand[0] = cand[weighted_index(s, cand, n, steer_client_hash(c, hash_bits))];
-            n = 1;
-        }
-        break;
-    case STEER_CHASH: {
-        /* Rendezvous hashing: each client prefix picks the endpoint with the
-         * highest weighted score; losing an endpoint moves only its clients. */
-        d->scope = cap_scope(c, hash_bits);
-        uint64_t key = steer_client_hash(c, hash_bits);
-        double best = -1;
-        uint32_t pick = n ? cand[0] : 0;
-        for (uint16_t i = 0; i < n; i++) {
-            uint64_t h =
-                steer_mix64(key ^ name_hash(s->eps[cand[i]].name, strlen(s->eps[cand[i]].name)));
-            double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
-            double w = s->eps[cand[i]].weight ? s->eps[cand[i]].weight : 1;
-            double score = -w / log(u);
-            if (score > best) {
-                best = score;
-                pick = cand[i];
-            }
-        }
-        if (n > 1) {
-            cand[0] = pick;
-            n = 1;
-        }
-        break;
-    }
-    case STEER_MULTIVALUE: {
-        uint64_t r = rnd;
-        for (uint16_t i = n; i > 1; i--) {
-            r = steer_mix64(r + i);
-            uint16_t j = (uint16_t)(r % i);
-            uint32_t tmp = cand[i - 1];
-            cand[i - 1] = cand[j];
-            cand[j] = tmp;
-        }
-        uint32_t max = p->def.max ? p->def.max : 8;
-        if (n > max)
-            n = (uint16_t)max;
-        break;
-    }
-    default:
-        break;
-    }
+    if (p->def.type == STEER_HASHED || p->def.type == STEER_CHASH)
+        d->scope = d->all_down ? 0 : hash_bits; /* all down: the same for everyone */
+    d->split = (p->def.type == STEER_GEO || p->def.type == STEER_PROXIMITY) && p->split;
+    d->scope = steer_scope_final(c, d->scope, d->split);
     d->n = n;
     memcpy(d->picks, cand, n * sizeof(uint32_t));
 }

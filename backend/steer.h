@@ -51,7 +51,9 @@ typedef enum {
 #define STEER_QT_AAAA 2u
 #define STEER_QT_CNAME 4u
 
-#define STEER_MAX_PICKS 64
+/* Endpoints in one answer: a pool's limit (CFG_POOL_MAX_ENDPOINTS). An
+ * all-down answer over several pools keeps the first this many. */
+#define STEER_MAX_PICKS 256
 #define STEER_SCOPE_V4 24 /* widest scope ever returned (design.md §6) */
 #define STEER_SCOPE_V6 56
 
@@ -65,13 +67,15 @@ typedef struct {
     uint8_t addr[16];
     uint8_t source_len;
     bool from_remote; /* real-remote was /0: decided on `remote` */
+    int wire_family;  /* family of the ECS option (real-remote), which the scope is read in */
 } steer_client_t;
 
 /* One decision: the endpoints to answer with, in order, and how to label
  * the answer. */
 typedef struct {
     uint32_t ttl;
-    uint8_t scope; /* scopeMask for the dynamic records */
+    uint8_t scope; /* scopeMask for the dynamic records (steer_scope_final applied) */
+    bool split;    /* clients of the two families may get different answers */
     uint8_t depth; /* geo/proximity: the uniform prefix before the /24 or /56 cap */
     uint16_t n;
     uint32_t picks[STEER_MAX_PICKS]; /* endpoint indexes */
@@ -135,6 +139,16 @@ unsigned steer_policy_qtypes(const steer_t *s, uint32_t p);
 int steer_client_parse(const char *real_remote, size_t rr_len, const char *remote,
                        size_t remote_len, steer_client_t *c);
 
+/* The scopeMask to send for an answer that holds over the first `scope`
+ * bits of client `c`'s address (capped here at /24 and /56), `split` when a
+ * client of the other address family may be answered differently. Scope 0
+ * promises the same answer to every client of both families (pdns's query
+ * cache, keyed by name alone, then serves it to all), so it is returned only
+ * when scope is 0 and !split; otherwise at least 1. For an ECS source /0
+ * decided on a resolver address of the other family, the ECS family's cap
+ * (the number has no meaning there; it must only not be 0). */
+uint8_t steer_scope_final(const steer_client_t *c, uint8_t scope, bool split);
+
 /* Helpers shared with the LUA-record evaluator: a 64-bit mixer, the hash
  * of the client's address truncated to `bits`, and great-circle distance. */
 uint64_t steer_mix64(uint64_t x);
@@ -194,10 +208,10 @@ void steer_decide_admin(const steer_t *s, uint32_t p, const steer_client_t *c, u
 void steer_decide(const steer_t *s, uint32_t p, const steer_client_t *c, uint64_t rnd,
                   steer_decision_t *d);
 
-/* Appends the addresses (qtype A or AAAA) or CNAME target of endpoint `e`
- * as presentation strings to `out`, separated by NUL; returns how many. */
-size_t steer_endpoint_values(const steer_t *s, uint32_t e, unsigned qtype, const char **vals,
-                             size_t max);
+/* The addresses (qtype STEER_QT_A or _AAAA) or the CNAME target of endpoint
+ * `e` as presentation strings (borrowed), all of them; count in *n (0, and
+ * NULL returned, when it has none). */
+const char *const *steer_endpoint_values(const steer_t *s, uint32_t e, unsigned qtype, size_t *n);
 
 /* Endpoint indexes of pool `p` (borrowed) and their count in *n. */
 const uint32_t *steer_pool_endpoints(const steer_t *s, uint32_t p, size_t *n);

@@ -163,8 +163,22 @@ START_TEST(test_netmask_and_view)
     ck_assert_str_eq(run(p, "10.1.0.0/24", 0, NULL), "192.0.2.1 | scope 8");
     ck_assert_str_eq(run(p, "172.16.0.0/24", 0, NULL), "192.0.2.3 | scope 1");
     luac_free(p);
+    /* No arm for IPv6 clients, while IPv4 clients in 10/8 get data: the
+     * empty answer depends on the family, so its scope is not 0. */
     p = prog("A \"view({{{'10.0.0.0/8'}, {'192.0.2.1'}}})\"");
-    ck_assert_str_eq(run(p, "2001:db8::/48", 0, NULL), " | scope 0");
+    ck_assert_str_eq(run(p, "2001:db8::/48", 0, NULL), " | scope 1");
+    luac_free(p);
+    /* The issue's intranet view: IPv6 clients fall to the catch-all arm,
+     * which some IPv4 clients (10/8) do not: never scope 0. */
+    p = prog("A \"view({{{'10.0.0.0/8'}, {'10.10.10.10'}}, {{'192.168.0.0/16'}, "
+             "{'192.168.1.10'}}, {{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"");
+    ck_assert_str_eq(run(p, "2001:db8:2::/48", 0, NULL), "192.0.2.80 | scope 1");
+    ck_assert_str_eq(run(p, "10.20.31.0/24", 0, NULL), "10.10.10.10 | scope 8");
+    luac_free(p);
+    /* Both families wholly in one arm: the same for everyone. */
+    p = prog("A \"view({{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"");
+    ck_assert_str_eq(run(p, "2001:db8:2::/48", 0, NULL), "192.0.2.80 | scope 0");
+    ck_assert_str_eq(run(p, "10.20.31.0/24", 0, NULL), "192.0.2.80 | scope 0");
     luac_free(p);
 
     /* and/or/not evaluate left to right; only what was evaluated counts. */
@@ -196,7 +210,7 @@ static const char *run_health(const luac_prog_t *p, uint64_t rnd)
 }
 
 /* ifportup: the selector over the live addresses of the first set that has
- * one; none alive: the backupSelector over the first set. Checks are one
+ * one; none alive: the backupSelector over every set. Checks are one
  * per address, with stable ids that the plan carries. */
 START_TEST(test_health)
 {
@@ -213,7 +227,8 @@ START_TEST(test_health)
     down_ids[ndown++] = a2;
     ck_assert_str_eq(run_health(p, 0), "192.0.2.3 | scope 0");
     down_ids[ndown++] = a3;
-    ck_assert_str_eq(run_health(p, 0), "192.0.2.1 192.0.2.2 | scope 0"); /* backup: all */
+    /* all down: the backupSelector over every set, as pdns 4.7 does */
+    ck_assert_str_eq(run_health(p, 0), "192.0.2.1 192.0.2.2 192.0.2.3 | scope 0");
 
     plan_t plan = {0};
     ck_assert_uint_eq(luac_plan_checks(p, &plan, "www LUA"), 3);
@@ -246,7 +261,303 @@ START_TEST(test_health)
     ck_assert_str_eq(run_health(p, 0), "192.0.2.1 | scope 0"); /* backup: random */
     plan_free(&up);
     luac_free(p);
+
+    /* The issue's ifurlup with two sets, both down: the default random
+     * backupSelector draws from both sets, not only the first. */
+    p = prog("A \"ifurlup('http://www.example.com/health', {{'127.0.1.3'}, {'127.0.1.6'}}, "
+             "{stringmatch='OK'})\"");
     ndown = 0;
+    down_ids[ndown++] = p->branches[0].sel.sets[0].items[0].check;
+    down_ids[ndown++] = p->branches[0].sel.sets[1].items[0].check;
+    int seen3 = 0, seen6 = 0;
+    for (uint64_t r = 0; r < 200; r++) {
+        const char *t = run_health(p, steer_mix64(r));
+        seen3 += strcmp(t, "127.0.1.3 | scope 0") == 0;
+        seen6 += strcmp(t, "127.0.1.6 | scope 0") == 0;
+    }
+    ck_assert_int_eq(seen3 + seen6, 200);
+    ck_assert_msg(seen3 > 50 && seen6 > 50, "backup picks: .3 %d, .6 %d", seen3, seen6);
+    luac_free(p);
+    ndown = 0;
+}
+END_TEST
+
+/* The scope rule as a property (issue 10, point 1): over programs covering
+ * every construct and a steer() of every policy type, and clients of both
+ * families (ECS sources and ECS /0 decided on a resolver), any answer given
+ * at scope 0 must be the answer of every client. */
+static const char *const property_programs[] = {
+    "A \"'192.0.2.9'\"",
+    "A \"all({'192.0.2.1', '192.0.2.2'})\"",
+    "A \"pickrandom({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
+    "A \"pickrandomsample(2, {'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
+    "A \"pickwrandom({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
+    "A \"pickhashed({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
+    "A \"pickhashed({'192.0.2.1'})\"",
+    "A \"pickwhashed({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
+    "A \"pickchashed({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
+    "A \"pickclosest({'192.0.2.10', '198.51.100.10'})\"",
+    "A \"view({{{'10.0.0.0/8'}, {'10.10.10.10'}}, {{'192.168.0.0/16'}, {'192.168.1.10'}}, "
+    "{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"",
+    "A \"view({{{'192.168.0.0/16'}, {'192.168.1.54'}}, {{'0.0.0.0/0'}, {'192.0.2.1'}}})\"",
+    "A \"view({{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"",
+    "A \"view({{{'2001:db8:1::/48'}, {'192.0.2.1'}}, {{'::/0'}, {'192.0.2.2'}}})\"",
+    "A \";if netmask({'10.0.0.0/8'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
+    "A \";if netmask({'2001:db8::/32'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
+    "A \";if netmask({'0.0.0.0/0'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
+    "A \";if not netmask({'::/0'}) then return '192.0.2.1' end\"",
+    "A \";if country('DE') then return '192.0.2.1' elseif continent('NA') then return "
+    "'192.0.2.2' else return '192.0.2.3' end\"",
+    "A \";if region('BY') then return '192.0.2.1' else return '192.0.2.3' end\"",
+    "A \";if asnum(64500) then return '192.0.2.1' else return '192.0.2.3' end\"",
+    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\"",
+    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'}, {selector='hashed'})\"",
+    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'}, {selector='pickclosest'})\"",
+    "A \"ifportup(5481, {'127.0.1.250'}, {backupSelector='empty'})\"",
+    "A \"ifurlup('http://x.example/', {{'127.0.1.3'}, {'127.0.1.6'}}, {backupSelector='all'})\"",
+    "A \"steer('all')\"",
+    "A \"steer('random')\"",
+    "A \"steer('weighted')\"",
+    "A \"steer('hashed')\"",
+    "A \"steer('chash')\"",
+    "A \"steer('failover')\"",
+    "A \"steer('multivalue')\"",
+    "A \"steer('geo4')\"",
+    "A \"steer('geo6')\"",
+    "A \"steer('geocc')\"",
+    "A \"steer('proximity')\"",
+    "A \"steer('empty')\"",
+    "A \";if netmask({'10.0.0.0/8'}) then return steer('geo6') else return steer('all') end\"",
+};
+
+/* A database with DE and US networks of both families. */
+static geo_db_t *property_db(char *path)
+{
+    close(mkstemp(path));
+    mmdbw_t *w = mmdbw_new();
+    const struct {
+        const char *lo, *hi, *cc, *cont;
+        double lat, lon;
+    } nets[] = {
+        {"10.8.0.0", "10.15.255.255", "DE", "EU", 50.1, 8.7},
+        {"10.16.0.0", "10.31.255.255", "US", "NA", 40.7, -74.0},
+        {"192.0.2.0", "192.0.2.255", "DE", "EU", 50.1, 8.7},
+        {"198.51.100.0", "198.51.100.255", "US", "NA", 40.7, -74.0},
+        {"2001:db8:100::", "2001:db8:1ff:ffff:ffff:ffff:ffff:ffff", "DE", "EU", 50.1, 8.7},
+        {"2001:db8:200::", "2001:db8:2ff:ffff:ffff:ffff:ffff:ffff", "US", "NA", 40.7, -74.0}};
+    for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+        mmdbw_buf_t rec = {0};
+        mmdbw_put_map(&rec, 3);
+        mmdbw_put_str(&rec, "continent");
+        mmdbw_put_map(&rec, 1);
+        mmdbw_put_str(&rec, "code");
+        mmdbw_put_str(&rec, nets[i].cont);
+        mmdbw_put_str(&rec, "country");
+        mmdbw_put_map(&rec, 1);
+        mmdbw_put_str(&rec, "iso_code");
+        mmdbw_put_str(&rec, nets[i].cc);
+        mmdbw_put_str(&rec, "location");
+        mmdbw_put_map(&rec, 2);
+        mmdbw_put_str(&rec, "latitude");
+        mmdbw_put_double(&rec, nets[i].lat);
+        mmdbw_put_str(&rec, "longitude");
+        mmdbw_put_double(&rec, nets[i].lon);
+        uint32_t data = mmdbw_data(w, rec.data, rec.len);
+        uint8_t lo[16] = {0}, hi[16] = {0};
+        if (inet_pton(AF_INET, nets[i].lo, lo) == 1) {
+            inet_pton(AF_INET, nets[i].hi, hi);
+            mmdbw_insert_range4(w, (uint32_t)lo[0] << 24 | lo[1] << 16 | lo[2] << 8 | lo[3],
+                                (uint32_t)hi[0] << 24 | hi[1] << 16 | hi[2] << 8 | hi[3], data);
+        } else {
+            inet_pton(AF_INET6, nets[i].lo, lo);
+            inet_pton(AF_INET6, nets[i].hi, hi);
+            mmdbw_insert_range6(w, lo, hi, data);
+        }
+        mmdbw_buf_free(&rec);
+    }
+    mmdbw_meta_t meta = {.database_type = "GeoSteer-Test", .description = "unit test"};
+    gs_err_t err;
+    ck_assert_int_eq(mmdbw_write(w, path, &meta, NULL, &err), 0);
+    mmdbw_free(w);
+    geo_db_t *db;
+    ck_assert_int_eq(geo_db_open(path, &db, &err), 0);
+    return db;
+}
+
+/* One policy of every type over endpoints a (192.0.2.1), b (.2), c (.3). */
+static steer_t *property_engine(const geo_db_t *db)
+{
+    steer_builder_t *b = steer_builder_new();
+    const char *addr[][1] = {{"192.0.2.1"}, {"192.0.2.2"}, {"192.0.2.3"}};
+    uint32_t e[3];
+    for (int i = 0; i < 3; i++)
+        e[i] = steer_add_endpoint(b,
+                                  i == 0   ? "a"
+                                  : i == 1 ? "b"
+                                           : "c",
+                                  addr[i], 1, NULL, 0, NULL, true, i == 0 ? 50.1 : 40.7,
+                                  i == 0 ? 8.7 : -74.0 + i, 1);
+    uint32_t pa = steer_add_pool(b, "pa", &e[0], 1, 1, -1);
+    uint32_t pb = steer_add_pool(b, "pb", &e[1], 1, 1, -1);
+    uint32_t pc = steer_add_pool(b, "pc", &e[2], 1, 1, -1);
+    uint32_t pall = steer_add_pool(b, "pall", e, 3, 1, -1);
+    uint32_t two[2] = {pa, pb};
+    static const struct {
+        const char *name;
+        steer_type_t type;
+    } types[] = {{"all", STEER_ALL},
+                 {"random", STEER_RANDOM},
+                 {"weighted", STEER_WEIGHTED},
+                 {"hashed", STEER_HASHED},
+                 {"chash", STEER_CHASH},
+                 {"failover", STEER_FAILOVER},
+                 {"multivalue", STEER_MULTIVALUE},
+                 {"proximity", STEER_PROXIMITY}};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        bool many = types[i].type == STEER_FAILOVER || types[i].type == STEER_PROXIMITY;
+        steer_policy_def_t def = {.name = types[i].name,
+                                  .type = types[i].type,
+                                  .ttl = 30,
+                                  .pools = many ? two : &pall,
+                                  .npools = many ? 2 : 1,
+                                  .max = 2,
+                                  .hash_v4 = 24,
+                                  .hash_v6 = 56,
+                                  .nearest = 1};
+        steer_add_policy(b, &def);
+    }
+    steer_policy_def_t g = {.name = "geo4",
+                            .type = STEER_GEO,
+                            .ttl = 30,
+                            .pools = &pa,
+                            .npools = 1,
+                            .default_pool = pa};
+    uint32_t g4 = steer_add_policy(b, &g);
+    uint8_t n4[16] = {10}, n6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1};
+    steer_add_rule(b, g4, STEER_KEY_CIDR, NULL, 0, AF_INET, n4, 8, pb);
+    g.name = "geo6";
+    uint32_t g6 = steer_add_policy(b, &g);
+    steer_add_rule(b, g6, STEER_KEY_CIDR, NULL, 0, AF_INET6, n6, 48, pb);
+    g.name = "geocc";
+    uint32_t gc = steer_add_policy(b, &g);
+    steer_add_rule(b, gc, STEER_KEY_COUNTRY, "DE", 0, 0, NULL, 0, pb);
+    g.name = "empty";
+    g.all_down = STEER_DOWN_EMPTY;
+    g.pools = &pc;
+    g.default_pool = pc;
+    steer_add_policy(b, &g);
+    return steer_build(b, db, NULL);
+}
+
+/* c is DOWN (so "empty" answers nothing), and so are the if*up targets
+ * 127.0.1.250 and 127.0.1.3/.6 (by check id: every id is DOWN except
+ * those of 192.0.2.x). */
+static bool prop_ep_down(const void *ctx, uint32_t e)
+{
+    (void)ctx;
+    return e == 2;
+}
+
+static int prop_check_state(const void *ctx, uint64_t id)
+{
+    const uint64_t *up = ctx;
+    for (size_t i = 0; up[i]; i++)
+        if (up[i] == id)
+            return HSTATE_UP;
+    return HSTATE_DOWN;
+}
+
+START_TEST(test_scope_property)
+{
+    char path[] = "/tmp/gs-luaeval-prop.XXXXXX";
+    geo_db_t *db = property_db(path);
+    steer_t *st = property_engine(db);
+    /* Clients: ECS sources of both families inside and outside every
+     * network above, a spread over the address space, and ECS /0 from
+     * resolvers of both families. */
+    char clients[700][48], remotes[700][48];
+    size_t nc = 0;
+    static const char *const fixed[] = {
+        "10.20.31.0/24",      "10.8.1.0/24",       "10.17.0.0/24",      "192.168.1.0/24",
+        "192.0.2.0/24",       "198.51.100.0/24",   "172.16.0.0/24",     "2001:db8:1::/48",
+        "2001:db8:2::/48",    "2001:db8:100::/48", "2001:db8:200::/48", "2001:db8::/48",
+        "::ffff:10.1.2.3/128"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        snprintf(clients[nc], sizeof(clients[nc]), "%s", fixed[i]);
+        snprintf(remotes[nc++], sizeof(remotes[0]), "192.0.2.53");
+    }
+    for (unsigned i = 0; i < 300; i++) {
+        snprintf(clients[nc], sizeof(clients[nc]), "%u.%u.%u.0/24", i % 224, (i * 37) % 256,
+                 (i * 101) % 256);
+        snprintf(remotes[nc++], sizeof(remotes[0]), "192.0.2.53");
+        snprintf(clients[nc], sizeof(clients[nc]), "%x:%x:%x::/48", 0x2000 + (i * 977) % 0x2000,
+                 (i * 131) % 0x10000, i);
+        snprintf(remotes[nc++], sizeof(remotes[0]), "192.0.2.53");
+    }
+    static const char *const zero[][2] = {
+        {"0.0.0.0/0", "10.9.9.9"}, {"::/0", "10.9.9.9"},     {"0.0.0.0/0", "2001:db8:1::5"},
+        {"::/0", "2001:db8:1::5"}, {"::/0", "198.51.100.7"}, {"0.0.0.0/0", "172.16.0.1"}};
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(clients[nc], sizeof(clients[nc]), "%s", zero[i][0]);
+        snprintf(remotes[nc++], sizeof(remotes[0]), "%s", zero[i][1]);
+    }
+    static char answers[700][128];
+    static uint8_t scopes[700];
+    uint8_t state[3] = {0};
+    int64_t until[3] = {0};
+    steer_admin_t adm = {state, until, 3, 0, prop_ep_down, NULL};
+    for (size_t k = 0; k < sizeof(property_programs) / sizeof(property_programs[0]); k++) {
+        luac_prog_t *p = prog(property_programs[k]);
+        uint64_t up[16] = {0};
+        size_t nup = 0;
+        for (size_t br = 0; br < p->nbranches; br++)
+            for (size_t si = 0; si < p->branches[br].sel.nsets; si++)
+                for (size_t it = 0; it < p->branches[br].sel.sets[si].n; it++) {
+                    const luac_item_t *item = &p->branches[br].sel.sets[si].items[it];
+                    if (item->check && strncmp(item->value, "192.0.2.", 8) == 0 && nup < 15)
+                        up[nup++] = item->check;
+                }
+        for (size_t i = 0; i < nc; i++) {
+            steer_client_t c;
+            if (steer_client_parse(clients[i], strlen(clients[i]), remotes[i], strlen(remotes[i]),
+                                   &c) != 0)
+                ck_abort_msg("client %s remote %s does not parse", clients[i], remotes[i]);
+            luae_env_t env = {.client = &c,
+                              .geo = db,
+                              .rnd = 77,
+                              .steer = st,
+                              .admin = &adm,
+                              .check_state = prop_check_state,
+                              .check_ctx = up};
+            luae_result_t res;
+            luae_eval(p, &env, &res);
+            size_t off = 0;
+            answers[i][0] = '\0';
+            for (size_t v = 0; v < res.n; v++)
+                off += (size_t)snprintf(answers[i] + off, sizeof(answers[i]) - off, "%s ",
+                                        res.vals[v]);
+            for (uint16_t v = 0; res.steered && v < res.sd.n; v++)
+                off += (size_t)snprintf(answers[i] + off, sizeof(answers[i]) - off, "%s ",
+                                        steer_endpoint_name(st, res.sd.picks[v]));
+            scopes[i] = res.scope;
+        }
+        /* (every assertion costs check a write: one per program) */
+        size_t bad_i = nc, bad_j = nc;
+        for (size_t i = 0; i < nc && bad_i == nc; i++)
+            for (size_t j = 0; scopes[i] == 0 && j < nc && bad_i == nc; j++)
+                if (strcmp(answers[i], answers[j]) != 0) {
+                    bad_i = i;
+                    bad_j = j;
+                }
+        ck_assert_msg(bad_i == nc,
+                      "%s: %s (remote %s) got [%s] at scope 0 but %s (remote %s) gets [%s]",
+                      property_programs[k], clients[bad_i], remotes[bad_i], answers[bad_i],
+                      clients[bad_j], remotes[bad_j], answers[bad_j]);
+        luac_free(p);
+    }
+    steer_free(st);
+    geo_db_close(db);
+    unlink(path);
 }
 END_TEST
 
@@ -321,6 +632,7 @@ int main(void)
     tcase_add_test(tc, test_netmask_and_view);
     tcase_add_test(tc, test_geo);
     tcase_add_test(tc, test_health);
+    tcase_add_test(tc, test_scope_property);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

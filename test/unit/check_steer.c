@@ -92,10 +92,12 @@ START_TEST(test_all_and_qtypes)
     ck_assert_uint_eq(steer_policy_qtypes(s, pi), STEER_QT_A);
     ck_assert_int_eq(steer_policy_find(s, "pol", 3), (int32_t)pi);
     ck_assert_int_eq(steer_policy_find(s, "nope", 4), -1);
-    const char *v[4];
-    ck_assert_uint_eq(steer_endpoint_values(s, d.picks[0], STEER_QT_A, v, 4), 1);
+    size_t nv;
+    const char *const *v = steer_endpoint_values(s, d.picks[0], STEER_QT_A, &nv);
+    ck_assert_uint_eq(nv, 1);
     ck_assert_str_eq(v[0], "192.0.2.10");
-    ck_assert_uint_eq(steer_endpoint_values(s, d.picks[0], STEER_QT_AAAA, v, 4), 0);
+    ck_assert_ptr_null(steer_endpoint_values(s, d.picks[0], STEER_QT_AAAA, &nv));
+    ck_assert_uint_eq(nv, 0);
     steer_free(s);
 }
 END_TEST
@@ -360,6 +362,223 @@ START_TEST(test_health_down)
 }
 END_TEST
 
+/* The issue's pools: prim = {p1, p2} with min_healthy 2 and fallback back =
+ * {b1}. With p1 DOWN, prim is below min_healthy and every policy type over
+ * it answers from back (b1), through the one pool rule. */
+static steer_t *fallback_engine(steer_type_t type, uint32_t *pi)
+{
+    steer_builder_t *b = steer_builder_new();
+    const char *a[][1] = {{"192.0.2.1"}, {"192.0.2.2"}, {"192.0.2.9"}};
+    uint32_t e[3];
+    for (int i = 0; i < 3; i++)
+        e[i] = steer_add_endpoint(b,
+                                  i == 0   ? "p1"
+                                  : i == 1 ? "p2"
+                                           : "b1",
+                                  a[i], 1, NULL, 0, NULL, true, 50.0 + i, 8.0, 1);
+    uint32_t back = steer_add_pool(b, "back", &e[2], 1, 1, -1);
+    uint32_t prim = steer_add_pool(b, "prim", e, 2, 2, (int32_t)back);
+    steer_policy_def_t def = {.name = "pol",
+                              .type = type,
+                              .ttl = 30,
+                              .pools = &prim,
+                              .npools = 1,
+                              .max = 8,
+                              .hash_v4 = 24,
+                              .hash_v6 = 56,
+                              .nearest = 1,
+                              .default_pool = prim};
+    *pi = steer_add_policy(b, &def);
+    return steer_build(b, NULL, NULL);
+}
+
+START_TEST(test_pool_fallback_every_type)
+{
+    static const steer_type_t types[] = {STEER_ALL,        STEER_RANDOM, STEER_WEIGHTED,
+                                         STEER_HASHED,     STEER_CHASH,  STEER_FAILOVER,
+                                         STEER_MULTIVALUE, STEER_GEO,    STEER_PROXIMITY};
+    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+        uint32_t pi;
+        steer_t *s = fallback_engine(types[t], &pi);
+        uint8_t state[3] = {0};
+        int64_t until[3] = {0};
+        unsigned down = 1u << 0; /* p1 DOWN */
+        steer_admin_t adm = {state, until, 3, 0, mask_down, &down};
+        for (int k = 0; k < 20; k++) {
+            char rr[32];
+            snprintf(rr, sizeof(rr), "198.51.%d.0/24", k * 11);
+            steer_client_t c = client(rr);
+            steer_decision_t d;
+            steer_decide_admin(s, pi, &c, (uint64_t)k * 7919, &adm, &d);
+            ck_assert_msg(d.n == 1 && strcmp(steer_endpoint_name(s, d.picks[0]), "b1") == 0,
+                          "type %zu: %u picks, first %s", t, d.n,
+                          d.n ? steer_endpoint_name(s, d.picks[0]) : "-");
+            ck_assert_msg(!d.all_down, "type %zu: all_down", t);
+        }
+        down = 0; /* both up: prim answers, never b1 */
+        steer_client_t c = client("198.51.100.0/24");
+        steer_decision_t d;
+        steer_decide_admin(s, pi, &c, 3, &adm, &d);
+        for (uint16_t i = 0; i < d.n; i++)
+            ck_assert_str_ne(steer_endpoint_name(s, d.picks[i]), "b1");
+        steer_free(s);
+    }
+}
+END_TEST
+
+/* all_down "all" answers every candidate whatever the type's own rule
+ * (multivalue's max, random's one pick); the operator's drains stay out
+ * while anything else is left. */
+START_TEST(test_all_down_every_candidate)
+{
+    steer_builder_t *b = steer_builder_new();
+    uint32_t e[12];
+    for (int i = 0; i < 12; i++) {
+        char name[8], addr[16];
+        snprintf(name, sizeof(name), "e%d", i);
+        snprintf(addr, sizeof(addr), "192.0.2.%d", i + 1);
+        const char *a[] = {addr};
+        e[i] = steer_add_endpoint(b, name, a, 1, NULL, 0, NULL, false, 0, 0, 1);
+    }
+    uint32_t pool = steer_add_pool(b, "p", e, 12, 1, -1);
+    steer_policy_def_t mv = {.name = "mv",
+                             .type = STEER_MULTIVALUE,
+                             .ttl = 10,
+                             .pools = &pool,
+                             .npools = 1,
+                             .max = 2,
+                             .all_down = STEER_DOWN_ALL};
+    uint32_t mvi = steer_add_policy(b, &mv);
+    steer_policy_def_t rnd = mv;
+    rnd.name = "rnd";
+    rnd.type = STEER_RANDOM;
+    uint32_t rndi = steer_add_policy(b, &rnd);
+    steer_t *s = steer_build(b, NULL, NULL);
+    uint8_t state[12] = {STEER_ADMIN_DRAIN};
+    int64_t until[12] = {0};
+    unsigned down = 0xfff; /* all DOWN; e0 drained as well */
+    steer_admin_t adm = {state, until, 12, 0, mask_down, &down};
+    steer_client_t c = client("203.0.113.0/24");
+    steer_decision_t d;
+    steer_decide_admin(s, mvi, &c, 5, &adm, &d);
+    ck_assert(d.all_down);
+    ck_assert_uint_eq(d.n, 11); /* every candidate but the drained e0 */
+    for (uint16_t i = 0; i < d.n; i++)
+        ck_assert_uint_ne(d.picks[i], e[0]);
+    steer_decide_admin(s, rndi, &c, 5, &adm, &d);
+    ck_assert_uint_eq(d.n, 11);
+    ck_assert_uint_eq(d.scope, 0);
+    down = 0; /* healthy again: max applies */
+    steer_decide_admin(s, mvi, &c, 5, &adm, &d);
+    ck_assert_uint_eq(d.n, 2);
+    steer_free(s);
+}
+END_TEST
+
+/* consistent-hash: a weight-0 endpoint is never picked while one with a
+ * weight is a candidate (as weighted and hashed); weights set the shares. */
+START_TEST(test_chash_weights)
+{
+    uint32_t pi;
+    steer_t *s = one_policy(STEER_CHASH, 0, &pi); /* e0 weight 0 */
+    int seen[4] = {0};
+    for (int i = 0; i < 600; i++) {
+        char rr[32];
+        snprintf(rr, sizeof(rr), "10.%d.%d.0/24", i / 256, i % 256);
+        steer_client_t c = client(rr);
+        steer_decision_t d;
+        steer_decide(s, pi, &c, 0, &d);
+        seen[d.picks[0]]++;
+    }
+    ck_assert_int_eq(seen[0], 0);
+    ck_assert(seen[1] > 200 && seen[2] > 200);
+    steer_free(s);
+}
+END_TEST
+
+/* An endpoint's addresses are answered all, however many. */
+START_TEST(test_many_addresses)
+{
+    steer_builder_t *b = steer_builder_new();
+    char addrs[40][16];
+    const char *a[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(addrs[i], sizeof(addrs[i]), "192.0.2.%d", i + 1);
+        a[i] = addrs[i];
+    }
+    uint32_t e = steer_add_endpoint(b, "big", a, 40, NULL, 0, NULL, false, 0, 0, 1);
+    uint32_t pool = steer_add_pool(b, "p", &e, 1, 1, -1);
+    steer_policy_def_t def = {
+        .name = "all", .type = STEER_ALL, .ttl = 10, .pools = &pool, .npools = 1};
+    uint32_t pi = steer_add_policy(b, &def);
+    steer_t *s = steer_build(b, NULL, NULL);
+    steer_client_t c = client("203.0.113.0/24");
+    steer_decision_t d;
+    steer_decide(s, pi, &c, 0, &d);
+    size_t nv;
+    const char *const *v = steer_endpoint_values(s, d.picks[0], STEER_QT_A, &nv);
+    ck_assert_uint_eq(nv, 40);
+    ck_assert_str_eq(v[39], "192.0.2.40");
+    steer_free(s);
+}
+END_TEST
+
+/* Scope 0 only when every client of both families gets the answer: a geo
+ * policy with an IPv4 rule answers IPv6 clients (all the default) at a
+ * non-zero scope; with no rules at all, scope 0 for both. An ECS source /0
+ * is decided on the resolver; its scope is never taken from the other
+ * family's address. */
+START_TEST(test_scope_families)
+{
+    uint32_t p0, p1;
+    steer_builder_t *b = base(&p0, &p1, 1);
+    steer_policy_def_t def = {.name = "geo4",
+                              .type = STEER_GEO,
+                              .ttl = 20,
+                              .pools = &p0,
+                              .npools = 1,
+                              .default_pool = p0};
+    uint32_t g4 = steer_add_policy(b, &def);
+    uint8_t net4[16] = {10, 0, 0, 0};
+    steer_add_rule(b, g4, STEER_KEY_CIDR, NULL, 0, AF_INET, net4, 8, p1);
+    def.name = "plain";
+    uint32_t plain = steer_add_policy(b, &def);
+    steer_t *s = steer_build(b, NULL, NULL);
+    steer_decision_t d;
+    steer_client_t c = client("2001:db8:2::/48");
+    steer_decide(s, g4, &c, 0, &d);
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p0");
+    ck_assert_uint_ge(d.scope, 1);
+    ck_assert(d.split);
+    steer_decide(s, plain, &c, 0, &d);
+    ck_assert_uint_eq(d.scope, 0);
+    c = client("10.20.31.0/24");
+    steer_decide(s, g4, &c, 0, &d);
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p1");
+    ck_assert_uint_eq(d.scope, 8);
+    /* ECS ::/0 from an IPv4 resolver: decided on 192.0.2.53, scope in the
+     * option's family and not 0. */
+    ck_assert_int_eq(steer_client_parse("::/0", 4, "10.1.2.3", 8, &c), 0);
+    ck_assert(c.from_remote);
+    ck_assert_int_eq(c.family, AF_INET);
+    ck_assert_int_eq(c.wire_family, AF_INET6);
+    steer_decide(s, g4, &c, 0, &d);
+    ck_assert_str_eq(steer_pool_name(s, d.pool), "p1");
+    ck_assert_uint_eq(d.scope, STEER_SCOPE_V6);
+    ck_assert_int_eq(steer_client_parse("0.0.0.0/0", 9, "10.1.2.3", 8, &c), 0);
+    steer_decide(s, g4, &c, 0, &d);
+    ck_assert_uint_eq(d.scope, 8);
+    steer_decide(s, plain, &c, 0, &d);
+    ck_assert_uint_eq(d.scope, 0);
+    /* the final rule itself */
+    c = client("2001:db8::/48");
+    ck_assert_uint_eq(steer_scope_final(&c, 0, false), 0);
+    ck_assert_uint_eq(steer_scope_final(&c, 0, true), 1);
+    ck_assert_uint_eq(steer_scope_final(&c, 90, false), STEER_SCOPE_V6);
+    steer_free(s);
+}
+END_TEST
+
 /* Writes a one-record database mapping [lo, hi] (IPv4) to `rec`. */
 static void write_db(const char *path, uint32_t lo, uint32_t hi, mmdbw_buf_t *rec)
 {
@@ -479,6 +698,11 @@ int main(void)
     tcase_add_test(tc, test_admin_overrides);
     tcase_add_test(tc, test_health_down);
     tcase_add_test(tc, test_geo_asn_country_cidr);
+    tcase_add_test(tc, test_pool_fallback_every_type);
+    tcase_add_test(tc, test_all_down_every_candidate);
+    tcase_add_test(tc, test_chash_weights);
+    tcase_add_test(tc, test_many_addresses);
+    tcase_add_test(tc, test_scope_families);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
