@@ -5,9 +5,10 @@
  *
  *   [hstate_header_t][hstate_entry_t x nentries]
  *
- * The writer creates a complete file under a temporary name and renames it
- * into place; it never truncates or resizes a file readers may have mapped
- * (that would SIGBUS them). It then updates entries in place. Each entry is
+ * The writer creates a complete file under a temporary name (its blocks
+ * reserved, so a full file system is an error, not a fault) and renames it
+ * into place; it never truncates or resizes a file readers may have mapped.
+ * It then updates entries in place. Each entry is
  * published with a latched sequence counter over two copies of its value
  * (Linux's seqcount_latch): while the counter is odd readers use copy 1 and
  * the writer fills copy 0; when it is even readers use copy 0 and the writer
@@ -24,6 +25,16 @@
  *
  * Entries are identified by their check id (plan.h), written once at
  * creation; a reader maps ids to entry indexes when it maps the file.
+ *
+ * Someone else truncating the file in place would make accesses to its
+ * mapped pages fault (SIGBUS). Every mapping made here is guarded: the first
+ * hstate_map or hstate_create installs a process-wide SIGBUS handler that
+ * replaces a faulting state-file mapping with zero pages (the access then
+ * reads zeros: UNKNOWN entries, heartbeat 0) and flags it; any other SIGBUS
+ * goes to the previous disposition. The read path is unchanged (no check,
+ * no system call); owners poll hstate_map_faulted / hstate_writer_check
+ * about once a second and replace the mapping. A process using this module
+ * must not block SIGBUS in threads that read state files.
  *
  * Threads: a writer handle belongs to one thread. Reader handles are
  * immutable after hstate_map and may be read from any thread. Library code:
@@ -127,6 +138,7 @@ typedef struct {
     size_t len;
     dev_t dev;
     ino_t ino;
+    int guard; /* fault guard slot (hstate.c) */
 } hstate_map_t;
 
 /* Maps `path` read-only and validates it. Returns 0 and an owned map in
@@ -134,8 +146,13 @@ typedef struct {
  * GS_EINVAL for a file that is not a valid state file; reason in `err`. */
 int hstate_map(const char *path, hstate_map_t **out, gs_err_t *err);
 
-/* Unmaps. Accepts NULL. */
+/* Unmaps. Accepts NULL. The caller guarantees no thread still reads it. */
 void hstate_unmap(hstate_map_t *m);
+
+/* True once an access to the mapping faulted because the file shrank under
+ * it: from then on it reads as zeros (every entry UNKNOWN). Drop it. One
+ * atomic load, any thread. */
+bool hstate_map_faulted(const hstate_map_t *m);
 
 /* ---- writing (the probe) ---- */
 
@@ -144,8 +161,11 @@ typedef struct hstate_writer hstate_writer_t;
 /* Creates the state file at `path` for `n` checks `ids` of plan
  * `generation`: written under a temporary name in the same directory, then
  * renamed over `path`. `init` gives each entry's starting value (NULL: all
- * UNKNOWN). The file is mode 0644. Returns 0 and an owned writer, or -errno
- * with the reason in `err`. */
+ * UNKNOWN). The file is mode 0644. Its space is reserved before it is
+ * mapped (posix_fallocate): a full file system or a file size limit fails
+ * here with -ENOSPC / -EFBIG (SIGXFSZ must then be ignored or handled), never
+ * later with a fault. Returns 0 and an owned writer, or -errno with the
+ * reason in `err`. */
 int hstate_create(const char *path, uint64_t generation, uint32_t heartbeat_ms, const uint64_t *ids,
                   const hstate_value_t *init, size_t n, hstate_writer_t **out, gs_err_t *err);
 
@@ -162,6 +182,15 @@ void hstate_beat(hstate_writer_t *w);
 
 /* The writer's view (for reading back values it wrote). Borrowed. */
 const hstate_view_t *hstate_writer_view(const hstate_writer_t *w);
+
+/* Whether the file at the writer's path is still the whole file this writer
+ * created: 0; GS_ENOTFOUND when the path was deleted, GS_ECONFLICT when
+ * another file was put there, GS_EINVAL when the file changed size in place
+ * or a write faulted since (writes go nowhere); other -errno from stat(2).
+ * Reason in `err`. In every non-zero case readers no longer see this
+ * writer's values: create a new file (hstate_create) with the values held
+ * in memory. One stat(2); call it once per heartbeat. */
+int hstate_writer_check(const hstate_writer_t *w, gs_err_t *err);
 
 /* Unmaps and closes; the file stays. Accepts NULL. */
 void hstate_writer_close(hstate_writer_t *w);

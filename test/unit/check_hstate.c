@@ -3,7 +3,9 @@
  * file, the validation table, rename semantics, the latch at each step of
  * a write (through the test hook), and torn-write tests across processes:
  * a writer child SIGKILLed at random moments and at each step of a write,
- * while the parent checks that every value it reads is whole. Each test
+ * while the parent checks that every value it reads is whole; files
+ * truncated, deleted or replaced by someone else, and no space for a new
+ * one: never a SIGBUS, a clear error instead. Each test
  * runs in its own process (check's fork mode) with a fresh directory. */
 #include <check.h>
 #include <errno.h>
@@ -13,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -866,6 +871,224 @@ START_TEST(test_torn_killed_at_step)
 }
 END_TEST
 
+/* ---- files changed by someone else ---- */
+
+/* A file of `n` entries (several pages), every value make_value(100 + i). */
+static hstate_writer_t *make_pages(size_t n)
+{
+    uint64_t *ids = mem_calloc(n, sizeof(*ids));
+    hstate_value_t *init = mem_calloc(n, sizeof(*init));
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = 1000 + i;
+        make_value(100 + i, i, &init[i]);
+    }
+    hstate_writer_t *w;
+    gs_err_t err;
+    ck_assert_int_eq(hstate_create(path, 5, 1000, ids, init, n, &w, &err), 0);
+    free(ids);
+    free(init);
+    return w;
+}
+
+/* Truncated in place under a reader and the writer: no SIGBUS. Entries
+ * still in the file read as before, the rest as UNKNOWN zeros once a page
+ * faulted; both sides learn of it. */
+START_TEST(test_truncated_in_place)
+{
+    const size_t n = 100; /* 20,928 bytes: 6 pages */
+    hstate_writer_t *w = make_pages(n);
+    hstate_map_t *m;
+    gs_err_t err;
+    ck_assert_int_eq(hstate_map(path, &m, &err), 0);
+    hstate_value_t v;
+    ck_assert_int_eq(hstate_read(&m->view, n - 1, &v), 0);
+    ck_assert(value_whole(&v, n - 1));
+    ck_assert(!hstate_map_faulted(m));
+    ck_assert_int_eq(hstate_writer_check(w, &err), 0);
+
+    /* Keep the first page: entries wholly in it still read from the file. */
+    ck_assert_int_eq(truncate(path, 4096), 0);
+    ck_assert_int_eq(hstate_read(&m->view, 0, &v), 0);
+    ck_assert(value_whole(&v, 0));
+    ck_assert(!hstate_map_faulted(m));
+    /* Beyond the new end: a fault, handled; the mapping reads zeros. */
+    ck_assert_int_eq(hstate_read(&m->view, n - 1, &v), 0);
+    ck_assert_int_eq(v.state, HSTATE_UNKNOWN);
+    ck_assert_uint_eq(v.results, 0);
+    ck_assert(hstate_map_faulted(m));
+    ck_assert_int_eq(hstate_heartbeat(&m->view), 0);
+    ck_assert_int_eq(hstate_read(&m->view, 0, &v), 0);
+    ck_assert_int_eq(v.state, HSTATE_UNKNOWN);
+
+    /* The writer: size changed in place, seen before any write faults. */
+    err.text[0] = '\0';
+    ck_assert_int_eq(hstate_writer_check(w, &err), GS_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.text, "changed size in place"));
+    /* Truncated to nothing: its writes fault, are absorbed, and say so. */
+    ck_assert_int_eq(truncate(path, 0), 0);
+    make_value(7, n - 1, &v);
+    hstate_write(w, n - 1, &v);
+    hstate_beat(w);
+    ck_assert_int_eq(hstate_writer_check(w, &err), GS_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.text, "truncated under the writer"));
+    hstate_unmap(m);
+    hstate_writer_close(w);
+
+    /* A new mapping of the emptied file is refused, not faulted on. */
+    ck_assert_int_eq(hstate_map(path, &m, &err), GS_EINVAL);
+}
+END_TEST
+
+/* The writer notices a deleted, a replaced and an extended file. */
+START_TEST(test_writer_check)
+{
+    hstate_writer_t *w = make_pages(3);
+    gs_err_t err;
+    ck_assert_int_eq(hstate_writer_check(w, &err), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(hstate_writer_check(w, &err), GS_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.text, "was deleted"));
+    hstate_writer_close(w);
+
+    w = make_pages(3);
+    char other[160];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    size_t len;
+    void *copy = read_file(path, &len);
+    write_file(other, copy, len);
+    free(copy);
+    ck_assert_int_eq(rename(other, path), 0);
+    ck_assert_int_eq(hstate_writer_check(w, &err), GS_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.text, "replaced by another file"));
+    hstate_writer_close(w);
+
+    w = make_pages(3);
+    ck_assert_int_eq(truncate(path, 8192), 0);
+    ck_assert_int_eq(hstate_writer_check(w, &err), GS_EINVAL);
+    hstate_writer_close(w);
+}
+END_TEST
+
+/* The guard handles only state-file mappings: any other SIGBUS still
+ * kills the process as before (sent, and a fault on another mapping). */
+START_TEST(test_foreign_sigbus)
+{
+    for (int how = 0; how < 2; how++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            hstate_writer_t *w = make_pages(3); /* installs the handler */
+            hstate_map_t *m;
+            gs_err_t err;
+            if (hstate_map(path, &m, &err) != 0)
+                _exit(2);
+            if (how == 0) {
+                raise(SIGBUS);
+                _exit(3);
+            }
+            char other[160];
+            snprintf(other, sizeof(other), "%s/other", dir);
+            write_file(other, "12345678", 8);
+            int fd = open(other, O_RDONLY);
+            volatile char *p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+            if (p == MAP_FAILED)
+                _exit(4);
+            char c = p[5000]; /* beyond the end of the file */
+            (void)c;
+            hstate_writer_close(w);
+            _exit(5);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        /* Death by SIGBUS; under a sanitizer its own SIGBUS handler (the
+         * previous disposition) reports and aborts or exits instead. */
+        bool survived = WIFEXITED(status) && WEXITSTATUS(status) >= 2 && WEXITSTATUS(status) <= 5;
+        ck_assert_msg(!survived && !(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                      "how %d: status 0x%x, expected death by SIGBUS", how, status);
+        if (WIFSIGNALED(status) && WTERMSIG(status) != SIGBUS)
+            printf("test_foreign_sigbus: died of signal %d (a sanitizer's handler?)\n",
+                   WTERMSIG(status));
+    }
+}
+END_TEST
+
+/* Runs hstate_create of 200 entries in a child after `prepare` (which
+ * returns 77 to skip) and returns its exit status (0: failed cleanly with
+ * `want` and a reason). */
+static int create_in_child(int (*prepare)(void), int want)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int rc = prepare();
+        if (rc)
+            _exit(rc);
+        uint64_t ids[200];
+        for (size_t i = 0; i < 200; i++)
+            ids[i] = i + 1;
+        hstate_writer_t *w;
+        gs_err_t err;
+        err.text[0] = '\0';
+        rc = hstate_create(path, 1, 1000, ids, NULL, 200, &w, &err);
+        fprintf(stderr, "hstate_create: %d (%s)\n", rc, err.text);
+        _exit(rc == want && strstr(err.text, "cannot reserve") ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "child died of signal %d (status 0x%x)",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0, status);
+    return WEXITSTATUS(status);
+}
+
+/* A full file system: a private tmpfs of 64 KiB filled up (needs mount
+ * rights in a new mount namespace; skipped loudly without them). */
+static int prepare_full_fs(void)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("gs-unit", dir, "tmpfs", 0, "size=64k") != 0) {
+        fprintf(stderr, "SKIP: full file system case: no tmpfs mount in a private namespace: %s\n",
+                strerror(errno));
+        return 77;
+    }
+    char fill[160];
+    snprintf(fill, sizeof(fill), "%s/fill", dir);
+    int fd = open(fill, O_WRONLY | O_CREAT, 0644);
+    char block[4096];
+    memset(block, 'x', sizeof(block));
+    while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+        ;
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+/* A file size limit below the file's size (SIGXFSZ ignored). */
+static int prepare_fsize(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = 4096, .rlim_max = 4096};
+    return setrlimit(RLIMIT_FSIZE, &rl) == 0 ? 0 : 2;
+}
+
+/* No space for the file: a clear error from hstate_create, never a SIGBUS
+ * at the first store into a mapping with no blocks behind it. */
+START_TEST(test_create_no_space)
+{
+    int rc = create_in_child(prepare_full_fs, -ENOSPC);
+    if (rc == 77) {
+        printf("SKIP: test_create_no_space full-file-system case (no mount rights)\n");
+        fflush(stdout);
+    } else {
+        ck_assert_int_eq(rc, 0);
+    }
+    ck_assert_int_eq(create_in_child(prepare_fsize, -EFBIG), 0);
+    /* Nothing left behind in the (real) directory. */
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hstate");
@@ -877,6 +1100,10 @@ int main(void)
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_rename);
     tcase_add_test(tc, test_hook);
+    tcase_add_test(tc, test_truncated_in_place);
+    tcase_add_test(tc, test_writer_check);
+    tcase_add_test(tc, test_foreign_sigbus);
+    tcase_add_test(tc, test_create_no_space);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("torn");
