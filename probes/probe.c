@@ -44,6 +44,8 @@ struct probe {
     int sigfd;
     struct stat plan_st; /* identity of the plan file applied */
     bool plan_missing_logged, plan_bad_logged;
+    bool write_failing; /* the last hstate_create failed (logged once) */
+    bool file_lost;     /* our state file is no longer at state_path (logged once) */
     uint64_t rnd;
 };
 
@@ -179,11 +181,19 @@ static int apply_plan(probe_t *p, plan_t *np, const hstate_view_t *old_file)
                 probe_check_free(nr[i].k);
         }
         free(nr);
+        if (!p->write_failing)
+            log_err("probe: cannot write the state file: %s; %s (retrying every heartbeat)",
+                    err.text, p->have_plan ? "keeping the running plan" : "no plan applied");
+        else
+            log_debug("probe: cannot write the state file: %s", err.text);
+        p->write_failing = true;
         plan_free(np);
-        log_err("probe: cannot write the state file: %s; keeping plan generation %llu", err.text,
-                (unsigned long long)p->plan.generation);
         return rc;
     }
+    if (p->write_failing)
+        log_notice("probe: state file written again");
+    p->write_failing = false;
+    p->file_lost = false;
     size_t dropped = 0;
     for (size_t i = 0; p->have_plan && i < p->plan.n; i++) {
         if (p->runs[i].k || p->runs[i].running) {
@@ -255,6 +265,47 @@ static void refresh_plan(probe_t *p, bool force)
     }
     apply_plan(p, &np, old ? &old->view : NULL);
     hstate_unmap(old);
+}
+
+/* Once per heartbeat: is our file still the one at state_path, whole? A
+ * file deleted, replaced or truncated by someone else is never seen by
+ * geosteerd again (a restarted geosteerd would find no health, or a
+ * stranger's), so a whole new one is written by write-then-rename with the
+ * states held here, as a new plan would be. Logged once per loss; retried
+ * every heartbeat while it fails. */
+static void check_state_file(probe_t *p)
+{
+    if (!p->have_plan || !p->w)
+        return;
+    gs_err_t err;
+    if (!p->file_lost && hstate_writer_check(p->w, &err) == 0)
+        return;
+    if (!p->file_lost)
+        log_warn("probe: %s; writing a whole new state file", err.text);
+    p->file_lost = true;
+    uint64_t *ids = mem_calloc(p->plan.n + 1, sizeof(*ids));
+    hstate_value_t *vals = mem_calloc(p->plan.n + 1, sizeof(*vals));
+    for (size_t i = 0; i < p->plan.n; i++) {
+        ids[i] = p->plan.checks[i].id;
+        vals[i] = p->runs[i].v;
+    }
+    hstate_writer_t *w;
+    int rc = hstate_create(p->state_path, p->plan.generation, p->plan.heartbeat_ms, ids, vals,
+                           p->plan.n, &w, &err);
+    free(ids);
+    free(vals);
+    if (rc) {
+        if (!p->write_failing)
+            log_err("probe: cannot write the state file: %s (retrying every heartbeat)", err.text);
+        p->write_failing = true;
+        return;
+    }
+    hstate_writer_close(p->w);
+    p->w = w;
+    p->file_lost = false;
+    p->write_failing = false;
+    log_notice("probe: wrote a new state file %s: %zu checks, plan generation %llu", p->state_path,
+               p->plan.n, (unsigned long long)p->plan.generation);
 }
 
 /* Starts the checks that are due, while slots are free, and sets
@@ -354,6 +405,7 @@ int probe_run(probe_t *p)
         uint32_t hb = p->have_plan ? p->plan.heartbeat_ms : 1000;
         if (now >= next_beat) {
             refresh_plan(p, false);
+            check_state_file(p);
             if (p->w)
                 hstate_beat(p->w);
             next_beat = now + hb;
