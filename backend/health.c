@@ -56,6 +56,10 @@ static struct {
     hmode_t mode;
     double hb_age;
     uint64_t plan_gen;
+    /* The plan file as published, so that one deleted by someone else is
+     * written again (a restarted probe needs it). */
+    buf_t plan_bytes;
+    bool plan_lost_logged;
     health_view_t *latest; /* last view built, for health_changes continuity */
 } H = {.stale_after = 3, .grace = 30, .heartbeat_ms = 1000};
 
@@ -179,6 +183,51 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
+/* Writes `b` to `path` by write-then-rename through `tmp` and records the
+ * file's identity. Returns 0 or -errno with the reason in `err`. */
+static int write_plan_file(const char *path, const char *tmp, const buf_t *b, gs_err_t *err)
+{
+    int rc;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return gs_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
+    size_t off = 0;
+    int e = 0;
+    while (off < b->len) {
+        ssize_t w = write(fd, b->data + off, b->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : EIO;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (e == 0 && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && e == 0)
+        e = errno;
+    if (e) {
+        rc = gs_err_set(err, -e, "%s: write failed: %s", tmp, strerror(e));
+        unlink(tmp);
+        return rc;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = gs_err_set(err, -errno, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
+/* Remembers `plan` as the content of the published plan file. */
+static void note_plan_file(const plan_t *plan)
+{
+    buf_free(&H.plan_bytes);
+    plan_encode(plan, &H.plan_bytes);
+    H.plan_lost_logged = false;
+}
+
 int health_publish_plan(plan_t *plan, gs_err_t *err)
 {
     if (!H.runtime_dir)
@@ -202,6 +251,7 @@ int health_publish_plan(plan_t *plan, gs_err_t *err)
             plan->generation = gen;
             pthread_mutex_lock(&hlock);
             H.plan_gen = gen;
+            note_plan_file(plan);
             pthread_mutex_unlock(&hlock);
             return 0;
         }
@@ -210,37 +260,44 @@ int health_publish_plan(plan_t *plan, gs_err_t *err)
     buf_init(&b);
     plan->generation = gen + 1;
     plan_encode(plan, &b);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = gs_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
-        buf_free(&b);
-        return rc;
-    }
-    size_t off = 0;
-    while (off < b.len) {
-        ssize_t w = write(fd, b.data + off, b.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    if (off != b.len || fsync(fd) != 0 || close(fd) != 0) {
-        rc = gs_err_set(err, -errno, "%s: write failed: %s", tmp, strerror(errno));
-        unlink(tmp);
-        buf_free(&b);
-        return rc;
-    }
+    rc = write_plan_file(path, tmp, &b, err);
     buf_free(&b);
-    if (rename(tmp, path) != 0) {
-        rc = gs_err_set(err, -errno, "%s: %s", path, strerror(errno));
-        unlink(tmp);
+    if (rc)
         return rc;
-    }
     pthread_mutex_lock(&hlock);
     H.plan_gen = plan->generation;
+    note_plan_file(plan);
     pthread_mutex_unlock(&hlock);
     return 0;
+}
+
+/* Once a tick: the published plan file deleted by someone else is written
+ * again as published (same generation: a running probe sees no change, a
+ * restarted one finds its plan rather than waiting for a config change).
+ * Only a missing file: one put there on purpose is left alone. Logged once
+ * per loss; the runtime directory itself is not recreated. */
+static void keep_plan_file(void)
+{
+    if (!H.runtime_dir || !H.plan_bytes.data)
+        return;
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/plan.json", H.runtime_dir);
+    struct stat st;
+    if (stat(path, &st) == 0 || errno != ENOENT)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    gs_err_t err;
+    if (write_plan_file(path, tmp, &H.plan_bytes, &err) != 0) {
+        if (!H.plan_lost_logged)
+            log_err("health: %s was deleted and cannot be written again: %s (retrying every "
+                    "second)",
+                    path, err.text);
+        H.plan_lost_logged = true;
+        return;
+    }
+    log_warn("health: %s was deleted; wrote plan generation %llu again", path,
+             (unsigned long long)H.plan_gen);
+    H.plan_lost_logged = false;
 }
 
 /* ---- views ---- */
@@ -493,17 +550,24 @@ bool health_tick(void)
 static bool tick_locked(void)
 {
     bool changed = false;
+    keep_plan_file();
     if (H.runtime_dir) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/health.state", H.runtime_dir);
         struct stat st;
         bool exists = stat(path, &st) == 0;
         const hstate_map_t *cur = H.map ? H.map->m : NULL;
-        if (cur && exists && st.st_dev == cur->dev && st.st_ino == cur->ino &&
-            (size_t)st.st_size != cur->len) {
-            /* Resized in place: the writer broke the contract. Stop reading
-             * it before a page beyond its end is touched. */
-            log_err("health: %s changed size in place; dropping it", path);
+        if (cur &&
+            (hstate_map_faulted(cur) || (exists && st.st_dev == cur->dev && st.st_ino == cur->ino &&
+                                         (size_t)st.st_size != cur->len))) {
+            /* Resized in place by someone else (the probe never does).
+             * Lookups that touched a page beyond the new end did not fault:
+             * hstate's guard put zero pages there (they read UNKNOWN, so
+             * the file counts as no file). Drop it; the probe notices too
+             * and renames a whole new file into place within a heartbeat. */
+            log_err("health: %s changed size in place; dropping it until the probe writes a "
+                    "new one (someone other than the probe resized it)",
+                    path);
             hmap_release(H.map);
             H.map = NULL;
             cur = NULL;
@@ -638,4 +702,6 @@ void health_shutdown(void)
     free(H.runtime_dir);
     free(H.control_socket);
     H.runtime_dir = H.control_socket = NULL;
+    buf_free(&H.plan_bytes);
+    buf_init(&H.plan_bytes);
 }
