@@ -162,6 +162,46 @@ static val_t *parse_string(ctx_t *x)
     return v;
 }
 
+/* The level of a Lua long bracket opening at x->i (`[[` is 0, `[==[` is 2),
+ * or -1 when none opens there. */
+static int long_open(const ctx_t *x)
+{
+    size_t i = x->i;
+    if (i >= x->len || x->code[i] != '[')
+        return -1;
+    int level = 0;
+    for (i++; i < x->len && x->code[i] == '='; i++)
+        level++;
+    return i < x->len && x->code[i] == '[' ? level : -1;
+}
+
+/* A Lua long string, [[...]] or [=[...]=]: no escapes; a line break right
+ * after the opening bracket is not part of it (as in Lua). */
+static val_t *parse_long_string(ctx_t *x, int level)
+{
+    size_t pos = x->i + 1;
+    x->i += (size_t)level + 2;
+    if (x->i < x->len && x->code[x->i] == '\n')
+        x->i++;
+    size_t start = x->i;
+    for (; x->i < x->len; x->i++) {
+        if (x->code[x->i] != ']')
+            continue;
+        size_t k = x->i + 1;
+        int eq = 0;
+        while (k < x->len && x->code[k] == '=')
+            k++, eq++;
+        if (eq == level && k < x->len && x->code[k] == ']') {
+            val_t *v = new_val(x, V_STR, pos);
+            v->s = arena_strndup(x->arena, x->code + start, x->i - start);
+            x->i = k + 1;
+            return v;
+        }
+    }
+    fail(x, pos, "unfinished long string");
+    return NULL;
+}
+
 static val_t *parse_value(ctx_t *x, int depth);
 
 static val_t *parse_table(ctx_t *x, int depth)
@@ -180,7 +220,7 @@ static val_t *parse_table(ctx_t *x, int depth)
                 key = arena_strndup(x->arena, x->code + start, n);
             else
                 x->i = start; /* a value such as true, or an error below */
-        } else if (peek(x, '[')) {
+        } else if (peek(x, '[') && long_open(x) < 0) {
             x->i++;
             skip_ws(x);
             if (x->i < x->len && (x->code[x->i] == '\'' || x->code[x->i] == '"')) {
@@ -238,6 +278,9 @@ static val_t *parse_value(ctx_t *x, int depth)
     char c = x->code[x->i];
     if (c == '\'' || c == '"')
         return parse_string(x);
+    int level = long_open(x);
+    if (level >= 0)
+        return parse_long_string(x, level);
     if (c == '{')
         return parse_table(x, depth);
     if (isdigit((unsigned char)c) ||
@@ -793,7 +836,8 @@ static bool selection(ctx_t *x, luac_sel_t *s)
     skip_ws(x);
     size_t pos = x->i + 1;
     memset(s, 0, sizeof(*s));
-    if (x->i < x->len && (x->code[x->i] == '\'' || x->code[x->i] == '"' || x->code[x->i] == '{')) {
+    if (x->i < x->len && (x->code[x->i] == '\'' || x->code[x->i] == '"' || x->code[x->i] == '{' ||
+                          long_open(x) >= 0)) {
         val_t *v = parse_value(x, 0);
         s->kind = LUAC_STATIC;
         return v && one_set(x, s) && value_list(x, v, &s->sets[0], true);

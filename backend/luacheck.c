@@ -642,9 +642,6 @@ static void explain(const char *code, const char *msg, char *out, size_t size)
     else if (p[0] == '.' && p[1] == '.')
         why = "string building with '..' is not in the supported subset: write the whole value "
               "as one string";
-    else if (p[0] == '[' && (p[1] == '[' || p[1] == '='))
-        why = "Lua long strings ([[...]]) are not in the supported subset: write the text in "
-              "single quotes ('...')";
     else if (n && (*after == '.' || *after == ':') && after[1] != '.') {
         size_t m = (size_t)(after + 1 - p);
         while (is_ident(p[m]))

@@ -59,6 +59,11 @@ static const struct {
      LUAC_STATIC, 2, 1, 1},
     {"A \"  pickrandom( { '192.0.2.1' , } )  \"", LUAC_PICKRANDOM, 1, 1, 1},
     {"A \"pickrandom({'192.0.2.1'})\" \"\"", LUAC_PICKRANDOM, 1, 1, 1},
+    /* Lua long strings, as pdns's Lua reads them */
+    {"A \"pickrandom({[[192.0.2.1]], [==[192.0.2.2]==]})\"", LUAC_PICKRANDOM, 1, 1, 2},
+    {"A \"[[192.0.2.1]]\"", LUAC_STATIC, 1, 1, 1},
+    {"A \"ifurlup('http://h.example/', {'192.0.2.1'}, {stringmatch=[[O]K]]})\"", LUAC_IFURLUP, 1, 1,
+     1},
 };
 
 START_TEST(test_accepted)
@@ -108,6 +113,10 @@ START_TEST(test_details)
     ck_assert_str_eq(s->opts.headers[0][1], "v");
     luac_free(p);
 
+    p = ok("TXT \"[=[say 'hi' ]] ]=]\"");
+    ck_assert_str_eq(p->branches[0].sel.sets[0].items[0].value, "\"say 'hi' ]] \"");
+    luac_free(p);
+
     p = ok("A \"pickwrandom({{3,'192.0.2.1'},{7,'192.0.2.2'}})\"");
     ck_assert_uint_eq(p->branches[0].sel.sets[0].items[1].weight, 7);
     luac_free(p);
@@ -144,6 +153,8 @@ static const struct {
     {"A pickrandom", "TYPE A, AAAA, CNAME or TXT"},
     {"A \"pickrandom({'192.0.2.1'})", "unterminated quoted code"},
     {"A \"\"", "column 1: expected a function call"},
+    {"A \"pickrandom({[[192.0.2.1]=]})\"", "column 13: unfinished long string"},
+    {"A \"pickrandom({[=[192.0.2.1]]})\"", "column 13: unfinished long string"},
     {"A \"os.execute('rm -rf /')\"", "column 1: variables are not supported (got 'os')"},
     {"A \"io.popen('x')\"", "variables are not supported"},
     {"A \"pickrandom(addrs)\"", "column 12: variables are not supported (got 'addrs')"},
