@@ -65,8 +65,11 @@ void health_view_release(health_view_t *v);
 bool health_endpoint_down(const void *view, uint32_t e);
 
 /* Called about once a second by the writer: maps a new state file when the
- * probe renamed one into place (returns true: the caller publishes new views
- * built with health_view_new), re-evaluates the heartbeat and logs changes. */
+ * probe renamed one into place, drops one resized in place or whose mapping
+ * faulted (hstate.h: it then reads as zeros) (either returns true: the
+ * caller publishes new views built with health_view_new), re-evaluates the
+ * heartbeat and logs changes. Also writes plan.json again, as last
+ * published, if someone deleted it. */
 bool health_tick(void);
 
 /* Lookup path: the state (hstate_state_t) of check `id` in the mapped file,
