@@ -287,14 +287,17 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
     steer_admin_t adm = s->world->admin;
     adm.now = now_coarse();
     bool empty = false;
-    steer_decision_t empty_d = {.ttl = UINT32_MAX};
+    steer_decision_t empty_d; /* only ttl and scope are read */
+    empty_d.ttl = UINT32_MAX;
+    empty_d.scope = 0;
     for (uint32_t i = 0; i < node->nrecs; i++) {
         const zone_rec_t *rec = &node->recs[i];
         if (!rec->dyn_type || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
                                         memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
             continue;
         size_t added;
-        steer_decision_t d;
+        uint32_t ttl;
+        uint8_t scope;
         if (rec->prog) {
             /* A compiled LUA program: the record's own TTL, the scope the
              * evaluation needed. */
@@ -308,16 +311,15 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
                               .check_ctx = s->world->health};
             luae_result_t res;
             luae_eval(rec->prog, &env, &res);
-            d = res.steered ? res.sd : (steer_decision_t){0};
-            d.ttl = rec->ttl;
-            d.scope = res.scope;
+            res.sd.ttl = ttl = rec->ttl;
+            res.sd.scope = scope = res.scope;
             if (res.steered) {
-                added = put_decision(out, st, z, node, rec->dyn_type, &d, emitted);
+                added = put_decision(out, st, z, node, rec->dyn_type, &res.sd, emitted);
             } else {
                 for (size_t v = 0; v < res.n; v++) {
                     if (emitted + v)
                         buf_putc(out, ',');
-                    put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &d);
+                    put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &res.sd);
                 }
                 added = res.n;
             }
@@ -328,16 +330,19 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
                                 node->name, rec->policy);
                 continue;
             }
+            steer_decision_t d;
             steer_decide_admin(st, (uint32_t)pi, &cl, next_random(c), &adm, &d);
             added = put_decision(out, st, z, node, rec->dyn_type, &d, emitted);
+            ttl = d.ttl;
+            scope = d.scope;
         }
         emitted += added;
         if (!added) {
             empty = true;
-            if (d.scope > empty_d.scope)
-                empty_d.scope = d.scope;
-            if (d.ttl < empty_d.ttl)
-                empty_d.ttl = d.ttl;
+            if (scope > empty_d.scope)
+                empty_d.scope = scope;
+            if (ttl < empty_d.ttl)
+                empty_d.ttl = ttl;
         }
     }
     if (any && empty) {
@@ -576,11 +581,26 @@ static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
 
 /* ---- transactions --------------------------------------------------------- */
 
+/* A refused startTransaction also ends the transaction open on the
+ * connection: the writes that follow were meant for the new one and must not
+ * land in the old one (they are refused: no transaction is open). */
+static void start_refused(rb_conn_t *c)
+{
+    if (c->trx.active) {
+        LOG_RATELIMITED(LOG_INFO,
+                        "rb: startTransaction refused; the open transaction on zone id %lld is "
+                        "aborted",
+                        (long long)c->trx.zone_id);
+        trx_clear(&c->trx);
+    }
+}
+
 static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
 {
     int64_t id, trxid;
     if (p_int(params, "domain_id", true, -1, &id, e) ||
         p_int(params, "trxid", true, 0, &trxid, e)) {
+        start_refused(c);
         put_false_log(c, "%s", e->msg);
         return;
     }
@@ -590,10 +610,12 @@ static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
         z = snap_zone_by_id(snap_pin(c->slot), id);
         if (!z) {
             snap_unpin(c->slot);
+            start_refused(c);
             put_false_log(c, "startTransaction: zone id %lld does not exist", (long long)id);
             return;
         }
     } else if (!(z = pin_zone_param(c, params, "domain", e))) {
+        start_refused(c);
         if (c->out.len == sizeof(reply_false) - 1)
             put_false_log(c, "startTransaction: zone does not exist");
         return;
@@ -692,17 +714,12 @@ static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr,
         op->type = t;
     }
     op->recs = mem_realloc_n(op->recs, op->nrecs + 1, sizeof(*op->recs));
+    /* An exact copy: the normalising buffer has room for 256 bytes or more,
+     * and a load-zone keeps up to TRX_MAX_RECORDS of these. */
     op->recs[op->nrecs++] =
-        (trx_rec_t){.type = t, .content = buf_take(&norm), .ttl = (uint32_t)ttl};
+        (trx_rec_t){.type = t, .content = mem_strndup(norm.data, norm.len), .ttl = (uint32_t)ttl};
+    buf_free(&norm);
     return 0;
-}
-
-static void op_free(trx_op_t *op)
-{
-    for (size_t k = 0; k < op->nrecs; k++)
-        free(op->recs[k].content);
-    free(op->recs);
-    free(op->name);
 }
 
 /* One record of a name as the open transaction would leave it. */
@@ -851,6 +868,8 @@ static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r)
         put_false(c);
 }
 
+static void refuse_msg(rb_conn_t *c, const char *msg);
+
 /* Pins the transaction's zone, or writes the refusal and returns NULL. */
 static const zone_t *pin_trx_zone(rb_conn_t *c, const char *method)
 {
@@ -862,17 +881,44 @@ static const zone_t *pin_trx_zone(rb_conn_t *c, const char *method)
     const zone_t *z = snap_zone_by_id(c->pinned, c->trx.zone_id);
     if (!z) {
         snap_unpin(c->slot);
-        put_false_log(c, "%s: zone id %lld no longer exists", method, (long long)c->trx.zone_id);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s: zone id %lld no longer exists", method,
+                 (long long)c->trx.zone_id);
+        refuse_msg(c, msg);
     }
     return z;
 }
 
+/* Refuses a write with `msg`. Every refusal of a write method goes through
+ * here: inside a transaction the first one poisons it, so its commit is
+ * refused whole (pdnsutil load-zone ignores the per-record results). */
+static void refuse_msg(rb_conn_t *c, const char *msg)
+{
+    put_false_log(c, "%s", msg);
+    if (c->trx.active) {
+        trx_poison(&c->trx, msg);
+        state_write_refused(c->trx.zone_id, "write", GS_EINVAL, msg); /* logged, in status */
+    }
+}
+
 static void refuse(rb_conn_t *c, trx_op_t *op, const char *msg)
 {
-    op_free(op);
-    trx_poison(&c->trx, msg);
-    put_false_log(c, "%s", msg);
-    state_write_refused(c->trx.zone_id, "write", GS_EINVAL, msg); /* logged, shown in status */
+    trx_op_free(op);
+    refuse_msg(c, msg);
+}
+
+/* Appends a validated op to the transaction (or refuses it: size limits)
+ * and writes the reply. */
+static void take_op(rb_conn_t *c, trx_op_t *op, const char *method)
+{
+    gs_err_t ge;
+    int rc = trx_add_take(&c->trx, op, &ge);
+    if (rc == 0) {
+        put_true(c);
+        return;
+    }
+    put_false_log(c, "%s: %s", method, ge.text);
+    state_write_refused(c->trx.zone_id, "write", rc, ge.text);
 }
 
 static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
@@ -884,11 +930,11 @@ static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
     size_t qtlen;
     json_t *rrset = json_object_get(params, "rrset");
     if (p_name(params, "qname", name, &nlen, e) || p_str(params, "qtype", &qtype, &qtlen, e)) {
-        put_false_log(c, "%s", e->msg);
+        refuse_msg(c, e->msg);
         return;
     }
     if (!json_is_array(rrset)) {
-        put_false_log(c, "replaceRRSet: parameter 'rrset' must be an array");
+        refuse_msg(c, "replaceRRSet: parameter 'rrset' must be an array");
         return;
     }
     const zone_t *z = pin_trx_zone(c, "replaceRRSet");
@@ -921,8 +967,7 @@ static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
     if (check_name_after(c, z, &op, msg, sizeof(msg)))
         goto refused;
     snap_unpin(c->slot);
-    trx_add_take(&c->trx, &op);
-    put_true(c);
+    take_op(c, &op, "replaceRRSet");
     return;
 refused:
     snap_unpin(c->slot);
@@ -935,7 +980,7 @@ static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
     char msg[768];
     json_t *rr = json_object_get(params, "rr");
     if (!json_is_object(rr)) {
-        put_false_log(c, "feedRecord: parameter 'rr' must be an object");
+        refuse_msg(c, "feedRecord: parameter 'rr' must be an object");
         return;
     }
     const zone_t *z = pin_trx_zone(c, "feedRecord");
@@ -948,8 +993,63 @@ static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
         refuse(c, &op, msg);
         return;
     }
-    trx_add_take(&c->trx, &op);
-    put_true(c);
+    take_op(c, &op, "feedRecord");
+}
+
+/* feedEnts / feedEnts3 (pdns sends them after an AXFR into a secondary
+ * zone): empty non-terminals are derived from the records at every commit,
+ * so the names are only checked (strings, or pdns 4's {"nonterm": name}
+ * objects, inside the zone) and not kept. A bad one is a refused write. */
+static void feed_ents(rb_conn_t *c, json_t *params, const char *method)
+{
+    char msg[768];
+    json_t *nt = json_object_get(params, "nonterm");
+    if (!json_is_array(nt)) {
+        snprintf(msg, sizeof(msg), "%s: parameter 'nonterm' must be an array", method);
+        refuse_msg(c, msg);
+        return;
+    }
+    const zone_t *z = pin_trx_zone(c, method);
+    if (!z)
+        return;
+    size_t i;
+    json_t *v;
+    msg[0] = '\0';
+    json_array_foreach(nt, i, v)
+    {
+        json_t *s = json_is_object(v) ? json_object_get(v, "nonterm") : v;
+        char name[DNAME_MAXTEXT + 1];
+        gs_err_t ge;
+        size_t len = json_string_length(s);
+        int n = !json_is_string(s)     ? gs_err_set(&ge, GS_EINVAL, "not a name")
+                : len <= DNAME_MAXTEXT ? dname_canon(json_string_value(s), len, true, name, &ge)
+                                       : gs_err_set(&ge, GS_EINVAL, "name too long");
+        if (n < 0) {
+            snprintf(msg, sizeof(msg), "%s: nonterm[%zu]: %s", method, i, ge.text);
+            break;
+        }
+        if (!dname_in_zone(name, (size_t)n, z->name, z->name_len)) {
+            snprintf(msg, sizeof(msg), "%s: %s is not in zone %s", method, name, z->name);
+            break;
+        }
+    }
+    snap_unpin(c->slot);
+    if (msg[0])
+        refuse_msg(c, msg);
+    else
+        put_true(c);
+}
+
+static void m_feed_ents(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)e;
+    feed_ents(c, params, "feedEnts");
+}
+
+static void m_feed_ents3(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)e;
+    feed_ents(c, params, "feedEnts3");
 }
 
 static void m_commit(rb_conn_t *c, json_t *params, perr_t *e)
@@ -1017,10 +1117,23 @@ static const struct {
     {"startTransaction", m_start_trx},
     {"replaceRRSet", m_replace_rrset},
     {"feedRecord", m_feed_record},
+    {"feedEnts", m_feed_ents},
+    {"feedEnts3", m_feed_ents3},
     {"commitTransaction", m_commit},
     {"abortTransaction", m_abort},
     {"directBackendCmd", m_backend_cmd},
 };
+
+/* A line that is not a well-formed request, inside an open transaction,
+ * may have been one of its writes: it poisons the transaction too. */
+static void poison_malformed(rb_conn_t *c)
+{
+    static const char why[] = "a malformed request line inside the transaction";
+    if (c->trx.active) {
+        trx_poison(&c->trx, why);
+        state_write_refused(c->trx.zone_id, "write", GS_EINVAL, why);
+    }
+}
 
 const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
 {
@@ -1039,10 +1152,12 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
     json_t *req = json_loadb(line, len, 0, &jerr);
     if (!req) {
         put_false_log(c, "malformed request: %s at column %d", jerr.text, jerr.column);
+        poison_malformed(c);
         return &c->out;
     }
     json_t *m = json_object_get(req, "method");
     json_t *params = json_object_get(req, "parameters");
+    bool req_ok = false;
     if (!json_is_object(req)) {
         put_false_log(c, "malformed request: not a JSON object");
     } else if (!json_is_string(m)) {
@@ -1050,6 +1165,7 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
     } else if (params && !json_is_object(params)) {
         put_false_log(c, "malformed request: 'parameters' must be an object");
     } else {
+        req_ok = true;
         json_t *empty = NULL;
         if (!params)
             params = empty = mem_check(json_object());
@@ -1066,6 +1182,8 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
         }
         json_decref(empty);
     }
+    if (!req_ok)
+        poison_malformed(c);
     json_decref(req);
     return &c->out;
 }

@@ -776,10 +776,10 @@ static bool pool_has(const steer_t *s, uint32_t p, uint32_t e)
 static uint16_t proximity_pick(const steer_t *s, const pol_t *p, const pclass_t *pc,
                                const steer_admin_t *adm, uint32_t limit, uint32_t *cand)
 {
-    uint32_t used[64], tmp[STEER_MAX_PICKS];
+    uint32_t used[STEER_MAX_POLICY_POOLS], tmp[STEER_MAX_PICKS];
     size_t nused = 0;
     bool moved = false;
-    for (size_t i = 0; i < p->def.npools && i < 64; i++) {
+    for (size_t i = 0; i < p->def.npools && i < STEER_MAX_POLICY_POOLS; i++) {
         bool healthy;
         pool_resolve(s, adm, p->pools[i], tmp, &used[nused], &healthy);
         moved |= used[nused] != p->pools[i];
@@ -953,9 +953,13 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
     const pol_t *p = &s->pols[pi];
     uint32_t cand[STEER_MAX_PICKS];
     uint16_t n = 0;
-    memset(d, 0, sizeof(*d));
+    /* Every field but picks[] (filled up to n below): no 1 KiB memset per lookup. */
     d->ttl = p->def.ttl;
+    d->scope = d->depth = 0;
+    d->split = d->all_down = false;
+    d->n = 0;
     d->pool = UINT32_MAX;
+    d->why = NULL;
     uint8_t hash_bits = c->family == AF_INET ? p->def.hash_v4 : p->def.hash_v6;
 
     switch (p->def.type) {

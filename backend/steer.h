@@ -54,7 +54,8 @@ typedef enum {
 /* Endpoints in one answer: a pool's limit (CFG_POOL_MAX_ENDPOINTS). An
  * all-down answer over several pools keeps the first this many. */
 #define STEER_MAX_PICKS 256
-#define STEER_SCOPE_V4 24 /* widest scope ever returned (design.md §6) */
+#define STEER_MAX_POLICY_POOLS 256 /* pools of one policy (the config's limit) */
+#define STEER_SCOPE_V4 24          /* widest scope ever returned (design.md §6) */
 #define STEER_SCOPE_V6 56
 
 typedef struct steer_builder steer_builder_t;
