@@ -232,12 +232,17 @@ static void put_time(buf_t *out, int64_t ms);
 /* One line per zone whose last write failed: pdnsutil exits 0 whatever
  * the backend says, so this is where a refused load-zone shows. */
 static void status_failure(void *ctx, const char *zone, const char *what, int64_t at,
-                           const char *reason)
+                           const char *reason, int64_t ok_at)
 {
     buf_t *out = ctx;
     buf_printf(out, "last failed write %s (%s) at ", zone, what);
     put_time(out, at * 1000);
-    buf_printf(out, " (%lld s ago): %s\n", (long long)((int64_t)time(NULL) - at), reason);
+    buf_printf(out, " (%lld s ago): %s", (long long)((int64_t)time(NULL) - at), reason);
+    if (ok_at) {
+        buf_puts(out, "; a later commit succeeded at ");
+        put_time(out, ok_at * 1000);
+    }
+    buf_putc(out, '\n');
 }
 
 /* One line on the probe: heartbeat age, plan generations, whether health

@@ -41,6 +41,7 @@ typedef struct {
     const char *what; /* static: "commit", "zone load", "write", ... */
     int64_t at;       /* seconds since the epoch */
     char *reason;
+    int64_t ok_at; /* a later commit of the zone succeeded at this time, or 0 */
 } write_fail_t;
 static write_fail_t *fails;
 static size_t nfails;
@@ -221,7 +222,7 @@ static void write_failed_locked(int64_t zone_id, const char *zone, const char *w
     if (nfails % 16 == 0)
         fails = mem_realloc_n(fails, nfails + 16, sizeof(*fails));
     fails[nfails++] =
-        (write_fail_t){zone_id, mem_strdup(zone), what, (int64_t)time(NULL), mem_strdup(reason)};
+        (write_fail_t){zone_id, mem_strdup(zone), what, (int64_t)time(NULL), mem_strdup(reason), 0};
 }
 
 void state_write_refused(int64_t zone_id, const char *what, int rc, const char *reason)
@@ -238,7 +239,7 @@ void state_write_failures_each(state_fail_fn fn, void *ctx)
 {
     pthread_mutex_lock(&writer_lock);
     for (size_t i = 0; i < nfails; i++)
-        fn(ctx, fails[i].zone, fails[i].what, fails[i].at, fails[i].reason);
+        fn(ctx, fails[i].zone, fails[i].what, fails[i].at, fails[i].reason, fails[i].ok_at);
     pthread_mutex_unlock(&writer_lock);
 }
 
@@ -292,6 +293,9 @@ int state_commit(const trx_t *trx, gs_err_t *err)
         goto out_apex;
     }
     rc = republish(trx->zone_id, err);
+    for (size_t i = 0; i < nfails; i++)
+        if (fails[i].zone_id == trx->zone_id)
+            fails[i].ok_at = (int64_t)time(NULL);
     log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
              trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
     free(apex);

@@ -41,11 +41,12 @@ void state_write_refused(int64_t zone_id, const char *what, int rc, const char *
 
 /* Calls `fn` for the last failed or refused write of each zone since
  * start-up: zone name, what it was ("write", "commit", "zone load",
- * "metadata"), time (seconds since the epoch) and reason. Under the writer
+ * "metadata"), time (seconds since the epoch), reason, and the time of a
+ * later successful commit of the zone (0: none since). Under the writer
  * lock; `fn` must not call back into state. A zone's entry goes with the
  * zone. */
 typedef void (*state_fail_fn)(void *ctx, const char *zone, const char *what, int64_t at,
-                              const char *reason);
+                              const char *reason, int64_t ok_at);
 void state_write_failures_each(state_fail_fn fn, void *ctx);
 
 typedef struct {

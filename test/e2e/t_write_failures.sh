@@ -127,6 +127,8 @@ gs_expect_eq "nothing changed after the refused commit" "8" "$(records)"
 
 out=$(pu backend-cmd remote "zone load w.test $GS_TMP/good.zone")
 gs_expect_contains "zone load through pdnsutil backend-cmd" "OK zone w.test. loaded from $GS_TMP/good.zone: 8 records" "$out"
+gs_expect_contains "status: the failure stays listed, with the later success" \
+    "; a later commit succeeded at " "$(gs_cli status | grep 'last failed write w.test.')"
 out=$(pu backend-cmd remote "zone load w.test good.zone")
 gs_expect_contains "through backend-cmd a relative path is refused" "is not an absolute path" "$out"
 

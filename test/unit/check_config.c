@@ -4,6 +4,7 @@
  * error texts themselves are pinned by test/config/invalid/. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,6 +358,47 @@ START_TEST(test_failed_load_keeps_cfg)
 }
 END_TEST
 
+/* cfg_load_all (start-up, reload and both checks) fails on a file the
+ * config names, after a clean cfg_load, and leaves the loaded config as it
+ * was; without such files it loads like cfg_load. */
+START_TEST(test_load_all_files)
+{
+    char path[] = "/tmp/gs-cfg.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "{\"settings\": {\"socket\": \"/other.sock\", \"geoip\": {\"database\": "
+                       "\"/nonexistent/gs-test.mmdb\"}}}\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    buf_t errors;
+    buf_init(&errors);
+    cfg_t probe;
+    cfg_defaults(&probe);
+    ck_assert_int_eq(cfg_load(path, &probe, &errors), 0); /* the file itself is valid */
+    cfg_free(&probe);
+    cfg_files_t files = {NULL, NULL};
+    ck_assert_int_eq(cfg_load_all(path, &cfg, &files, &errors), GS_ECONFIG);
+    ck_assert_ptr_nonnull(
+        strstr(errors.data, ": error: settings.geoip.database: /nonexistent/gs-test.mmdb"));
+    ck_assert_ptr_null(files.geo);
+    ck_assert_str_eq(cfg.socket, "/run/geosteer/backend.sock");
+    ck_assert_uint_eq(cfg.npools, 6);
+
+    /* The same file without the database: loads, replacing the config. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    text = "{\"settings\": {\"socket\": \"/other.sock\"}}\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    buf_reset(&errors);
+    ck_assert_int_eq(cfg_load_all(path, &cfg, NULL, &errors), 0);
+    ck_assert_str_eq(cfg.socket, "/other.sock");
+    ck_assert_uint_eq(cfg.npools, 0);
+    unlink(path);
+    buf_free(&errors);
+}
+END_TEST
+
 /* Settings-only configs still load, with no steering objects. */
 START_TEST(test_defaults_only)
 {
@@ -386,6 +428,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_policy_single_pool);
     tcase_add_test(tc, test_lookups);
     tcase_add_test(tc, test_failed_load_keeps_cfg);
+    tcase_add_test(tc, test_load_all_files);
     suite_add_tcase(s, tc);
     TCase *td = tcase_create("defaults");
     tcase_add_test(td, test_defaults_only);
