@@ -27,11 +27,10 @@
  * creation; a reader maps ids to entry indexes when it maps the file.
  *
  * Someone else truncating the file in place would make accesses to its
- * mapped pages fault (SIGBUS). Every mapping made here is guarded: the first
- * hstate_map or hstate_create installs a process-wide SIGBUS handler that
- * replaces a faulting state-file mapping with zero pages (the access then
- * reads zeros: UNKNOWN entries, heartbeat 0) and flags it; any other SIGBUS
- * goes to the previous disposition. The read path is unchanged (no check,
+ * mapped pages fault (SIGBUS). Every mapping made here is guarded
+ * (common/mapguard.h): a faulting state-file mapping is replaced with zero
+ * pages (the access then reads zeros: UNKNOWN entries, heartbeat 0) and
+ * flagged; any other SIGBUS goes to the previous disposition. The read path is unchanged (no check,
  * no system call); owners poll hstate_map_faulted / hstate_writer_check
  * about once a second and replace the mapping. A process using this module
  * must not block SIGBUS in threads that read state files.

@@ -5,13 +5,20 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "common/mapguard.h"
 #include "common/mem.h"
 
 struct geo_db {
     MMDB_s mmdb;
     char *path;
+    /* libmaxminddb maps the file shared: a file rewritten in place (cp over
+     * it) would fault every lookup past its new end. The mapping is guarded
+     * (common/mapguard.h): it then reads zeros, lookups find nothing, and
+     * geo_db_faulted tells the owner to reload. -1: not guarded. */
+    int guard;
     /* Where IPv4 addresses start in the tree: the record reached after 96
      * zero bits in an IPv6 database (fewer if the tree stops earlier), the
      * root in an IPv4 one. v4_type is an MMDB_RECORD_TYPE_* constant. */
@@ -233,6 +240,7 @@ int geo_db_open(const char *path, geo_db_t **out, gs_err_t *err)
 
     geo_db_t *db = mem_calloc(1, sizeof *db);
     db->path = mem_strdup(path);
+    db->guard = -1;
     int rc = MMDB_open(path, MMDB_MODE_MMAP, &db->mmdb);
     if (rc != MMDB_SUCCESS) {
         int code = GS_EINVAL;
@@ -247,6 +255,9 @@ int geo_db_open(const char *path, geo_db_t **out, gs_err_t *err)
         return code;
     }
 
+    /* Unguarded (all slots taken) it still works, as before. */
+    db->guard = mapguard_add((void *)(uintptr_t)db->mmdb.file_content, (size_t)db->mmdb.file_size,
+                             PROT_READ);
     const MMDB_metadata_s *md = &db->mmdb.metadata;
     if (md->binary_format_major_version != 2)
         rc = gs_err_set(err, GS_EINVAL, "%s: unsupported MaxMind DB format version %u.%u", path,
@@ -283,6 +294,7 @@ void geo_db_close(geo_db_t *db)
 {
     if (!db)
         return;
+    mapguard_del(db->guard);
     MMDB_close(&db->mmdb);
     dec_drop(db);
     free(db->path);
@@ -441,4 +453,9 @@ int geo_db_walk(const geo_db_t *db, int family, geo_walk_fn fn, void *ctx)
     MMDB_entry_s e = {.mmdb = &db->mmdb,
                       .offset = (uint32_t)(db->v4_rec - db->mmdb.metadata.node_count - 16)};
     return walk_rec(&w, db->v4_rec, db->v4_type, &e, db->v4_depth);
+}
+
+bool geo_db_faulted(const geo_db_t *db)
+{
+    return db && mapguard_faulted(db->guard);
 }

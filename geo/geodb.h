@@ -54,6 +54,11 @@ void geo_db_close(geo_db_t *db);
  * family or corrupt data.) */
 int geo_db_lookup(const geo_db_t *db, const struct sockaddr *sa, geo_result_t *out);
 
+/* True once the file was cut under the open database (rewritten in place
+ * instead of renamed into place): its mapping now reads zeros, lookups find
+ * nothing (never a crash), and the owner should open the file again. */
+bool geo_db_faulted(const geo_db_t *db);
+
 /* Fills `info` with borrowed metadata of `db`. */
 void geo_db_info(const geo_db_t *db, geo_db_info_t *info);
 

@@ -749,6 +749,43 @@ START_TEST(test_many_records)
 }
 END_TEST
 
+/* A database rewritten in place under an open handle (cp over it: the file
+ * is cut, then written): lookups past the new end would fault (SIGBUS) in
+ * libmaxminddb's shared mapping. They find nothing instead, and the handle
+ * says it faulted. */
+START_TEST(test_cut_under_open_db)
+{
+    char src[PATH_MAX], path[PATH_MAX];
+    build_fixture(tmp_dir, src, sizeof src);
+    path_in(path, sizeof path, tmp_dir, "cut.mmdb");
+    FILE *in = fopen(src, "rb"), *out = fopen(path, "wb");
+    ck_assert(in && out);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    geo_db_t *db;
+    gs_err_t err;
+    ck_assert_msg(geo_db_open(path, &db, &err) == 0, "%s", err.text);
+    ck_assert(!geo_db_faulted(db));
+    ck_assert_int_eq(truncate(path, 0), 0);
+    static const char *const addrs[] = {"1.1.1.1", "10.1.2.3", "192.0.2.1", "2001:db8::1",
+                                        "8.8.8.8"};
+    int found = 0;
+    for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+        struct sockaddr_storage ss;
+        geo_result_t r;
+        to_sockaddr(addrs[i], &ss);
+        found += geo_db_lookup(db, (struct sockaddr *)&ss, &r) == 0;
+    }
+    ck_assert_int_eq(found, 0);
+    ck_assert(geo_db_faulted(db));
+    geo_db_close(db);
+}
+END_TEST
+
 /* --- country table -------------------------------------------------------------- */
 
 START_TEST(test_countries)
@@ -831,6 +868,7 @@ static Suite *geo_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_info);
     tcase_add_loop_test(tc, test_refused, 0, sizeof damage_cases / sizeof damage_cases[0]);
+    tcase_add_test(tc, test_cut_under_open_db);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("geo_build_country_db");
