@@ -912,13 +912,13 @@ static void refuse(rb_conn_t *c, trx_op_t *op, const char *msg)
 static void take_op(rb_conn_t *c, trx_op_t *op, const char *method)
 {
     gs_err_t ge;
-    int rc = trx_add_take(&c->trx, op, &ge);
-    if (rc == 0) {
+    if (trx_add_take(&c->trx, op, &ge) == 0) {
         put_true(c);
         return;
     }
-    put_false_log(c, "%s: %s", method, ge.text);
-    state_write_refused(c->trx.zone_id, "write", rc, ge.text);
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s: %s", method, ge.text);
+    refuse_msg(c, msg);
 }
 
 static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)

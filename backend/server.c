@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,6 +35,11 @@ struct rb_server {
     conn_t *conns;
     unsigned nconns;
     bool stopping;
+    size_t budget;              /* opts.input_budget or RB_INPUT_BUDGET */
+    _Atomic size_t grown;       /* input buffer bytes over RB_INPUT_BASE, all connections */
+    pthread_mutex_t parse_lock; /* guards parse_bytes */
+    pthread_cond_t parse_cv;
+    size_t parse_bytes; /* bytes of the long lines being handled */
 };
 
 static int send_all(int fd, const char *p, size_t len)
@@ -51,40 +57,121 @@ static int send_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Reads requests until EOF, an I/O error or an over-long line. pdns sends
- * one request and waits, so the buffer holds at most one line in practice;
- * pipelined lines are still answered in order. */
+/* Waits until a line of `len` bytes may be handled: the long lines being
+ * handled hold at most RB_PARSE_BUDGET bytes together (one alone always
+ * may). Parsing costs up to ~20 bytes of memory per byte of JSON, so this
+ * bounds what many connections sending long lines at once can take. */
+static void parse_acquire(rb_server_t *srv, size_t len)
+{
+    pthread_mutex_lock(&srv->parse_lock);
+    while (srv->parse_bytes > 0 && srv->parse_bytes + len > RB_PARSE_BUDGET)
+        pthread_cond_wait(&srv->parse_cv, &srv->parse_lock);
+    srv->parse_bytes += len;
+    pthread_mutex_unlock(&srv->parse_lock);
+}
+
+static void parse_release(rb_server_t *srv, size_t len)
+{
+    pthread_mutex_lock(&srv->parse_lock);
+    srv->parse_bytes -= len;
+    pthread_cond_broadcast(&srv->parse_cv);
+    pthread_mutex_unlock(&srv->parse_lock);
+}
+
+/* After a refusal that closes the connection: tells the client that no
+ * more is coming (it reads the reply, then EOF) and discards what it still
+ * sends, until it stops for a second or 16 MiB were discarded. Closing a
+ * unix socket with unread input resets it, and the client would get
+ * ECONNRESET instead of the reply. Costs no memory, only the thread. */
+static void drain_input(int fd)
+{
+    char scratch[16384];
+    size_t total = 0;
+    struct pollfd p = {fd, POLLIN, 0};
+    shutdown(fd, SHUT_WR);
+    while (total < ((size_t)16 << 20) && poll(&p, 1, 1000) == 1) {
+        ssize_t n = read(fd, scratch, sizeof(scratch));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+}
+
+/* Grows a connection's input buffer to `want` bytes if the server's budget
+ * for grown input buffers allows it; false (nothing changed) otherwise. */
+static bool input_grow(rb_server_t *srv, char **in, size_t *cap, size_t want)
+{
+    size_t extra = want - *cap;
+    if (atomic_fetch_add(&srv->grown, extra) + extra > srv->budget) {
+        atomic_fetch_sub(&srv->grown, extra);
+        return false;
+    }
+    *in = mem_realloc_n(*in, want, 1);
+    *cap = want;
+    return true;
+}
+
+/* Reads requests until EOF, an I/O error, an over-long line or an exhausted
+ * input budget. pdns sends one request and waits, so the buffer holds at
+ * most one line in practice; pipelined lines are still answered in order.
+ * The buffer never holds more than RB_MAX_LINE + 1 bytes, so a line is
+ * refused at the same length however its bytes arrive; it shrinks back to
+ * RB_INPUT_BASE once empty. */
 static void *conn_main(void *arg)
 {
     conn_t *c = arg;
-    size_t cap = 64 * 1024, used = 0, start = 0;
+    rb_server_t *srv = c->srv;
+    size_t cap = RB_INPUT_BASE, used = 0, start = 0;
     char *in = mem_alloc(cap);
+    const char *refusal;
     for (;;) {
         char *nl;
         while ((nl = memchr(in + start, '\n', used - start))) {
             size_t len = (size_t)(nl - (in + start));
+            if (len > RB_MAX_LINE)
+                goto too_long;
+            bool big = len > RB_PARSE_SMALL;
+            if (big)
+                parse_acquire(srv, len);
             const buf_t *rep = rb_handle(c->rb, in + start, len);
+            if (big) {
+                parse_release(srv, len);
+                /* glibc keeps what a thread freed in that thread's arena:
+                 * without this, every connection that once parsed a long
+                 * line would keep up to ~20 MiB for good. */
+                malloc_trim(0);
+            }
             start += len + 1;
             if (send_all(c->fd, rep->data, rep->len) < 0)
                 goto out;
         }
         if (start == used) {
             start = used = 0;
+            if (cap > RB_INPUT_BASE) {
+                free(in);
+                in = mem_alloc(RB_INPUT_BASE);
+                atomic_fetch_sub(&srv->grown, cap - RB_INPUT_BASE);
+                cap = RB_INPUT_BASE;
+            }
         } else if (start > 0) {
             memmove(in, in + start, used - start);
             used -= start;
             start = 0;
         }
-        if (used > RB_MAX_LINE) {
-            LOG_RATELIMITED(LOG_WARNING, "server: request line over %d bytes, closing connection",
-                            RB_MAX_LINE);
-            const buf_t *rep = rb_error_reply(c->rb, "request line longer than 1048576 bytes");
-            send_all(c->fd, rep->data, rep->len);
-            goto out;
-        }
+        if (used > RB_MAX_LINE)
+            goto too_long;
         if (used == cap) {
-            cap *= 2;
-            in = mem_realloc_n(in, cap, 1);
+            size_t want = cap * 2 < RB_MAX_LINE + 1 ? cap * 2 : RB_MAX_LINE + 1;
+            if (!input_grow(srv, &in, &cap, want)) {
+                LOG_RATELIMITED(LOG_WARNING,
+                                "server: partial requests of all connections hold over %zu "
+                                "bytes, closing a connection",
+                                srv->budget);
+                refusal = "server busy: too many partly received long requests; retry";
+                goto refuse;
+            }
         }
         ssize_t n = read(c->fd, in + used, cap - used);
         if (n < 0 && errno == EINTR)
@@ -93,10 +180,26 @@ static void *conn_main(void *arg)
             break;
         used += (size_t)n;
     }
+    goto out;
+too_long:
+    LOG_RATELIMITED(LOG_WARNING, "server: request line over %d bytes, closing connection",
+                    RB_MAX_LINE);
+    refusal = "request line longer than 1048576 bytes";
+refuse:
+    /* The buffer goes back to the budget before the drain. */
+    free(in);
+    in = NULL;
+    atomic_fetch_sub(&srv->grown, cap - RB_INPUT_BASE);
+    cap = RB_INPUT_BASE;
+    {
+        const buf_t *rep = rb_error_reply(c->rb, refusal);
+        if (send_all(c->fd, rep->data, rep->len) == 0)
+            drain_input(c->fd);
+    }
 out:
     free(in);
+    atomic_fetch_sub(&srv->grown, cap - RB_INPUT_BASE);
     rb_conn_free(c->rb); /* aborts an open transaction before stop returns */
-    rb_server_t *srv = c->srv;
     pthread_mutex_lock(&srv->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -240,10 +343,13 @@ int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *e
     srv->opts = *opts;
     srv->path = mem_strdup(opts->socket_path);
     srv->opts.socket_path = srv->path;
+    srv->budget = opts->input_budget ? opts->input_budget : RB_INPUT_BUDGET;
     srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     srv->wake[0] = srv->wake[1] = -1;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->drained, NULL);
+    pthread_mutex_init(&srv->parse_lock, NULL);
+    pthread_cond_init(&srv->parse_cv, NULL);
     if (srv->listen_fd < 0) {
         rc = gs_err_set(err, -errno, "socket: %s", strerror(errno));
         goto fail;
@@ -280,6 +386,8 @@ fail:
     }
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->drained);
+    pthread_mutex_destroy(&srv->parse_lock);
+    pthread_cond_destroy(&srv->parse_cv);
     free(srv->path);
     free(srv);
     return rc;
@@ -305,6 +413,8 @@ void rb_server_stop(rb_server_t *srv)
     close(srv->wake[1]);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->drained);
+    pthread_mutex_destroy(&srv->parse_lock);
+    pthread_cond_destroy(&srv->parse_cv);
     free(srv->path);
     free(srv);
 }

@@ -3,7 +3,15 @@
  * applies them to the store and the served snapshot in one step. Owned by
  * its connection (pdns keys nothing else: trxid is a timestamp, not unique).
  * A transaction is "poisoned" by the first refused write; its commit is then
- * refused whole, so a zone is never left half-changed. */
+ * refused whole, so a zone is never left half-changed. A poisoned
+ * transaction keeps no pending changes (nothing of it can be committed).
+ *
+ * Size limits (all refusals poison): one transaction holds at most
+ * TRX_MAX_RECORDS records and TRX_MAX_BYTES accounted bytes; the open
+ * transactions of all connections together at most TRX_TOTAL_BYTES. A record
+ * is accounted as its name and content plus TRX_REC_COST, the bookkeeping
+ * measured per pending record (so the bytes follow the memory held: 200,000
+ * fed A records cost 137 bytes each in RSS, 28 of them name and content). */
 #ifndef GS_BACKEND_TRX_H
 #define GS_BACKEND_TRX_H
 
@@ -12,6 +20,12 @@
 #include <stdint.h>
 
 #include "backend/rr.h"
+#include "common/err.h"
+
+#define TRX_MAX_RECORDS 1000000
+#define TRX_MAX_BYTES ((size_t)256 << 20)
+#define TRX_TOTAL_BYTES ((size_t)512 << 20)
+#define TRX_REC_COST 112
 
 typedef struct {
     const rr_type_t *type;
@@ -35,18 +49,36 @@ typedef struct {
     char *poison; /* owned reason of the first refused write, or NULL */
     trx_op_t *ops;
     size_t nops, cap;
+    size_t records; /* accounted: records, or 1 for an op without any */
+    size_t bytes;   /* accounted bytes of the pending ops */
 } trx_t;
 
 /* Starts a transaction on `zone_id`, dropping any previous one. */
 void trx_begin(trx_t *t, int64_t zone_id, int64_t trxid, bool replace_all);
 
-/* Appends an operation; takes over its strings and records. */
-void trx_add_take(trx_t *t, trx_op_t *op);
+/* Appends an operation, taking over its strings and records. An op that
+ * would take the transaction (or all open transactions) over a size limit
+ * is refused: GS_ETOOBIG with the reason in `err`; the caller poisons the
+ * transaction (trx_poison, with the reason as it reports it). On a poisoned
+ * transaction the op is accepted and dropped (returns 0). `op` is left
+ * empty in every case. */
+int trx_add_take(trx_t *t, trx_op_t *op, gs_err_t *err);
 
-/* Records the first refusal reason (copied) unless one is already set. */
+/* Records the first refusal reason (copied) unless one is already set, and
+ * drops the pending changes. */
 void trx_poison(trx_t *t, const char *reason);
+
+/* Frees an op's strings and records and empties it. */
+void trx_op_free(trx_op_t *op);
 
 /* Drops all pending changes and ends the transaction. */
 void trx_clear(trx_t *t);
+
+/* Bytes accounted to the open transactions of every connection. */
+size_t trx_total_bytes(void);
+
+/* Replaces the limits (0: the default) for the transactions that follow;
+ * for tests, before any transaction is open. */
+void trx_set_limits(size_t max_records, size_t max_bytes, size_t total_bytes);
 
 #endif

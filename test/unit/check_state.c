@@ -234,9 +234,9 @@ START_TEST(test_commit_atomic)
     trx_t t = {0};
     trx_begin(&t, id, 1, false);
     trx_op_t op = op_new(false, "www.z.", "A", "192.0.2.1");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     op = op_new(false, "alias.z.", "CNAME", "www.z");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     ck_assert_int_eq(state_commit(&t, &err), 0);
     trx_clear(&t);
     ck_assert_uint_eq(zone_now(id)->nrecords, 4);
@@ -245,9 +245,9 @@ START_TEST(test_commit_atomic)
      * unrelated record that came first. */
     trx_begin(&t, id, 2, false);
     op = op_new(false, "other.z.", "A", "192.0.2.7");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     op = op_new(true, "www.z.", "CNAME", "alias.z");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     ck_assert_int_eq(state_commit(&t, &err), GS_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.text, "CNAME"));
     trx_clear(&t);
@@ -258,14 +258,14 @@ START_TEST(test_commit_atomic)
     /* Deleting the SOA is refused. */
     trx_begin(&t, id, 3, false);
     op = op_new(false, "z.", "SOA", NULL);
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     ck_assert_int_eq(state_commit(&t, &err), GS_ECONFLICT);
     trx_clear(&t);
 
     /* A poisoned transaction is refused whole. */
     trx_begin(&t, id, 4, false);
     op = op_new(false, "new.z.", "A", "192.0.2.8");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     trx_poison(&t, "bad record");
     ck_assert_int_eq(state_commit(&t, &err), GS_EINVAL);
     trx_clear(&t);
@@ -282,9 +282,9 @@ START_TEST(test_replace_all)
     trx_t t = {0};
     trx_begin(&t, id, 1, true);
     trx_op_t op = op_new(true, "z.", "SOA", "ns1.z hm.z 9 1 2 3 4");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     op = op_new(true, "a.z.", "A", "192.0.2.1");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     ck_assert_int_eq(state_commit(&t, &err), 0);
     trx_clear(&t);
     ck_assert_uint_eq(zone_now(id)->nrecords, 2);
@@ -293,7 +293,7 @@ START_TEST(test_replace_all)
     /* A full replacement without an SOA is refused and changes nothing. */
     trx_begin(&t, id, 2, true);
     op = op_new(true, "b.z.", "A", "192.0.2.2");
-    trx_add_take(&t, &op);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
     ck_assert_int_eq(state_commit(&t, &err), GS_ECONFLICT);
     trx_clear(&t);
     ck_assert_uint_eq(zone_now(id)->serial, 9);
@@ -320,6 +320,86 @@ START_TEST(test_metadata)
 }
 END_TEST
 
+/* Size limits of transactions: records and bytes per transaction, bytes of
+ * all open transactions; a refusal poisons the transaction and frees what it
+ * held, and the ops after it are dropped. */
+START_TEST(test_trx_limits)
+{
+    gs_err_t err;
+    trx_t a = {0}, b = {0};
+    trx_op_t op;
+    /* "x.z." + NUL, "192.0.2.1" + NUL, and the bookkeeping */
+    const size_t cost = 5 + 10 + TRX_REC_COST;
+
+    trx_set_limits(3, 0, 0);
+    trx_begin(&a, 1, 1, false);
+    for (int i = 0; i < 3; i++) {
+        op = op_new(true, "x.z.", "A", "192.0.2.1");
+        ck_assert_int_eq(trx_add_take(&a, &op, &err), 0);
+    }
+    ck_assert_uint_eq(trx_total_bytes(), 3 * cost);
+    op = op_new(true, "x.z.", "A", "192.0.2.1");
+    ck_assert_int_eq(trx_add_take(&a, &op, &err), GS_ETOOBIG);
+    ck_assert_ptr_null(op.name);
+    ck_assert_ptr_nonnull(strstr(err.text, "over 3 records"));
+    ck_assert_uint_eq(a.nops, 3);
+    trx_poison(&a, err.text); /* as rb does: the refusal poisons */
+    ck_assert_str_eq(a.poison, err.text);
+    ck_assert_uint_eq(a.nops, 0);
+    ck_assert_uint_eq(trx_total_bytes(), 0);
+    op = op_new(true, "x.z.", "A", "192.0.2.1");
+    ck_assert_int_eq(trx_add_take(&a, &op, &err), 0); /* accepted, dropped */
+    ck_assert_uint_eq(a.nops, 0);
+    trx_clear(&a);
+
+    /* An op without records (a replaceRRSet deleting an rrset) counts one. */
+    trx_begin(&a, 1, 2, false);
+    for (int i = 0; i < 3; i++) {
+        op = op_new(false, "x.z.", "A", NULL);
+        ck_assert_int_eq(trx_add_take(&a, &op, &err), 0);
+    }
+    op = op_new(false, "x.z.", "A", NULL);
+    ck_assert_int_eq(trx_add_take(&a, &op, &err), GS_ETOOBIG);
+    trx_clear(&a);
+
+    trx_set_limits(0, 2 * cost, 0);
+    trx_begin(&a, 1, 3, false);
+    for (int i = 0; i < 2; i++) {
+        op = op_new(true, "x.z.", "A", "192.0.2.1");
+        ck_assert_int_eq(trx_add_take(&a, &op, &err), 0);
+    }
+    op = op_new(true, "x.z.", "A", "192.0.2.1");
+    ck_assert_int_eq(trx_add_take(&a, &op, &err), GS_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err.text, "bytes of records (the limit per transaction)"));
+    trx_clear(&a);
+
+    /* The budget of all open transactions: b is refused while a holds most. */
+    trx_set_limits(0, 0, 3 * cost);
+    trx_begin(&a, 1, 4, false);
+    trx_begin(&b, 1, 5, false);
+    for (int i = 0; i < 2; i++) {
+        op = op_new(true, "x.z.", "A", "192.0.2.1");
+        ck_assert_int_eq(trx_add_take(&a, &op, &err), 0);
+    }
+    op = op_new(true, "x.z.", "A", "192.0.2.1");
+    ck_assert_int_eq(trx_add_take(&b, &op, &err), 0);
+    op = op_new(true, "x.z.", "A", "192.0.2.1");
+    ck_assert_int_eq(trx_add_take(&b, &op, &err), GS_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err.text, "all connections"));
+    ck_assert_uint_eq(trx_total_bytes(), 3 * cost);
+    trx_poison(&b, err.text);
+    ck_assert_uint_eq(trx_total_bytes(), 2 * cost);
+    trx_clear(&b);
+    trx_begin(&b, 1, 6, false);
+    op = op_new(true, "x.z.", "A", "192.0.2.1");
+    ck_assert_int_eq(trx_add_take(&b, &op, &err), 0);
+    trx_clear(&a);
+    trx_clear(&b);
+    ck_assert_uint_eq(trx_total_bytes(), 0);
+    trx_set_limits(0, 0, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("state");
@@ -333,6 +413,7 @@ int main(void)
     tcase_add_test(tc, test_commit_atomic);
     tcase_add_test(tc, test_replace_all);
     tcase_add_test(tc, test_metadata);
+    tcase_add_test(tc, test_trx_limits);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
