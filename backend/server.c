@@ -140,8 +140,10 @@ static void *conn_main(void *arg)
                 parse_release(srv, len);
                 /* glibc keeps what a thread freed in that thread's arena:
                  * without this, every connection that once parsed a long
-                 * line would keep up to ~20 MiB for good. */
-                malloc_trim(0);
+                 * line would keep up to ~20 MiB for good. Only for lines
+                 * past the base buffer: a trim walks every arena. */
+                if (len > RB_INPUT_BASE)
+                    malloc_trim(0);
             }
             start += len + 1;
             if (send_all(c->fd, rep->data, rep->len) < 0)
