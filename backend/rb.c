@@ -730,6 +730,25 @@ typedef struct {
     bool auth;
 } view_rec_t;
 
+/* Applies pending op `o` to the records `v` (count *cnt, room *cap) of its
+ * name: a replaceRRSet drops its type first, a feedRecord adds. */
+static view_rec_t *view_apply(view_rec_t *v, size_t *cnt, size_t *cap, const trx_op_t *o)
+{
+    if (!o->feed) {
+        size_t keep = 0;
+        for (size_t k = 0; k < *cnt; k++)
+            if (v[k].type != o->type)
+                v[keep++] = v[k];
+        *cnt = keep;
+    }
+    for (size_t k = 0; k < o->nrecs; k++) {
+        if (*cnt == *cap)
+            v = mem_realloc_n(v, *cap *= 2, sizeof(*v));
+        v[(*cnt)++] = (view_rec_t){o->recs[k].type, o->recs[k].content, o->recs[k].ttl, true};
+    }
+    return v;
+}
+
 /* Returns (owned array, count in *n) the records `name` (canonical) of zone
  * `z` would hold after the connection's pending operations and then `extra`
  * (may be NULL): the snapshot's records unless the transaction replaces the
@@ -748,23 +767,13 @@ static view_rec_t *name_view(const rb_conn_t *c, const zone_t *z, const char *na
             v[cnt++] = (view_rec_t){r->type, r->content, r->ttl, r->auth};
         }
     }
-    for (size_t i = 0; i <= c->trx.nops; i++) {
-        const trx_op_t *o = i < c->trx.nops ? &c->trx.ops[i] : extra;
-        if (!o || strcmp(o->name, name) != 0)
-            continue;
-        if (!o->feed) {
-            size_t keep = 0;
-            for (size_t k = 0; k < cnt; k++)
-                if (v[k].type != o->type)
-                    v[keep++] = v[k];
-            cnt = keep;
-        }
-        for (size_t k = 0; k < o->nrecs; k++) {
-            if (cnt == cap)
-                v = mem_realloc_n(v, cap *= 2, sizeof(*v));
-            v[cnt++] = (view_rec_t){o->recs[k].type, o->recs[k].content, o->recs[k].ttl, true};
-        }
-    }
+    /* The pending ops on this name come from the transaction's name index:
+     * a transaction of many replaceRRSets stays linear. */
+    for (size_t i = trx_next_on(&c->trx, name, SIZE_MAX); i != SIZE_MAX;
+         i = trx_next_on(&c->trx, name, i))
+        v = view_apply(v, &cnt, &cap, &c->trx.ops[i]);
+    if (extra && strcmp(extra->name, name) == 0)
+        v = view_apply(v, &cnt, &cap, extra);
     *n = cnt;
     return v;
 }

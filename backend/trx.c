@@ -36,6 +36,55 @@ static size_t op_bytes(const trx_op_t *op)
     return n;
 }
 
+#define NONE UINT32_MAX
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Appends op `k` to the chain of its bucket. */
+static void index_add(trx_t *t, size_t k)
+{
+    size_t b = name_hash(t->ops[k].name) & (t->nbuckets - 1);
+    t->next[k] = NONE;
+    if (t->head[b] == NONE)
+        t->head[b] = (uint32_t)k;
+    else
+        t->next[t->tail[b]] = (uint32_t)k;
+    t->tail[b] = (uint32_t)k;
+}
+
+/* Makes room in the index for op `k` (the next one): the buckets grow with
+ * the ops and every chain is rebuilt in arrival order. */
+static void index_grow(trx_t *t, size_t k)
+{
+    if (k < t->nbuckets)
+        return;
+    t->nbuckets = t->nbuckets ? t->nbuckets * 2 : 64;
+    free(t->head);
+    free(t->tail);
+    t->head = mem_alloc(t->nbuckets * sizeof(*t->head));
+    t->tail = mem_alloc(t->nbuckets * sizeof(*t->tail));
+    memset(t->head, 0xff, t->nbuckets * sizeof(*t->head));
+    t->next = mem_realloc_n(t->next, t->nbuckets, sizeof(*t->next));
+    for (size_t i = 0; i < k; i++)
+        index_add(t, i);
+}
+
+size_t trx_next_on(const trx_t *t, const char *name, size_t i)
+{
+    if (!t->nops)
+        return SIZE_MAX;
+    uint32_t j = i == SIZE_MAX ? t->head[name_hash(name) & (t->nbuckets - 1)] : t->next[i];
+    while (j != NONE && strcmp(t->ops[j].name, name) != 0)
+        j = t->next[j];
+    return j == NONE ? SIZE_MAX : j;
+}
+
 void trx_op_free(trx_op_t *op)
 {
     for (size_t k = 0; k < op->nrecs; k++)
@@ -51,8 +100,12 @@ static void drop_ops(trx_t *t)
     for (size_t i = 0; i < t->nops; i++)
         trx_op_free(&t->ops[i]);
     free(t->ops);
+    free(t->head);
+    free(t->tail);
+    free(t->next);
     t->ops = NULL;
-    t->nops = t->cap = 0;
+    t->head = t->tail = t->next = NULL;
+    t->nops = t->cap = t->nbuckets = 0;
     atomic_fetch_sub(&total_bytes, t->bytes);
     /* glibc keeps what a thread freed in its arena; a big transaction's
      * memory goes back to the system at once. */
@@ -107,7 +160,9 @@ int trx_add_take(trx_t *t, trx_op_t *op, gs_err_t *err)
         t->cap = t->cap ? t->cap * 2 : 16;
         t->ops = mem_realloc_n(t->ops, t->cap, sizeof(*t->ops));
     }
-    t->ops[t->nops++] = *op;
+    index_grow(t, t->nops);
+    t->ops[t->nops] = *op;
+    index_add(t, t->nops++);
     memset(op, 0, sizeof(*op));
     return 0;
 }

@@ -269,5 +269,37 @@ def check_trx():
     c.close()
 
 
+def check_rrsets():
+    """400,000 replaceRRSets in one transaction stay linear: each write is
+    checked against the pending changes of its own name only (a scan of all
+    of them made this quadratic: about 320 s). Generous bound: 150 s."""
+    n, bound = 400000, 150
+    c = Conn(timeout=bound)
+    if c.call("startTransaction", domain="lim.test.", domain_id=-1, trxid=2) != {"result": True}:
+        fail("startTransaction refused")
+
+    def feed():
+        for i in range(0, n, 1000):
+            c.send("".join(
+                '{"method":"replaceRRSet","parameters":{"trxid":2,"qname":"r%d.lim.test.","qtype":"A",'
+                '"rrset":[{"qname":"r%d.lim.test.","qtype":"A","content":"192.0.2.1","ttl":60}]}}\n'
+                % (k, k) for k in range(i, i + 1000)).encode())
+
+    t0 = time.time()
+    sender = threading.Thread(target=feed, daemon=True)
+    sender.start()
+    for k in range(n):
+        r = c.reply()
+        if r != {"result": True}:
+            fail("replaceRRSet %d refused: %r" % (k + 1, r))
+        if k % 1000 == 0 and time.time() - t0 > bound:
+            fail("only %d of %d replaceRRSets answered in %d s" % (k, n, bound))
+    ok("%d replaceRRSets in one transaction answered in %.1f s (bound %d s)"
+       % (n, time.time() - t0, bound))
+    if c.call("abortTransaction", trxid=2) != {"result": True}:
+        fail("abortTransaction refused")
+    c.close()
+
+
 {"lines": check_lines, "partial": check_partial, "parse": check_parse,
- "trx": check_trx}[CHECK]()
+ "trx": check_trx, "rrsets": check_rrsets}[CHECK]()
