@@ -64,6 +64,12 @@ void rb_conn_free(rb_conn_t *c)
     free(c);
 }
 
+void rb_conn_trim(rb_conn_t *c)
+{
+    if (c->out.cap > RB_REPLY_KEEP)
+        buf_free(&c->out); /* buf_free leaves an empty, reusable buffer */
+}
+
 /* ---- reply helpers ---------------------------------------------------- */
 
 static void put_false_log(rb_conn_t *c, const char *fmt, ...) GS_PRINTF(2, 3);

@@ -27,6 +27,12 @@ void rb_conn_free(rb_conn_t *c);
  * the reply, borrowed from the connection until the next call. */
 const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len);
 
+/* Releases the reply buffer once a reply (a `list` of a big zone, say) made
+ * it larger than RB_REPLY_KEEP, so that idle connections do not each keep
+ * their largest reply. Call after the reply was sent. */
+#define RB_REPLY_KEEP (256 * 1024)
+void rb_conn_trim(rb_conn_t *c);
+
 /* Writes an error reply for input that is not a request line at all (used
  * by the server for over-long lines) and returns it, borrowed. */
 const buf_t *rb_error_reply(rb_conn_t *c, const char *msg);

@@ -148,6 +148,7 @@ static void *conn_main(void *arg)
             start += len + 1;
             if (send_all(c->fd, rep->data, rep->len) < 0)
                 goto out;
+            rb_conn_trim(c->rb);
         }
         if (start == used) {
             start = used = 0;

@@ -584,8 +584,6 @@ static int conflict_row(store_t *st, const char *sql, int64_t id, const char *na
     sqlite3_bind_int64(*stmt, 1, id);
     if (name)
         sqlite3_bind_text(*stmt, 2, name, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(*stmt, 2);
     rc = sqlite3_step(*stmt);
     if (rc == SQLITE_ROW)
         return rc;
@@ -593,16 +591,26 @@ static int conflict_row(store_t *st, const char *sql, int64_t id, const char *na
     return rc == SQLITE_DONE ? 0 : sql_err(st, err, "check zone");
 }
 
+/* The conflict queries, over the zone (NAME_FILTER "") or one name: a
+ * separate text per case, since `(?2 IS NULL OR name=?2)` keeps SQLite from
+ * using records_by_name and made a commit of n names cost n scans of the
+ * zone. */
+#define CNAME_CONFLICT(NAME_FILTER)                                                                \
+    "SELECT name, SUM(type='CNAME' OR (type='LUA' AND upper(substr(content,1,6))='CNAME ')) "      \
+    "AS c, COUNT(*) FROM records WHERE zone_id=?1" NAME_FILTER " GROUP BY name "                   \
+    "HAVING c >= 1 AND COUNT(*) > 1 LIMIT 1"
+#define LUA_STATIC_CONFLICT(NAME_FILTER)                                                           \
+    "SELECT l.name, r.type FROM records l JOIN records r ON "                                      \
+    "r.zone_id=l.zone_id AND r.name=l.name AND r.type<>'LUA' AND "                                 \
+    "upper(substr(l.content,1,length(r.type)+1))=upper(r.type)||' ' WHERE "                        \
+    "l.zone_id=?1 AND l.type='LUA'" NAME_FILTER " LIMIT 1"
+
 int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_err_t *err)
 {
     sqlite3_stmt *stmt;
     /* A LUA record that produces a CNAME counts as a CNAME. */
-    int rc = conflict_row(
-        st,
-        "SELECT name, SUM(type='CNAME' OR (type='LUA' AND upper(substr(content,1,6))='CNAME ')) "
-        "AS c, COUNT(*) FROM records WHERE zone_id=?1 AND (?2 IS NULL OR name=?2) GROUP BY name "
-        "HAVING c >= 1 AND COUNT(*) > 1 LIMIT 1",
-        id, name, &stmt, err);
+    int rc = conflict_row(st, name ? CNAME_CONFLICT(" AND name=?2") : CNAME_CONFLICT(""), id, name,
+                          &stmt, err);
     if (rc == SQLITE_ROW) {
         int64_t c = sqlite3_column_int64(stmt, 1);
         rc = gs_err_set(err, GS_ECONFLICT,
@@ -615,11 +623,7 @@ int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_
         return rc;
     /* A static record of the type a LUA record at the same name answers:
      * which one would be served is undefined, so neither is accepted. */
-    rc = conflict_row(st,
-                      "SELECT l.name, r.type FROM records l JOIN records r ON "
-                      "r.zone_id=l.zone_id AND r.name=l.name AND r.type<>'LUA' AND "
-                      "upper(substr(l.content,1,length(r.type)+1))=upper(r.type)||' ' WHERE "
-                      "l.zone_id=?1 AND l.type='LUA' AND (?2 IS NULL OR l.name=?2) LIMIT 1",
+    rc = conflict_row(st, name ? LUA_STATIC_CONFLICT(" AND l.name=?2") : LUA_STATIC_CONFLICT(""),
                       id, name, &stmt, err);
     if (rc == SQLITE_ROW) {
         rc = gs_err_set(err, GS_ECONFLICT,
