@@ -282,56 +282,10 @@ START_TEST(test_health)
 }
 END_TEST
 
-/* The scope rule as a property (issue 10, point 1): over programs covering
- * every construct and a steer() of every policy type, and clients of both
- * families (ECS sources and ECS /0 decided on a resolver), any answer given
- * at scope 0 must be the answer of every client. */
-static const char *const property_programs[] = {
-    "A \"'192.0.2.9'\"",
-    "A \"all({'192.0.2.1', '192.0.2.2'})\"",
-    "A \"pickrandom({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
-    "A \"pickrandomsample(2, {'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
-    "A \"pickwrandom({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
-    "A \"pickhashed({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
-    "A \"pickhashed({'192.0.2.1'})\"",
-    "A \"pickwhashed({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
-    "A \"pickchashed({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
-    "A \"pickclosest({'192.0.2.10', '198.51.100.10'})\"",
-    "A \"view({{{'10.0.0.0/8'}, {'10.10.10.10'}}, {{'192.168.0.0/16'}, {'192.168.1.10'}}, "
-    "{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"",
-    "A \"view({{{'192.168.0.0/16'}, {'192.168.1.54'}}, {{'0.0.0.0/0'}, {'192.0.2.1'}}})\"",
-    "A \"view({{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"",
-    "A \"view({{{'2001:db8:1::/48'}, {'192.0.2.1'}}, {{'::/0'}, {'192.0.2.2'}}})\"",
-    "A \";if netmask({'10.0.0.0/8'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
-    "A \";if netmask({'2001:db8::/32'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
-    "A \";if netmask({'0.0.0.0/0'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
-    "A \";if not netmask({'::/0'}) then return '192.0.2.1' end\"",
-    "A \";if country('DE') then return '192.0.2.1' elseif continent('NA') then return "
-    "'192.0.2.2' else return '192.0.2.3' end\"",
-    "A \";if region('BY') then return '192.0.2.1' else return '192.0.2.3' end\"",
-    "A \";if asnum(64500) then return '192.0.2.1' else return '192.0.2.3' end\"",
-    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\"",
-    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'}, {selector='hashed'})\"",
-    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'}, {selector='pickclosest'})\"",
-    "A \"ifportup(5481, {'127.0.1.250'}, {backupSelector='empty'})\"",
-    "A \"ifurlup('http://x.example/', {{'127.0.1.3'}, {'127.0.1.6'}}, {backupSelector='all'})\"",
-    "A \"steer('all')\"",
-    "A \"steer('random')\"",
-    "A \"steer('weighted')\"",
-    "A \"steer('hashed')\"",
-    "A \"steer('chash')\"",
-    "A \"steer('failover')\"",
-    "A \"steer('multivalue')\"",
-    "A \"steer('geo4')\"",
-    "A \"steer('geo6')\"",
-    "A \"steer('geocc')\"",
-    "A \"steer('proximity')\"",
-    "A \"steer('empty')\"",
-    "A \";if netmask({'10.0.0.0/8'}) then return steer('geo6') else return steer('all') end\"",
-};
-
-/* A database with DE and US networks of both families. */
-static geo_db_t *property_db(char *path)
+/* A database with DE (Frankfurt) and US (New York) networks of both
+ * families: 10.8.0.0/13 and 192.0.2.0/24 DE, 10.16.0.0/12 and
+ * 198.51.100.0/24 US, 2001:db8:100::/40 DE, 2001:db8:200::/40 US. */
+static geo_db_t *fixture_db(char *path)
 {
     close(mkstemp(path));
     mmdbw_t *w = mmdbw_new();
@@ -383,6 +337,54 @@ static geo_db_t *property_db(char *path)
     ck_assert_int_eq(geo_db_open(path, &db, &err), 0);
     return db;
 }
+
+/* The scope rule as a property (issue 10, point 1): over programs covering
+ * every construct and a steer() of every policy type, and clients of both
+ * families (ECS sources and ECS /0 decided on a resolver), any answer given
+ * at scope 0 must be the answer of every client. */
+static const char *const property_programs[] = {
+    "A \"'192.0.2.9'\"",
+    "A \"all({'192.0.2.1', '192.0.2.2'})\"",
+    "A \"pickrandom({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
+    "A \"pickrandomsample(2, {'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
+    "A \"pickwrandom({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
+    "A \"pickhashed({'192.0.2.1', '192.0.2.2', '192.0.2.3'})\"",
+    "A \"pickhashed({'192.0.2.1'})\"",
+    "A \"pickwhashed({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
+    "A \"pickchashed({{1, '192.0.2.1'}, {3, '192.0.2.2'}})\"",
+    "A \"pickclosest({'192.0.2.10', '198.51.100.10'})\"",
+    "A \"view({{{'10.0.0.0/8'}, {'10.10.10.10'}}, {{'192.168.0.0/16'}, {'192.168.1.10'}}, "
+    "{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"",
+    "A \"view({{{'192.168.0.0/16'}, {'192.168.1.54'}}, {{'0.0.0.0/0'}, {'192.0.2.1'}}})\"",
+    "A \"view({{{'0.0.0.0/0', '::/0'}, {'192.0.2.80'}}})\"",
+    "A \"view({{{'2001:db8:1::/48'}, {'192.0.2.1'}}, {{'::/0'}, {'192.0.2.2'}}})\"",
+    "A \";if netmask({'10.0.0.0/8'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
+    "A \";if netmask({'2001:db8::/32'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
+    "A \";if netmask({'0.0.0.0/0'}) then return '192.0.2.1' else return '192.0.2.2' end\"",
+    "A \";if not netmask({'::/0'}) then return '192.0.2.1' end\"",
+    "A \";if country('DE') then return '192.0.2.1' elseif continent('NA') then return "
+    "'192.0.2.2' else return '192.0.2.3' end\"",
+    "A \";if region('BY') then return '192.0.2.1' else return '192.0.2.3' end\"",
+    "A \";if asnum(64500) then return '192.0.2.1' else return '192.0.2.3' end\"",
+    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\"",
+    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'}, {selector='hashed'})\"",
+    "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'}, {selector='pickclosest'})\"",
+    "A \"ifportup(5481, {'127.0.1.250'}, {backupSelector='empty'})\"",
+    "A \"ifurlup('http://x.example/', {{'127.0.1.3'}, {'127.0.1.6'}}, {backupSelector='all'})\"",
+    "A \"steer('all')\"",
+    "A \"steer('random')\"",
+    "A \"steer('weighted')\"",
+    "A \"steer('hashed')\"",
+    "A \"steer('chash')\"",
+    "A \"steer('failover')\"",
+    "A \"steer('multivalue')\"",
+    "A \"steer('geo4')\"",
+    "A \"steer('geo6')\"",
+    "A \"steer('geocc')\"",
+    "A \"steer('proximity')\"",
+    "A \"steer('empty')\"",
+    "A \";if netmask({'10.0.0.0/8'}) then return steer('geo6') else return steer('all') end\"",
+};
 
 /* One policy of every type over endpoints a (192.0.2.1), b (.2), c (.3). */
 static steer_t *property_engine(const geo_db_t *db)
@@ -470,7 +472,7 @@ static int prop_check_state(const void *ctx, uint64_t id)
 START_TEST(test_scope_property)
 {
     char path[] = "/tmp/gs-luaeval-prop.XXXXXX";
-    geo_db_t *db = property_db(path);
+    geo_db_t *db = fixture_db(path);
     steer_t *st = property_engine(db);
     /* Clients: ECS sources of both families inside and outside every
      * network above, a spread over the address space, and ECS /0 from
@@ -561,47 +563,11 @@ START_TEST(test_scope_property)
 }
 END_TEST
 
-/* country/continent/pickclosest over a database with 10.8.0.0/13 in DE
- * (Frankfurt) and 10.16.0.0/12 in the US (New York). */
+/* country/continent/pickclosest over fixture_db. */
 START_TEST(test_geo)
 {
     char path[] = "/tmp/gs-luaeval.XXXXXX";
-    close(mkstemp(path));
-    mmdbw_t *w = mmdbw_new();
-    const struct {
-        uint32_t lo, hi;
-        const char *cc, *cont;
-        double lat, lon;
-    } nets[] = {{0x0A080000u, 0x0A0FFFFFu, "DE", "EU", 50.1, 8.7},
-                {0x0A100000u, 0x0A1FFFFFu, "US", "NA", 40.7, -74.0},
-                {0xC0000200u, 0xC00002FFu, "DE", "EU", 50.1, 8.7},
-                {0xC6336400u, 0xC63364FFu, "US", "NA", 40.7, -74.0}};
-    for (size_t i = 0; i < 4; i++) {
-        mmdbw_buf_t rec = {0};
-        mmdbw_put_map(&rec, 3);
-        mmdbw_put_str(&rec, "continent");
-        mmdbw_put_map(&rec, 1);
-        mmdbw_put_str(&rec, "code");
-        mmdbw_put_str(&rec, nets[i].cont);
-        mmdbw_put_str(&rec, "country");
-        mmdbw_put_map(&rec, 1);
-        mmdbw_put_str(&rec, "iso_code");
-        mmdbw_put_str(&rec, nets[i].cc);
-        mmdbw_put_str(&rec, "location");
-        mmdbw_put_map(&rec, 2);
-        mmdbw_put_str(&rec, "latitude");
-        mmdbw_put_double(&rec, nets[i].lat);
-        mmdbw_put_str(&rec, "longitude");
-        mmdbw_put_double(&rec, nets[i].lon);
-        mmdbw_insert_range4(w, nets[i].lo, nets[i].hi, mmdbw_data(w, rec.data, rec.len));
-        mmdbw_buf_free(&rec);
-    }
-    mmdbw_meta_t meta = {.database_type = "GeoSteer-Test", .description = "unit test"};
-    gs_err_t err;
-    ck_assert_int_eq(mmdbw_write(w, path, &meta, NULL, &err), 0);
-    mmdbw_free(w);
-    geo_db_t *db;
-    ck_assert_int_eq(geo_db_open(path, &db, &err), 0);
+    geo_db_t *db = fixture_db(path);
 
     luac_prog_t *p = prog("A \";if country('DE') then return '192.0.2.1' elseif "
                           "continent({'NA', 'SA'}) then return '198.51.100.1' else return "
