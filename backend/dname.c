@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "common/hash.h"
+
 int dname_canon(const char *in, size_t len, bool dot_optional, char *out, gs_err_t *err)
 {
     if (len == 0)
@@ -103,21 +105,18 @@ int dname_parent(const char *name, size_t len)
 
 uint32_t dname_lower_hash(char *dst, const char *src, size_t len)
 {
-    uint32_t h = 2166136261u;
+    uint32_t h = GS_FNV32_BASIS;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)src[i];
         if (c >= 'A' && c <= 'Z')
             c += 32;
         dst[i] = (char)c;
-        h = (h ^ c) * 16777619u;
+        h = gs_fnv32_step(h, c);
     }
     return h;
 }
 
 uint32_t dname_hash(const char *name, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 16777619u;
-    return h;
+    return gs_fnv32(name, len);
 }

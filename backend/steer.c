@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "geo/geotree.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -84,10 +85,7 @@ struct steer_builder {
 
 static uint64_t name_hash(const char *name, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
-    return h;
+    return gs_fnv64(name, len);
 }
 
 static char **dup_strv(const char *const *v, size_t n)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/mem.h"
 
 /* Transactions holding this much are trimmed from the heap when dropped. */
@@ -40,10 +41,7 @@ static size_t op_bytes(const trx_op_t *op)
 
 static uint32_t name_hash(const char *s)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return gs_fnv32(s, strlen(s));
 }
 
 /* Appends op `k` to the chain of its bucket. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/mem.h"
 
 /* Addresses are handled as one 128-bit integer; gcc and clang both have it
@@ -212,10 +213,7 @@ void mmdbw_free(mmdbw_t *w)
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
+    return gs_fnv64(p, n);
 }
 
 static size_t rec_len(const mmdbw_t *w, uint32_t id)
