@@ -505,9 +505,7 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
                        admin_name(steer_admin_get(&adm, eps[i])), np > 1 ? " pool " : "",
                        np > 1 ? steer_pool_name(st, pools[k]) : "");
     }
-    unsigned bit = rec->dyn_type->code == 1    ? STEER_QT_A
-                   : rec->dyn_type->code == 28 ? STEER_QT_AAAA
-                                               : STEER_QT_CNAME;
+    unsigned bit = steer_qt_bit(rec->dyn_type->code);
     for (uint16_t k = 0; k < d.n; k++) {
         size_t nv;
         const char *const *vals = steer_endpoint_values(st, d.picks[k], bit, &nv);

@@ -480,7 +480,7 @@ static bool weighted_list(ctx_t *x, const val_t *v, luac_set_t *out)
 /* addrs or {set1, set2, ...} for if*up: one or several sets. */
 static bool address_sets(ctx_t *x, const val_t *v, luac_sel_t *s)
 {
-    if (x->qtype != 1 && x->qtype != 28) {
+    if (x->qtype != RR_TYPE_A && x->qtype != RR_TYPE_AAAA) {
         fail(x, v->pos, "health-checked selection answers addresses: use it in A or AAAA records");
         return false;
     }
@@ -905,7 +905,7 @@ static bool selection(ctx_t *x, luac_sel_t *s)
         return want_args(x, pos, fn, na, 1, 1) && one_set(x, s) &&
                value_list(x, a[0], &s->sets[0], false);
     case LUAC_PICKCLOSEST:
-        if (x->qtype != 1 && x->qtype != 28)
+        if (x->qtype != RR_TYPE_A && x->qtype != RR_TYPE_AAAA)
             return fail(x, pos, "pickclosest() answers addresses: use it in A or AAAA records"),
                    false;
         return want_args(x, pos, fn, na, 1, 1) && one_set(x, s) &&
@@ -1196,7 +1196,8 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err)
 {
     *out = NULL;
     const rr_type_t *t = rr_lua_qtype(content);
-    if (!t || (t->code != 1 && t->code != 28 && t->code != 5 && t->code != 16))
+    if (!t || (t->code != RR_TYPE_A && t->code != RR_TYPE_AAAA && t->code != RR_TYPE_CNAME &&
+               t->code != RR_TYPE_TXT))
         return gs_err_set(err, GS_EINVAL,
                           "LUA: content must be '<TYPE> \"<code>\"' with TYPE A, AAAA, CNAME or "
                           "TXT");

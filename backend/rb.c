@@ -237,11 +237,6 @@ static void put_dyn_rec(buf_t *out, const zone_t *z, const zone_node_t *node, co
     buf_putc(out, '}');
 }
 
-static unsigned qt_bit(const rr_type_t *t)
-{
-    return t->code == 1 ? STEER_QT_A : t->code == 28 ? STEER_QT_AAAA : STEER_QT_CNAME;
-}
-
 /* Appends the records of a steering decision: each picked endpoint's values
  * of type `t`. Returns how many. */
 static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const zone_node_t *node,
@@ -250,7 +245,8 @@ static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const
     size_t added = 0;
     for (uint16_t k = 0; k < d->n; k++) {
         size_t nv;
-        const char *const *vals = steer_endpoint_values(st, d->picks[k], qt_bit(t), &nv);
+        const char *const *vals =
+            steer_endpoint_values(st, d->picks[k], steer_qt_bit(t->code), &nv);
         for (size_t v = 0; v < nv; v++, added++) {
             if (emitted + added)
                 buf_putc(out, ',');
@@ -669,7 +665,7 @@ static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr,
                  t->name, op->name, op->type->name);
         return GS_EINVAL;
     }
-    if (t->code == 6 && (size_t)n != z->name_len) {
+    if (t->code == RR_TYPE_SOA && (size_t)n != z->name_len) {
         snprintf(msg, msgsz, "%s: %s: SOA records are only allowed at the zone apex %s", method,
                  name, z->name);
         return GS_EINVAL;
@@ -805,8 +801,8 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
                     clash = dt;
             t = rr_lua_qtype(v[k].content); /* a LUA CNAME is a CNAME */
         }
-        cnames += t && t->code == 5;
-        soas += t && t->code == 6;
+        cnames += t && t->code == RR_TYPE_CNAME;
+        soas += t && t->code == RR_TYPE_SOA;
     }
     free(v);
     if (clash) {
@@ -826,7 +822,7 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
         snprintf(msg, msgsz, "replaceRRSet: %s: more than one CNAME record at this name", op->name);
         return GS_ECONFLICT;
     }
-    if (strcmp(op->name, z->name) == 0 && op->type->code == 6 && soas != 1) {
+    if (strcmp(op->name, z->name) == 0 && op->type->code == RR_TYPE_SOA && soas != 1) {
         snprintf(msg, msgsz, "replaceRRSet: %s: the zone apex must have exactly one SOA record",
                  op->name);
         return GS_ECONFLICT;

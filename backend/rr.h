@@ -16,6 +16,19 @@ typedef enum {
     RR_KIND_LUA,     /* dynamic record: stored as-is, never served by lookup */
 } rr_kind_t;
 
+/* IANA codes of the types the code refers to by name (rr.c's table holds
+ * every stored type). */
+enum {
+    RR_TYPE_A = 1,
+    RR_TYPE_NS = 2,
+    RR_TYPE_CNAME = 5,
+    RR_TYPE_SOA = 6,
+    RR_TYPE_TXT = 16,
+    RR_TYPE_AAAA = 28,
+    RR_TYPE_DS = 43,
+    RR_TYPE_LUA = 65402,
+};
+
 typedef struct {
     const char *name; /* upper-case mnemonic, the string pdns uses */
     uint16_t code;    /* IANA type code */

@@ -448,10 +448,7 @@ int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qt
     if (pi < 0)
         return gs_err_set(err, GS_EINVAL, "steer('%s'): no such policy in the loaded config",
                           policy);
-    unsigned want = qtype->code == 1    ? STEER_QT_A
-                    : qtype->code == 28 ? STEER_QT_AAAA
-                    : qtype->code == 5  ? STEER_QT_CNAME
-                                        : 0;
+    unsigned want = steer_qt_bit(qtype->code);
     if (!want || !(steer_policy_qtypes(st, (uint32_t)pi) & want))
         return gs_err_set(err, GS_EINVAL,
                           "steer('%s'): the policy cannot answer %s for every client (an "

@@ -51,6 +51,13 @@ typedef enum {
 #define STEER_QT_AAAA 2u
 #define STEER_QT_CNAME 4u
 
+/* The STEER_QT_* bit of the record type with IANA code `code` (A 1, AAAA
+ * 28, CNAME 5); 0 for a type no policy answers. */
+static inline unsigned steer_qt_bit(unsigned code)
+{
+    return code == 1 ? STEER_QT_A : code == 28 ? STEER_QT_AAAA : code == 5 ? STEER_QT_CNAME : 0;
+}
+
 /* Endpoints in one answer: a pool's limit (CFG_POOL_MAX_ENDPOINTS). An
  * all-down answer over several pools keeps the first this many. */
 #define STEER_MAX_PICKS 256

@@ -135,16 +135,16 @@ static void mark_auth(zone_t *z)
                 break;
             const zone_node_t *a = zone_find(z, n->name + off, len, dname_hash(n->name + off, len));
             for (uint32_t k = 0; a && k < a->nrecs; k++)
-                if (a->recs[k].type->code == 2)
+                if (a->recs[k].type->code == RR_TYPE_NS)
                     below_cut = true;
         }
         bool is_cut = false;
         if (n->name_len != z->name_len)
             for (uint32_t k = 0; k < n->nrecs; k++)
-                if (n->recs[k].type->code == 2)
+                if (n->recs[k].type->code == RR_TYPE_NS)
                     is_cut = true;
         for (uint32_t k = 0; k < n->nrecs; k++)
-            n->recs[k].auth = !below_cut && (!is_cut || n->recs[k].type->code == 43);
+            n->recs[k].auth = !below_cut && (!is_cut || n->recs[k].type->code == RR_TYPE_DS);
     }
 }
 
@@ -242,7 +242,7 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
                         n->dynamic = true;
                     }
                 }
-                if (zr->type->code == 6 && n->name_len == z->name_len)
+                if (zr->type->code == RR_TYPE_SOA && n->name_len == z->name_len)
                     rr_soa_serial(zr->content, &z->serial);
             }
             r = k;
