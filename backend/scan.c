@@ -77,8 +77,6 @@ bool scan_lookup(const char *line, size_t len, scan_lookup_t *out)
                     have_qname = true;
                 } else if (key_is(&k, "remote")) {
                     out->remote = v;
-                } else if (key_is(&k, "local")) {
-                    out->local = v;
                 } else if (key_is(&k, "real-remote")) {
                     out->real_remote = v;
                 } else if (key_is(&k, "zone-id")) {

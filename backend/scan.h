@@ -17,8 +17,8 @@ typedef struct {
 } scan_str_t;
 
 typedef struct {
-    scan_str_t qtype, qname, remote, local, real_remote;
-    int64_t zone_id; /* -1 when absent */
+    scan_str_t qtype, qname, remote, real_remote; /* other keys are skipped */
+    int64_t zone_id;                              /* -1 when absent */
 } scan_lookup_t;
 
 /* Returns true and fills `out` if `line` (`len` bytes, no newline) is a plain

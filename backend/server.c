@@ -30,11 +30,10 @@ struct rb_server {
     int listen_fd;
     int wake[2]; /* pipe: written by stop to end the accept loop */
     pthread_t acceptor;
-    pthread_mutex_t lock; /* guards conns, nconns, stopping */
+    pthread_mutex_t lock; /* guards conns, nconns */
     pthread_cond_t drained;
     conn_t *conns;
     unsigned nconns;
-    bool stopping;
     size_t budget;              /* opts.input_budget or RB_INPUT_BUDGET */
     _Atomic size_t grown;       /* input buffer bytes over RB_INPUT_BASE, all connections */
     pthread_mutex_t parse_lock; /* guards parse_bytes */
@@ -406,7 +405,6 @@ void rb_server_stop(rb_server_t *srv)
     close(srv->listen_fd);
     unlink(srv->path);
     pthread_mutex_lock(&srv->lock);
-    srv->stopping = true;
     for (conn_t *c = srv->conns; c; c = c->next)
         shutdown(c->fd, SHUT_RDWR);
     while (srv->nconns > 0)
