@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -166,23 +167,6 @@ void health_configure(const cfg_t *cfg, const char *default_dir)
 
 /* ---- the plan file ---- */
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* Writes `b` to `path` by write-then-rename through `tmp` and records the
  * file's identity. Returns 0 or -errno with the reason in `err`. */
 static int write_plan_file(const char *path, const char *tmp, const buf_t *b, gs_err_t *err)
@@ -232,9 +216,9 @@ int health_publish_plan(plan_t *plan, gs_err_t *err)
 {
     if (!H.runtime_dir)
         return gs_err_set(err, GS_EINVAL, "no runtime directory configured");
-    int rc = mkdir_p(H.runtime_dir);
+    int rc = gs_mkdir_p(H.runtime_dir, 0755, err);
     if (rc)
-        return gs_err_set(err, rc, "%s: %s", H.runtime_dir, strerror(-rc));
+        return rc;
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/plan.json", H.runtime_dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());

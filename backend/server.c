@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend/rb.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -292,30 +293,6 @@ static void *accept_main(void *arg)
     }
 }
 
-static int make_parent(const char *path, gs_err_t *err)
-{
-    char *dir = mem_strdup(path);
-    char *slash = strrchr(dir, '/');
-    int rc = 0;
-    if (slash && slash != dir) {
-        *slash = '\0';
-        for (char *p = dir + 1; rc == 0; p++) {
-            if (*p == '/' || *p == '\0') {
-                char saved = *p;
-                *p = '\0';
-                if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-                    rc = gs_err_set(err, -errno, "cannot create directory '%s': %s", dir,
-                                    strerror(errno));
-                *p = saved;
-                if (!saved)
-                    break;
-            }
-        }
-    }
-    free(dir);
-    return rc;
-}
-
 int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -323,7 +300,7 @@ int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *e
         return gs_err_set(err, GS_EINVAL, "socket path '%s' is longer than %zu bytes",
                           opts->socket_path, sizeof(sa.sun_path) - 1);
     strcpy(sa.sun_path, opts->socket_path);
-    int rc = make_parent(opts->socket_path, err);
+    int rc = gs_mkdir_parent(opts->socket_path, 0755, err);
     if (rc)
         return rc;
 
