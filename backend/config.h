@@ -1,4 +1,4 @@
-/* geosteer.json: the daemon's configuration (design.md §5, schema in
+/* geosteer.json: the daemon's configuration (doc/design.md §5, schema in
  * doc/config.md). Sections: "settings" (paths, limits, GeoIP databases) and
  * the steering objects "monitors", "endpoints", "pools" and "policies",
  * each keyed by name and referring to one another by name.
@@ -123,7 +123,7 @@ typedef enum {
     CFG_POLICY_PROXIMITY,
 } cfg_policy_type_t;
 
-/* What to answer when no candidate is healthy (design.md §5, step 4). */
+/* What to answer when no candidate is healthy (doc/design.md §5, step 4). */
 typedef enum {
     CFG_ALL_DOWN_ALL,   /* every candidate (fail open), the default */
     CFG_ALL_DOWN_FIRST, /* the first candidate only */

@@ -1,4 +1,4 @@
-/* geosteerd's side of health (design.md §7): derives the check plan from the
+/* geosteerd's side of health (doc/design.md §7): derives the check plan from the
  * config, publishes it for geosteer-probe, maps the probe's health state
  * file read-only and answers "is endpoint e DOWN?" on the lookup path
  * without a lock or a system call. It also watches the probe's heartbeat

@@ -1,4 +1,4 @@
-/* The LUA-record subset compiler (design.md §4): geosteer never runs Lua.
+/* The LUA-record subset compiler (doc/design.md §4): geosteer never runs Lua.
  * A LUA record's content `<QTYPE> "<code>"` is parsed and checked when it is
  * written, and compiled into a small immutable program: a chain of
  * (condition, selection) branches. Anything outside the subset is refused

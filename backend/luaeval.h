@@ -1,6 +1,6 @@
 /* Evaluates a compiled LUA-record program (backend/luac.h) for one client:
  * the branch whose condition holds, then its selection, with the ECS scope
- * the answer needs (design.md §6): the widest prefix of the client's address
+ * the answer needs (doc/design.md §6): the widest prefix of the client's address
  * over which every condition evaluated and the selection come out the same,
  * capped at /24 and /56; 0 when nothing depends on the client.
  *

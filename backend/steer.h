@@ -62,7 +62,7 @@ static inline unsigned steer_qt_bit(unsigned code)
  * all-down answer over several pools keeps the first this many. */
 #define STEER_MAX_PICKS 256
 #define STEER_MAX_POLICY_POOLS 256 /* pools of one policy (the config's limit) */
-#define STEER_SCOPE_V4 24          /* widest scope ever returned (design.md §6) */
+#define STEER_SCOPE_V4 24          /* longest scope ever returned (doc/design.md §6) */
 #define STEER_SCOPE_V6 56
 
 typedef struct steer_builder steer_builder_t;
@@ -177,7 +177,7 @@ typedef struct {
     const int64_t *until; /* expiry (seconds since the epoch) per endpoint, 0 = none */
     size_t n;
     int64_t now;
-    /* Health (design.md §5 step 2): returns true when endpoint `e` is DOWN.
+    /* Health (doc/design.md §5 step 2): returns true when endpoint `e` is DOWN.
      * NULL: no health known, every endpoint counts as up. Called on the
      * lookup path, so it must not block. FORCE_UP wins over it. */
     bool (*down)(const void *ctx, uint32_t e);
@@ -203,7 +203,7 @@ bool steer_has_country_db(const steer_t *s);
 bool steer_has_asn_db(const steer_t *s);
 
 /* Like steer_decide, applying the operator overrides in `adm` (may be NULL)
- * first, as design.md §5 orders it: drained and forced-down endpoints are
+ * first, as doc/design.md §5 orders it: drained and forced-down endpoints are
  * dropped; if that leaves nothing, the all-down rule picks among the
  * endpoints not administratively removed, or all of them if none is left. */
 void steer_decide_admin(const steer_t *s, uint32_t p, const steer_client_t *c, uint64_t rnd,

@@ -3,7 +3,7 @@
 # pdns_server + bind backend (launch=bind), same zone file, caches off
 # (cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0; zone cache on, the
 # default), each on its own loopback port. Prints both qps and their ratio.
-# The setup follows /work/shared/reference/performance-baseline.md: servers
+# The setup is the project's fixed one (doc/design.md §10): servers
 # pinned to CPU 1 (pdns and geosteerd share it), dnsperf to CPU 0,
 # `dnsperf -c 8 -T 1 -q 256 -t 2` after a 1 s warm-up, static names, plain
 # queries (no EDNS). There the minimal C responder reached 0.13-0.14x of

@@ -36,7 +36,7 @@
 # script waits until its log says "Lua record monitoring declaring TCP/IP
 # <addr>:<port> UP!" for all three addresses (geosteer: `geosteer health`).
 #
-# The setup follows /work/shared/reference/performance-baseline.md: servers
+# The setup is the project's fixed one (doc/design.md §10): servers
 # (every pdns_server, geosteerd, geosteer-probe, the TCP listeners) pinned to
 # CPU 1, dnsperf to CPU 0, `dnsperf -c 8 -T 1 -q 256 -t 2` after a 1 s
 # warm-up; reps alternate the order (odd reps forwards, even reps backwards).

@@ -1,4 +1,4 @@
-/* The health state file: the probe -> backend contract (design.md §7).
+/* The health state file: the probe -> backend contract (doc/design.md §7).
  *
  * One file in the runtime directory, one writer (geosteer-probe), any number
  * of readers (every geosteerd thread), across processes, without locks:

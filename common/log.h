@@ -63,7 +63,7 @@ bool log_limit_pass(log_limit_t *lim, uint32_t per_sec, uint32_t *suppressed);
 /* Logs "assertion failed" with the location and aborts. Used by GS_ASSERT. */
 GS_NORETURN void log_assert_fail(const char *expr, const char *func, const char *file, int line);
 
-/* Invariant check, always on: broken invariants are fatal (see style.md). */
+/* Invariant check, always on: broken invariants are fatal (doc/design.md §12). */
 #define GS_ASSERT(e) ((e) ? (void)0 : log_assert_fail(#e, __func__, __FILE__, __LINE__))
 
 #endif

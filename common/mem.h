@@ -1,5 +1,5 @@
 /* Allocation wrappers: they never return NULL. Out of memory, or a size
- * computation that overflows, logs and aborts (style.md: OOM is fatal), which
+ * computation that overflows, logs and aborts (OOM is fatal: doc/design.md §12), which
  * removes untestable error branches from the rest of the code. */
 #ifndef GS_COMMON_MEM_H
 #define GS_COMMON_MEM_H

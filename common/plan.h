@@ -1,4 +1,4 @@
-/* The check plan: what geosteerd asks geosteer-probe to check (design.md
+/* The check plan: what geosteerd asks geosteer-probe to check (doc/design.md
  * §7). geosteerd derives it from geosteer.json and the zones and publishes
  * it as JSON in the runtime directory by write-then-rename; the probe reads
  * it whenever the file changes. Each check has a stable id computed from

@@ -3,7 +3,7 @@
  * then collapsed so that any subtree where every address gets the same
  * value is a single leaf. A lookup returns the value and the length of that
  * uniform prefix: the widest ECS scope for which the decision is the same,
- * which is how geosteer computes scopeMask (design.md §6, as gdnsd merges
+ * which is how geosteer computes scopeMask (doc/design.md §6, as gdnsd merges
  * its map over the GeoIP data).
  *
  * Built by the writer (config/GeoIP load), then immutable and read by any

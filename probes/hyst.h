@@ -1,5 +1,5 @@
 /* The health decision: a pure function from (state, new result,
- * thresholds) to the next state, with rise/fall hysteresis (design.md §7).
+ * thresholds) to the next state, with rise/fall hysteresis (doc/design.md §7).
  * No clock, no I/O: the probe passes the time in, unit tests pass anything.
  *
  * UNKNOWN becomes UP or DOWN on the first result. UP becomes DOWN after
