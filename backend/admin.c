@@ -468,18 +468,19 @@ static void status_override(void *ctx, const char *endpoint, const char *state, 
         buf_printf(out, "override %s %s\n", endpoint, state);
 }
 
+/* A plain steer('policy') record: the policy's whole decision. */
 static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
-                           const zone_rec_t *rec, const steer_client_t *cl)
+                           const zone_rec_t *rec, const char *policy, const steer_client_t *cl)
 {
     const steer_t *st = s->world->steer;
     buf_printf(out, "record: %s LUA %s\n", node->name, rec->content);
-    int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
+    int32_t pi = st ? steer_policy_find(st, policy, strlen(policy)) : -1;
     if (pi < 0) {
-        buf_printf(out, "policy: '%s' is not in the loaded config: no answer\n", rec->policy);
+        buf_printf(out, "policy: '%s' is not in the loaded config: no answer\n", policy);
         return;
     }
-    buf_printf(out, "policy: %s (%s, ttl %u)\n", rec->policy,
-               steer_policy_type_name(st, (uint32_t)pi), steer_policy_ttl(st, (uint32_t)pi));
+    buf_printf(out, "policy: %s (%s, ttl %u)\n", policy, steer_policy_type_name(st, (uint32_t)pi),
+               steer_policy_ttl(st, (uint32_t)pi));
     steer_decision_t d;
     steer_admin_t adm = s->world->admin;
     adm.now = (int64_t)time(NULL);
@@ -617,10 +618,10 @@ static void explain(char **w, int n, buf_t *out)
         bool any = strcasecmp(qtype, "ANY") == 0, found = false;
         for (uint32_t i = 0; i < node->nrecs; i++) {
             const zone_rec_t *rec = &node->recs[i];
-            if ((rec->policy || rec->prog) &&
-                (any || strcasecmp(rec->dyn_type->name, qtype) == 0)) {
-                if (rec->policy)
-                    explain_record(out, s, node, rec, &cl);
+            if (rec->prog && (any || strcasecmp(rec->dyn_type->name, qtype) == 0)) {
+                const char *policy = luac_prog_policy(rec->prog);
+                if (policy)
+                    explain_record(out, s, node, rec, policy, &cl);
                 else
                     explain_prog(out, s, node, rec, &cl);
                 found = true;

@@ -1243,3 +1243,10 @@ void luac_free(luac_prog_t *p)
     arena_free(p->arena);
     free(p);
 }
+
+const char *luac_prog_policy(const luac_prog_t *p)
+{
+    if (!p || p->nbranches != 1 || p->branches[0].cond || p->branches[0].sel.kind != LUAC_STEER)
+        return NULL;
+    return p->branches[0].sel.policy;
+}

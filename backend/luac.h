@@ -155,6 +155,11 @@ typedef struct luac_prog {
  * `err` (columns count bytes of the code between the quotes, from 1). */
 int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err);
 
+/* The policy of a program that is exactly `steer('policy')` (one
+ * unconditional steer() and nothing else): such a record is answered with
+ * the policy's TTL rather than its own. NULL for every other program. */
+const char *luac_prog_policy(const luac_prog_t *p);
+
 /* Adds the health checks of every ifportup/ifurlup address of `p` to `plan`
  * (plan_add: identical checks are one), labelled `label`. Returns how many
  * addresses have a check. The ids equal the items' `check` fields. */

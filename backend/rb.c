@@ -256,8 +256,8 @@ static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const
     return added;
 }
 
-/* Answers a name holding dynamic records (steer records and compiled LUA
- * programs): its static records, then each dynamic record's answer for this
+/* Answers a name holding dynamic records (compiled LUA records, plain
+ * steer('policy') ones included): its static records, then each dynamic record's answer for this
  * client, with the decision's TTL and scope. A dynamic record that yields
  * nothing for this client still leaves the name existing: an ANY lookup then
  * also carries an ENT record with that answer's scope, so that pdns says
@@ -297,46 +297,37 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
         if (!rec->dyn_type || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
                                         memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
             continue;
+        /* The compiled program, steer('policy') included: a plain steer()
+         * record takes the policy's TTL, any other the record's own; the
+         * scope is what the evaluation needed. */
+        luae_env_t env = {.client = &cl,
+                          .geo = s->world->geo,
+                          .asn = s->world->asn,
+                          .rnd = next_random(c),
+                          .steer = st,
+                          .admin = &adm,
+                          .check_state = health_check_state,
+                          .check_ctx = s->world->health};
+        luae_result_t res;
+        luae_eval(rec->prog, &env, &res);
+        const char *policy = luac_prog_policy(rec->prog);
+        if (policy && !res.steered)
+            LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
+                            node->name, policy);
+        uint32_t ttl = policy && res.steered ? res.sd.ttl : rec->ttl;
+        uint8_t scope = res.scope;
+        res.sd.ttl = ttl;
+        res.sd.scope = scope;
         size_t added;
-        uint32_t ttl;
-        uint8_t scope;
-        if (rec->prog) {
-            /* A compiled LUA program: the record's own TTL, the scope the
-             * evaluation needed. */
-            luae_env_t env = {.client = &cl,
-                              .geo = s->world->geo,
-                              .asn = s->world->asn,
-                              .rnd = next_random(c),
-                              .steer = st,
-                              .admin = &adm,
-                              .check_state = health_check_state,
-                              .check_ctx = s->world->health};
-            luae_result_t res;
-            luae_eval(rec->prog, &env, &res);
-            res.sd.ttl = ttl = rec->ttl;
-            res.sd.scope = scope = res.scope;
-            if (res.steered) {
-                added = put_decision(out, st, z, node, rec->dyn_type, &res.sd, emitted);
-            } else {
-                for (size_t v = 0; v < res.n; v++) {
-                    if (emitted + v)
-                        buf_putc(out, ',');
-                    put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &res.sd);
-                }
-                added = res.n;
-            }
+        if (res.steered) {
+            added = put_decision(out, st, z, node, rec->dyn_type, &res.sd, emitted);
         } else {
-            int32_t pi = st ? steer_policy_find(st, rec->policy, strlen(rec->policy)) : -1;
-            if (pi < 0) {
-                LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
-                                node->name, rec->policy);
-                continue;
+            for (size_t v = 0; v < res.n; v++) {
+                if (emitted + v)
+                    buf_putc(out, ',');
+                put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &res.sd);
             }
-            steer_decision_t d;
-            steer_decide_admin(st, (uint32_t)pi, &cl, next_random(c), &adm, &d);
-            added = put_decision(out, st, z, node, rec->dyn_type, &d, emitted);
-            ttl = d.ttl;
-            scope = d.scope;
+            added = res.n;
         }
         emitted += added;
         if (!added) {
@@ -691,17 +682,9 @@ static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr,
         buf_free(&norm);
         return GS_EINVAL;
     }
-    char policy[64];
-    const rr_type_t *dt =
-        t->kind == RR_KIND_LUA ? rr_lua_steer(norm.data, policy, sizeof(policy)) : NULL;
-    if (dt && state_check_steer(st, policy, dt, &ge) != 0) {
-        snprintf(msg, msgsz, "%s: %s: LUA %s: %s", method, name, dt->name, ge.text);
-        buf_free(&norm);
-        return GS_EINVAL;
-    }
     luac_prog_t *prog = NULL;
-    if (t->kind == RR_KIND_LUA && !dt && luac_compile(norm.data, &prog, &ge) == 0) {
-        /* steer() inside a chain names a policy too */
+    if (t->kind == RR_KIND_LUA && luac_compile(norm.data, &prog, &ge) == 0) {
+        /* steer(), alone or inside a chain, names a policy of the config */
         int rc = state_check_prog(st, prog, &ge);
         if (rc)
             snprintf(msg, msgsz, "%s: %s: LUA %s: %s", method, name, prog->type->name, ge.text);

@@ -51,9 +51,4 @@ int rr_soa_serial(const char *content, uint32_t *serial);
 /* For LUA content (`QTYPE "expr"`), returns the type it produces, or NULL. */
 const rr_type_t *rr_lua_qtype(const char *content);
 
-/* If LUA content is exactly `<TYPE> "steer('<policy>')"` (quotes ' or "),
- * copies the policy name into `policy` (`size` bytes) and returns the type;
- * otherwise returns NULL. */
-const rr_type_t *rr_lua_steer(const char *content, char *policy, size_t size);
-
 #endif

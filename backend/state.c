@@ -527,9 +527,7 @@ static int check_orphans(const steer_t *st, buf_t *errors)
             const zone_node_t *n = &z->nodes[k];
             for (uint32_t r = 0; n->dynamic && r < n->nrecs; r++) {
                 gs_err_t e;
-                if ((n->recs[r].policy &&
-                     state_check_steer(st, n->recs[r].policy, n->recs[r].dyn_type, &e) != 0) ||
-                    (n->recs[r].prog && state_check_prog(st, n->recs[r].prog, &e) != 0)) {
+                if (n->recs[r].prog && state_check_prog(st, n->recs[r].prog, &e) != 0) {
                     buf_printf(errors, "%s: LUA %s record: %s\n", n->name,
                                n->recs[r].dyn_type->name, e.text);
                     bad++;
@@ -774,10 +772,16 @@ static size_t steered_names(const snap_t *s, const uint32_t *eps, size_t n, buf_
             const zone_node_t *node = &zone->nodes[i];
             bool hit = false;
             for (uint32_t r = 0; node->dynamic && r < node->nrecs && !hit; r++) {
-                const char *pol = node->recs[r].policy;
-                int32_t pi = pol ? steer_policy_find(st, pol, strlen(pol)) : -1;
-                for (size_t k = 0; pi >= 0 && k < n && !hit; k++)
-                    hit = steer_policy_uses(st, (uint32_t)pi, eps[k]);
+                /* every steer() of the program, alone or in a chain */
+                const luac_prog_t *p = node->recs[r].prog;
+                for (size_t b = 0; p && b < p->nbranches && !hit; b++) {
+                    const luac_sel_t *sel = &p->branches[b].sel;
+                    int32_t pi = sel->kind == LUAC_STEER
+                                     ? steer_policy_find(st, sel->policy, strlen(sel->policy))
+                                     : -1;
+                    for (size_t k = 0; pi >= 0 && k < n && !hit; k++)
+                        hit = steer_policy_uses(st, (uint32_t)pi, eps[k]);
+                }
             }
             if (hit) {
                 buf_put(out, node->name, node->name_len);

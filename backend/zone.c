@@ -224,15 +224,9 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
                 zr->ttl = refs[q].rec->ttl;
                 zr->auth = true;
                 if (zr->type->kind == RR_KIND_LUA) {
-                    char pol[64];
-                    const rr_type_t *dt = rr_lua_steer(zr->content, pol, sizeof(pol));
                     luac_prog_t *prog;
                     gs_err_t e;
-                    if (dt) {
-                        zr->policy = arena_strndup(z->arena, pol, strlen(pol));
-                        zr->dyn_type = dt;
-                        n->dynamic = true;
-                    } else if (luac_compile(zr->content, &prog, &e) == 0) {
+                    if (luac_compile(zr->content, &prog, &e) == 0) {
                         /* Checked on write; a stored record that no longer
                          * compiles is served as nothing. */
                         z->progs = mem_realloc_n(z->progs, z->nprogs + 1, sizeof(*z->progs));

@@ -35,12 +35,9 @@ typedef struct {
     const char *content;
     uint32_t ttl;
     bool auth; /* false for delegation NS, glue and occluded data */
-    /* LUA `steer('policy')` records: the policy name and the type answered;
-     * NULL for every other record. */
-    const char *policy;
+    /* LUA records (steer('policy') included): the compiled program, owned by
+     * the zone, and the type it answers; NULL for every other record. */
     const rr_type_t *dyn_type;
-    /* Other LUA records: the compiled program (owned by the zone) and, in
-     * dyn_type, the type it answers; NULL for every other record. */
     const struct luac_prog *prog;
 } zone_rec_t;
 

@@ -40,6 +40,9 @@ port=$(gs_free_port)
 gs_pdns_conf "$PDNS" "$GS_SOCK" "$port" cache-ttl=600 query-cache-ttl=600 negquery-cache-ttl=600
 gs_pdnsutil "$PDNS" add-record health.test www LUA "A \"steer('fo')\"" >/dev/null
 gs_pdnsutil "$PDNS" add-record health.test pool LUA "A \"steer('all')\"" >/dev/null
+# steer() inside a chain (client-independent here, so pdns caches it): its
+# name is purged on transitions too
+gs_pdnsutil "$PDNS" add-record health.test chain LUA "A \";if true then return steer('fo') else return '192.0.2.9' end\"" >/dev/null
 gs_start_pdns "$PDNS" "$port"
 gs_start_probe "$RUN"
 GSLOG=$GS_TMP/gs/geosteerd.log
@@ -67,6 +70,7 @@ gs_wait_log "$RUN/probe.log" "'e2/web2 .*UNKNOWN -> UP" 10 >/dev/null
 gs_wait_log "$GSLOG" "health: probe \(pid [0-9]+\) is publishing" 10 >/dev/null
 gs_expect_eq "both up: failover answers the first pool" "192.0.2.1" "$(q www.health.test)"
 gs_expect_eq "both up: all answers both" "192.0.2.1 192.0.2.2" "$(q pool.health.test)"
+gs_expect_eq "both up: steer() in a chain answers the first pool" "192.0.2.1" "$(q chain.health.test)"
 scope=$(kdig @127.0.0.1 -p "$port" +timeout=2 +retry=0 www.health.test A +subnet=203.0.113.0/24 |
     grep -o 'CLIENT-SUBNET: [^ ]*' || true)
 gs_expect_eq "health-dependent, client-independent answer keeps scope 0" \
@@ -78,8 +82,10 @@ t=$(wait_answer www.health.test 192.0.2.2 12)
 echo "failover took $t s (fall 3 x interval 1 s)"
 le "$t" 6 || gs_fail "failover took $t s, more than fall x interval + 3 s"
 gs_expect_eq "all: the DOWN endpoint is left out" "192.0.2.2" "$(q pool.health.test)"
+t=$(wait_answer chain.health.test 192.0.2.2 3)
+echo "ok: steer() in a chain: purged from pdns's caches too (after $t s)"
 gs_expect_contains "geosteerd logged the transition" "endpoint 'e1' is now DOWN" "$(cat "$GSLOG")"
-gs_expect_contains "pdns was asked to purge both steered names" "asked pdns to purge 2 names" \
+gs_expect_contains "pdns was asked to purge the three steered names" "asked pdns to purge 3 names" \
     "$(cat "$GSLOG")"
 n=$(grep -c "'e1/web1 .*UP -> DOWN after 3 failures (status 500)" "$RUN/probe.log")
 gs_expect_eq "one transition line in the probe log" 1 "$n"
