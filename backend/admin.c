@@ -324,10 +324,13 @@ static void put_db_info(buf_t *out, const char *what, const geo_db_t *db, unsign
     struct tm tm;
     gmtime_r(&built, &tm);
     double age = difftime(time(NULL), built) / 86400.0;
-    buf_printf(out, "%s: %s type %s built %04d-%02d-%02d (%.0f days old%s) nodes %u\n", what,
+    buf_printf(out, "%s: %s type %s built %04d-%02d-%02d (%.0f days old%s) nodes %u%s\n", what,
                info.path, info.database_type, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, age,
                max_age && age > max_age ? ", OLDER THAN settings.geoip.max_age_days" : "",
-               info.node_count);
+               info.node_count,
+               geo_db_faulted(db) ? " (FILE CUT UNDER THE LOADED COPY: per-query lookups find "
+                                    "nothing until a whole new file is renamed into place)"
+                                  : "");
 }
 
 static int parse_ip(const char *text, struct sockaddr_storage *ss)

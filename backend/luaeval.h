@@ -14,7 +14,7 @@
  * and every address set is checked all the time (not only after the earlier
  * sets failed). if*up: the selector picks among the live addresses of the
  * first set that has one; with none alive anywhere, the backupSelector picks
- * over the first set.
+ * over every address of every set.
  *
  * Pure: any thread, no allocation, no lock, no system call. */
 #ifndef GS_BACKEND_LUAEVAL_H

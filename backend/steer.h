@@ -1,6 +1,7 @@
 /* The steering engine: a compiled, immutable form of geosteer.json's
  * endpoints, pools and policies (plus the GeoIP-derived decision trees) and
- * the per-client decision. One steer_t belongs to one snapshot; lookups on
+ * the per-client decision. A steer_t is immutable and shared by every snapshot
+ * built while its config and GeoIP data are loaded; lookups on
  * any thread call steer_decide on it without locks. Building one (at config
  * or GeoIP load) is the writer's job and may take a second for a geo policy
  * over a full country database.

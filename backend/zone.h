@@ -54,7 +54,7 @@ typedef struct {
     uint32_t hash;
     uint32_t nrecs; /* 0 for an empty non-terminal */
     uint32_t nreplies;
-    bool dynamic; /* holds steer records: answered per client, not prebuilt */
+    bool dynamic; /* holds LUA records (steer() included): answered per client, not prebuilt */
     zone_rec_t *recs;
     zone_reply_t *replies; /* [0] is ANY, then one per type present */
 } zone_node_t;

@@ -1,8 +1,9 @@
 /* The country table `geosteer geoip build` compiles in: per ISO 3166-1
  * alpha-2 code, its continent code, one representative coordinate and the
  * time zone of that coordinate.
- * countries.c is generated from geo/data/countries.tsv by
- * geo/data/gen_countries.py (sources and licences in geo/data/README.md).
+ * The table is generated at build time from geo/data/countries.tsv by
+ * geo/data/tsv_to_c.cmake; geo/data/gen_countries.py rewrites that .tsv from
+ * its sources (sources and licences in geo/data/README.md).
  * Immutable static data; any thread may call these at any time. */
 #ifndef GS_GEO_COUNTRIES_H
 #define GS_GEO_COUNTRIES_H
