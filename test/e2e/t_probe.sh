@@ -388,12 +388,17 @@ gs_expect_contains "fresh after a valid file replaced the corrupt ones" \
 DEFERRED=""
 wait_for "e_fail DOWN again under the new probe" 4 state_is fail DOWN
 gs_stop "$GS_DAEMON_PID"
+# The probe is paused meanwhile: it would otherwise notice its file gone
+# and write a whole new one at once (a state file deleted or replaced by
+# someone else is rewritten within a heartbeat).
+kill -STOP "$GS_PROBE_PID"
 mv "$RUN/health.state" "$RUN/health.state.aside"
 DOWN_RE="state: endpoint 'e_fail' is now DOWN for steering"
 downs=$(count "$DLOG" "$DOWN_RE")
 mapped=$(count "$DLOG" "mapped .*writer pid $GS_PROBE_PID\$")
 gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
 mv "$RUN/health.state.aside" "$RUN/health.state"
+kill -CONT "$GS_PROBE_PID"
 wait_for "the restarted geosteerd maps the probe's file" 4 \
     has_more "$DLOG" "mapped .*writer pid $GS_PROBE_PID\$" "$mapped"
 if (wait_for "x" 3 has_more "$DLOG" "$DOWN_RE" "$downs" 2>/dev/null); then
