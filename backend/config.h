@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "common/plan.h"
 #include "geo/geodb.h"
+#include "common/compiler.h"
 
 #define CFG_DEFAULT_SOCKET "/run/geosteer/backend.sock"
 #define CFG_DEFAULT_ZONE_DB "/var/lib/geosteer/zones.db"
@@ -223,7 +224,7 @@ void cfg_defaults(cfg_t *cfg);
  * keep their value) and replaces its steering objects with the file's.
  * Returns 0, or GS_ECONFIG with one line per error appended to `errors`, in
  * which case `cfg` is left unchanged. */
-int cfg_load(const char *path, cfg_t *cfg, buf_t *errors);
+GS_WARN_UNUSED int cfg_load(const char *path, cfg_t *cfg, buf_t *errors);
 
 /* The files a loaded config names that geosteerd keeps open. */
 typedef struct {
@@ -240,11 +241,13 @@ typedef struct {
  * ("FILE: error: settings.geoip.database: reason"). Returns 0 with the
  * databases in `files` (the caller's: cfg_files_close; NULL `files`: closed
  * again), or GS_ECONFIG with every failure in `errors` and nothing open. */
-int cfg_open_files(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t *errors);
+GS_WARN_UNUSED int cfg_open_files(const char *path, const cfg_t *cfg, cfg_files_t *files,
+                                  buf_t *errors);
 
 /* Only the databases of cfg_open_files (a GeoIP file replaced on disk is
  * reopened for the config already loaded). Same contract. */
-int cfg_open_databases(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t *errors);
+GS_WARN_UNUSED int cfg_open_databases(const char *path, const cfg_t *cfg, cfg_files_t *files,
+                                      buf_t *errors);
 
 /* Closes the databases of `files` and clears it. */
 void cfg_files_close(cfg_files_t *files);
@@ -256,7 +259,7 @@ void cfg_files_close(cfg_files_t *files);
  * replaced (the old one freed) and `files` holds the open databases (NULL:
  * closed again); on failure `cfg` is unchanged, nothing is open and
  * `errors` has one line per error. */
-int cfg_load_all(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors);
+GS_WARN_UNUSED int cfg_load_all(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors);
 
 /* Parses a log level name (err, warning, notice, info, debug); -1 if unknown. */
 int cfg_log_level(const char *name);

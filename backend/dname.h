@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/compiler.h"
 
 /* Longest presentation form accepted: 255 wire octets, every one \DDD. */
 #define DNAME_MAXTEXT 1024
@@ -18,7 +19,8 @@
  * when `dot_optional`) and writes the canonical form (lowercased, trailing
  * dot, NUL-terminated) to `out`, which has DNAME_MAXTEXT + 1 bytes. Returns
  * the canonical length, or GS_EINVAL with the reason in `err`. */
-int dname_canon(const char *in, size_t len, bool dot_optional, char *out, gs_err_t *err);
+GS_WARN_UNUSED int dname_canon(const char *in, size_t len, bool dot_optional, char *out,
+                               gs_err_t *err);
 
 /* Returns true if canonical `name` equals or lies below canonical `zone`. */
 bool dname_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);

@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/hstate.h"
 #include "common/plan.h"
+#include "common/compiler.h"
 
 /* The checks of one config: the plan and, per endpoint, the ids of the
  * checks that decide its health (one per probed address). */
@@ -46,7 +47,7 @@ void health_configure(const cfg_t *cfg, const char *default_dir);
  * file already holds the same checks; sets plan->generation (the file's
  * generation, plus one when it changed). Creates the directory if needed.
  * Returns 0 or -errno with the reason in `err`. */
-int health_publish_plan(plan_t *plan, gs_err_t *err);
+GS_WARN_UNUSED int health_publish_plan(plan_t *plan, gs_err_t *err);
 
 /* An immutable view of health for one config: the mapped state file (may be
  * NULL: no probe yet) and each endpoint's entries in it. */

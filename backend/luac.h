@@ -32,6 +32,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/plan.h"
+#include "common/compiler.h"
 
 #define LUAC_MAX_CODE 4096   /* bytes of code after unquoting */
 #define LUAC_MAX_VALUES 256  /* values in one list or set */
@@ -153,7 +154,7 @@ typedef struct luac_prog {
 /* Compiles LUA record content (`A "pickrandom({'192.0.2.1'})"`). Returns 0
  * and an owned program in *out, or GS_EINVAL with "LUA: column N: reason" in
  * `err` (columns count bytes of the code between the quotes, from 1). */
-int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err);
+GS_WARN_UNUSED int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err);
 
 /* The policy of a program that is exactly `steer('policy')` (one
  * unconditional steer() and nothing else): such a record is answered with

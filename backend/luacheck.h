@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 /* ---- the zone-file reader ---- */
 
@@ -41,7 +42,8 @@ typedef struct {
  * trailing dot is added if missing; NULL means the root). Returns 0 and an
  * owned reader in *out, or -errno with "PATH: reason" in `err` (a directory
  * is -EISDIR). */
-int luacheck_zf_open(const char *path, const char *origin, luacheck_zf_t **out, gs_err_t *err);
+GS_WARN_UNUSED int luacheck_zf_open(const char *path, const char *origin, luacheck_zf_t **out,
+                                    gs_err_t *err);
 
 /* Reads the next record into `rec`. Returns 1 for a record, 0 at the end of
  * the file, GS_EINVAL for a malformed record or directive with
@@ -53,7 +55,7 @@ int luacheck_zf_open(const char *path, const char *origin, luacheck_zf_t **out, 
  * Refused with a reason: $INCLUDE, $GENERATE and other directives, classes
  * other than IN, unbalanced parentheses or quotes, a record with no type or
  * no data. */
-int luacheck_zf_next(luacheck_zf_t *zf, luacheck_zrec_t *rec, gs_err_t *err);
+GS_WARN_UNUSED int luacheck_zf_next(luacheck_zf_t *zf, luacheck_zrec_t *rec, gs_err_t *err);
 
 /* Releases a reader. Accepts NULL. */
 void luacheck_zf_close(luacheck_zf_t *zf);

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 typedef enum {
     RR_KIND_CHECKED, /* content parsed and normalised field by field */
@@ -43,7 +44,8 @@ const rr_type_t *rr_type_find(const char *name, size_t len);
 /* Validates `content` of a record of `type` and appends its normal form to
  * `out`: names without a trailing dot, IPv6 compressed, TXT quoted. Returns 0,
  * or GS_EINVAL with a reason naming the type and the bad field in `err`. */
-int rr_normalize(const rr_type_t *type, const char *content, buf_t *out, gs_err_t *err);
+GS_WARN_UNUSED int rr_normalize(const rr_type_t *type, const char *content, buf_t *out,
+                                gs_err_t *err);
 
 /* Parses the serial out of normalised SOA content. Returns 0 or GS_EINVAL. */
 int rr_soa_serial(const char *content, uint32_t *serial);

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "common/compiler.h"
 
 /* Longest request line accepted, newline not counted; a longer line gets an
  * error reply and the connection is closed (there is no way to find the
@@ -49,7 +50,7 @@ typedef struct rb_server rb_server_t;
 
 /* Creates the socket (and its parent directory, mode 0755, if missing) and
  * starts accepting. Refuses to start if another process serves the path. */
-int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *err);
+GS_WARN_UNUSED int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *err);
 
 /* Stops accepting, closes every connection (open transactions abort), waits
  * for their threads and removes the socket. Accepts NULL. */

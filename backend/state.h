@@ -17,10 +17,11 @@
 #include "backend/trx.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 /* Opens the store at `db_path` and publishes every zone in it. Zones with
  * invalid stored rows are served without those rows (logged). */
-int state_open(const char *db_path, gs_err_t *err);
+GS_WARN_UNUSED int state_open(const char *db_path, gs_err_t *err);
 
 /* Closes the store and frees every snapshot. */
 void state_close(void);
@@ -31,7 +32,7 @@ void state_close(void);
  * (warning or error, rate-limited) with the zone, the reason and the record
  * it names, and remembered for state_write_failures_each. The transaction
  * is not cleared. */
-int state_commit(const trx_t *trx, gs_err_t *err);
+GS_WARN_UNUSED int state_commit(const trx_t *trx, gs_err_t *err);
 
 /* Logs and remembers, like a refused commit, a write to zone `zone_id`
  * that was refused before any commit (`what`, a static string: "write" for
@@ -62,14 +63,15 @@ typedef struct {
 void state_zone_opts_default(state_zone_opts_t *o);
 
 /* Creates zone `name` (canonical) with an SOA and NS records. */
-int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id, gs_err_t *err);
+GS_WARN_UNUSED int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id,
+                                     gs_err_t *err);
 
 /* Deletes zone `name` (canonical) with all its records and metadata. */
-int state_zone_delete(const char *name, gs_err_t *err);
+GS_WARN_UNUSED int state_zone_delete(const char *name, gs_err_t *err);
 
 /* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
-int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
-                   gs_err_t *err);
+GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
+                                  size_t n, gs_err_t *err);
 
 /* Loads geosteer.json at `path` (remembered for state_reload) with
  * cfg_load_all (the validation geosteerd --check runs: the file and every
@@ -77,21 +79,22 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
  * (the running config keeps serving) when the file has errors (one line
  * each in `errors`), a file it names fails, or a LUA record of a served
  * zone could no longer be answered (state_check_steer, state_check_prog). */
-int state_load_config(const char *path, buf_t *errors);
+GS_WARN_UNUSED int state_load_config(const char *path, buf_t *errors);
 
 /* The runtime directory (check plan, health state file) used when the config
  * sets no settings.runtime_dir: the directory of the socket being served. */
 void state_set_runtime_default(const char *dir);
 
 /* Reloads the file given to the last state_load_config. */
-int state_reload(buf_t *errors);
+GS_WARN_UNUSED int state_reload(buf_t *errors);
 
 /* Sets (`state` "drain", "force-up", "force-down") or, with `state` NULL,
  * removes the operator override of endpoint `endpoint`, persisted in the zone
  * store and applied from the next lookup. `until` is an expiry (seconds since
  * the epoch) or 0. GS_ENOTFOUND for an endpoint the loaded config lacks, or
  * (removal) an endpoint without an override. */
-int state_override(const char *endpoint, const char *state, int64_t until, gs_err_t *err);
+GS_WARN_UNUSED int state_override(const char *endpoint, const char *state, int64_t until,
+                                  gs_err_t *err);
 
 /* Calls `fn` for every stored override, under the writer lock. */
 void state_overrides_each(store_override_fn fn, void *ctx);
@@ -113,7 +116,8 @@ void state_check_health(void);
 /* Checks a steer record about to be written: policy `policy` must exist in
  * engine `st` (NULL: no config loaded) and answer `qtype` for every client.
  * Returns 0 or GS_EINVAL with the reason in `err`. Any thread. */
-int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype, gs_err_t *err);
+GS_WARN_UNUSED int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype,
+                                     gs_err_t *err);
 
 /* Checks a compiled LUA-record program against engine `st` (NULL: no
  * config loaded): every steer() inside it as state_check_steer does, and
@@ -121,6 +125,6 @@ int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qt
  * (country/continent/region and pickclosest or a pickclosest selector need
  * settings.geoip.database, asnum settings.geoip.asn_database; without it
  * they would never match). Returns 0 or GS_EINVAL with the first reason. */
-int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err);
+GS_WARN_UNUSED int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err);
 
 #endif

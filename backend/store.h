@@ -12,6 +12,7 @@
 
 #include "backend/zone.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 #define STORE_SCHEMA_VERSION 2
 
@@ -24,63 +25,67 @@ typedef struct store store_t;
  * not use store_open (the sqlite3 shell) are not blocked. A file that is not
  * a geosteer store of a supported version is refused with GS_ESCHEMA before
  * anything is written to it (it is left byte for byte as it was). */
-int store_open(const char *path, store_t **out, gs_err_t *err);
+GS_WARN_UNUSED int store_open(const char *path, store_t **out, gs_err_t *err);
 
 /* Closes the store. Accepts NULL. */
 void store_close(store_t *st);
 
 /* Transaction control: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
-int store_begin(store_t *st, gs_err_t *err);
-int store_commit(store_t *st, gs_err_t *err);
+GS_WARN_UNUSED int store_begin(store_t *st, gs_err_t *err);
+GS_WARN_UNUSED int store_commit(store_t *st, gs_err_t *err);
 void store_rollback(store_t *st);
 
 /* Returns an owned array of every zone id in `*ids`. */
-int store_zone_ids(store_t *st, int64_t **ids, size_t *n, gs_err_t *err);
+GS_WARN_UNUSED int store_zone_ids(store_t *st, int64_t **ids, size_t *n, gs_err_t *err);
 
 /* Builds the in-memory image of zone `id` from the store (see zone_build).
  * Rows that no longer validate are skipped and counted in `*skipped`, the
  * first reason in `err`. Returns GS_ENOTFOUND if there is no such zone. */
-int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped, gs_err_t *err);
+GS_WARN_UNUSED int store_zone_load(store_t *st, int64_t id, zone_t **out, size_t *skipped,
+                                   gs_err_t *err);
 
 /* Looks up a zone id by canonical name; GS_ENOTFOUND if absent. */
-int store_zone_find(store_t *st, const char *name, int64_t *id, gs_err_t *err);
+GS_WARN_UNUSED int store_zone_find(store_t *st, const char *name, int64_t *id, gs_err_t *err);
 
 /* Adds an empty zone; ids are never reused. GS_EEXIST if the name exists. */
-int store_zone_insert(store_t *st, const char *name, int64_t *id, gs_err_t *err);
+GS_WARN_UNUSED int store_zone_insert(store_t *st, const char *name, int64_t *id, gs_err_t *err);
 
 /* Removes a zone with its records and metadata. */
-int store_zone_remove(store_t *st, int64_t id, gs_err_t *err);
+GS_WARN_UNUSED int store_zone_remove(store_t *st, int64_t id, gs_err_t *err);
 
 /* Deletes the records of `name` of type `type` (every type if NULL). */
-int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type, gs_err_t *err);
+GS_WARN_UNUSED int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type,
+                                      gs_err_t *err);
 
 /* Deletes every record of the zone. */
-int store_records_clear(store_t *st, int64_t id, gs_err_t *err);
+GS_WARN_UNUSED int store_records_clear(store_t *st, int64_t id, gs_err_t *err);
 
 /* Inserts one record. */
-int store_record_insert(store_t *st, int64_t id, const char *name, const char *type,
-                        const char *content, uint32_t ttl, gs_err_t *err);
+GS_WARN_UNUSED int store_record_insert(store_t *st, int64_t id, const char *name, const char *type,
+                                       const char *content, uint32_t ttl, gs_err_t *err);
 
 /* Replaces the values of metadata `kind` (n == 0 deletes it). */
-int store_meta_replace(store_t *st, int64_t id, const char *kind, const char *const *values,
-                       size_t n, gs_err_t *err);
+GS_WARN_UNUSED int store_meta_replace(store_t *st, int64_t id, const char *kind,
+                                      const char *const *values, size_t n, gs_err_t *err);
 
 /* Checks the zone's cross-record rules, for `name` only or (NULL) the whole
  * zone: no CNAME beside other data or a second CNAME, exactly one SOA, at the
  * apex. Returns GS_ECONFLICT with the first violation in `err`. */
-int store_check(store_t *st, int64_t id, const char *apex, const char *name, gs_err_t *err);
+GS_WARN_UNUSED int store_check(store_t *st, int64_t id, const char *apex, const char *name,
+                               gs_err_t *err);
 
 /* Operator overrides (schema version 2): `state` is "drain", "force-up" or
  * "force-down", `until` seconds since the epoch or 0 for no expiry. Set
  * replaces any override on the endpoint; clear returns GS_ENOTFOUND if there
  * was none. */
-int store_override_set(store_t *st, const char *endpoint, const char *state, int64_t until,
-                       gs_err_t *err);
-int store_override_clear(store_t *st, const char *endpoint, gs_err_t *err);
+GS_WARN_UNUSED int store_override_set(store_t *st, const char *endpoint, const char *state,
+                                      int64_t until, gs_err_t *err);
+GS_WARN_UNUSED int store_override_clear(store_t *st, const char *endpoint, gs_err_t *err);
 
 /* Calls `fn` for every stored override (expired ones included). */
 typedef void (*store_override_fn)(void *ctx, const char *endpoint, const char *state,
                                   int64_t until);
-int store_overrides_each(store_t *st, store_override_fn fn, void *ctx, gs_err_t *err);
+GS_WARN_UNUSED int store_overrides_each(store_t *st, store_override_fn fn, void *ctx,
+                                        gs_err_t *err);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "backend/rr.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 #define TRX_MAX_RECORDS 1000000
 #define TRX_MAX_BYTES ((size_t)256 << 20)
@@ -66,7 +67,7 @@ void trx_begin(trx_t *t, int64_t zone_id, int64_t trxid, bool replace_all);
  * transaction (trx_poison, with the reason as it reports it). On a poisoned
  * transaction the op is accepted and dropped (returns 0). `op` is left
  * empty in every case. */
-int trx_add_take(trx_t *t, trx_op_t *op, gs_err_t *err);
+GS_WARN_UNUSED int trx_add_take(trx_t *t, trx_op_t *op, gs_err_t *err);
 
 /* Returns the index in t->ops of the next pending op on `name` (canonical)
  * after op `i`, or with i == SIZE_MAX the first; SIZE_MAX when there is no

@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 /* Joins argv words into one command line, quoting words that need it so the
  * daemon's splitter (admin_split) gives back the same words. */
@@ -14,7 +15,7 @@ void client_join(int argc, char *const *argv, buf_t *out);
 /* Sends `cmd` to the daemon at `socket_path`, waits at most `timeout_ms` and
  * appends the reply text to `reply`. Returns 0, -errno when the daemon cannot
  * be reached, or GS_EINVAL for a reply that is not a string result. */
-int client_call(const char *socket_path, const char *cmd, int timeout_ms, buf_t *reply,
-                gs_err_t *err);
+GS_WARN_UNUSED int client_call(const char *socket_path, const char *cmd, int timeout_ms,
+                               buf_t *reply, gs_err_t *err);
 
 #endif

@@ -48,6 +48,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "common/compiler.h"
 
 #define HSTATE_MAGIC "GSHEALTH" /* 8 bytes, no NUL stored */
 #define HSTATE_LAYOUT 1u
@@ -120,7 +121,7 @@ typedef struct {
 /* Validates `len` bytes at `mem` as a state file (magic, layout, sizes,
  * header checksum, entry count, file length) and fills `v`. `mem` must be
  * 8-byte aligned. Returns 0, or GS_EINVAL with the reason in `err`. */
-int hstate_view_init(hstate_view_t *v, const void *mem, size_t len, gs_err_t *err);
+GS_WARN_UNUSED int hstate_view_init(hstate_view_t *v, const void *mem, size_t len, gs_err_t *err);
 
 /* Copies the current value of entry `i` into `out`. Returns 0, or
  * GS_ECONFLICT if the counter kept moving for HSTATE_READ_RETRIES rounds
@@ -143,7 +144,7 @@ typedef struct {
 /* Maps `path` read-only and validates it. Returns 0 and an owned map in
  * *out, -errno (open/fstat/mmap; -ENOENT when there is no file), or
  * GS_EINVAL for a file that is not a valid state file; reason in `err`. */
-int hstate_map(const char *path, hstate_map_t **out, gs_err_t *err);
+GS_WARN_UNUSED int hstate_map(const char *path, hstate_map_t **out, gs_err_t *err);
 
 /* Unmaps. Accepts NULL. The caller guarantees no thread still reads it. */
 void hstate_unmap(hstate_map_t *m);
@@ -165,8 +166,9 @@ typedef struct hstate_writer hstate_writer_t;
  * here with -ENOSPC / -EFBIG (SIGXFSZ must then be ignored or handled), never
  * later with a fault. Returns 0 and an owned writer, or -errno with the
  * reason in `err`. */
-int hstate_create(const char *path, uint64_t generation, uint32_t heartbeat_ms, const uint64_t *ids,
-                  const hstate_value_t *init, size_t n, hstate_writer_t **out, gs_err_t *err);
+GS_WARN_UNUSED int hstate_create(const char *path, uint64_t generation, uint32_t heartbeat_ms,
+                                 const uint64_t *ids, const hstate_value_t *init, size_t n,
+                                 hstate_writer_t **out, gs_err_t *err);
 
 /* Publishes `val` as the value of entry `i`. `hook`, for tests only, is
  * called at the given step (1: counter odd, copy 0 half written; 2: counter
@@ -189,7 +191,7 @@ const hstate_view_t *hstate_writer_view(const hstate_writer_t *w);
  * Reason in `err`. In every non-zero case readers no longer see this
  * writer's values: create a new file (hstate_create) with the values held
  * in memory. One stat(2); call it once per heartbeat. */
-int hstate_writer_check(const hstate_writer_t *w, gs_err_t *err);
+GS_WARN_UNUSED int hstate_writer_check(const hstate_writer_t *w, gs_err_t *err);
 
 /* Unmaps and closes; the file stays. Accepts NULL. */
 void hstate_writer_close(hstate_writer_t *w);

@@ -24,6 +24,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/compiler.h"
 
 #define PLAN_FORMAT 1
 #define PLAN_DEFAULT_RUNTIME_DIR "/run/geosteer"
@@ -86,7 +87,7 @@ void plan_encode(const plan_t *p, buf_t *out);
 
 /* Parses a plan file's text. Returns 0 and fills `p` (owned; plan_free), or
  * GS_EINVAL with the reason (and JSON position) in `err`. */
-int plan_decode(const char *text, size_t len, plan_t *p, gs_err_t *err);
+GS_WARN_UNUSED int plan_decode(const char *text, size_t len, plan_t *p, gs_err_t *err);
 
 /* Reads and decodes the plan file at `path` (at most PLAN_FILE_MAX bytes).
  * Returns 0 and fills `p` (owned) and, if `st` is not NULL, the file's
@@ -94,7 +95,7 @@ int plan_decode(const char *text, size_t len, plan_t *p, gs_err_t *err);
  * path and reason in `err`. */
 #define PLAN_FILE_MAX (64u << 20)
 struct stat;
-int plan_load(const char *path, plan_t *p, struct stat *st, gs_err_t *err);
+GS_WARN_UNUSED int plan_load(const char *path, plan_t *p, struct stat *st, gs_err_t *err);
 
 /* Releases what `p` owns and zeroes it. Accepts a zeroed plan. */
 void plan_free(plan_t *p);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
+#include "common/compiler.h"
 
 typedef struct geo_db geo_db_t;
 
@@ -41,7 +42,7 @@ typedef struct {
 /* Opens and validates `path` (format, metadata, a test lookup). Returns 0
  * and an owned handle, or an error (missing, truncated, corrupt: the reason
  * in `err`, naming the path). */
-int geo_db_open(const char *path, geo_db_t **out, gs_err_t *err);
+GS_WARN_UNUSED int geo_db_open(const char *path, geo_db_t **out, gs_err_t *err);
 
 /* Releases a database. Accepts NULL. */
 void geo_db_close(geo_db_t *db);

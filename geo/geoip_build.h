@@ -26,6 +26,7 @@
 
 #include "common/err.h"
 #include "geo/mmdb_writer.h"
+#include "common/compiler.h"
 
 #define GEO_BUILD_DATABASE_TYPE "GeoSteer-Country"
 
@@ -47,7 +48,7 @@ typedef struct {
  * `out_path` (atomically: temporary file, then rename). Returns 0 and fills
  * `st`, or an error: -errno for a file that cannot be read or written,
  * GS_EINVAL for a malformed line ("FILE:LINE: error: ..." in `err`). */
-int geo_build_country_db(const char *v4_path, const char *v6_path, const char *out_path,
-                         geo_build_stats_t *st, gs_err_t *err);
+GS_WARN_UNUSED int geo_build_country_db(const char *v4_path, const char *v6_path,
+                                        const char *out_path, geo_build_stats_t *st, gs_err_t *err);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/compiler.h"
 
 /* A growable byte buffer holding values encoded in the MaxMind DB data
  * format. Zero-initialise it ({0}); release with mmdbw_buf_free. */
@@ -88,7 +89,7 @@ typedef struct {
  * Returns 0 and fills `st` (may be NULL), or -errno / GS_ETOOBIG (tree too
  * big for the requested record size) with the reason in `err`. The writer
  * is left unusable for further inserts; only mmdbw_free may follow. */
-int mmdbw_write(mmdbw_t *w, const char *path, const mmdbw_meta_t *meta, mmdbw_stats_t *st,
-                gs_err_t *err);
+GS_WARN_UNUSED int mmdbw_write(mmdbw_t *w, const char *path, const mmdbw_meta_t *meta,
+                               mmdbw_stats_t *st, gs_err_t *err);
 
 #endif

@@ -13,12 +13,13 @@
 #define GS_PROBES_PROBE_H
 
 #include "common/err.h"
+#include "common/compiler.h"
 
 typedef struct probe probe_t;
 
 /* A probe working in `runtime_dir` (plan.json in, health.state out).
  * Returns 0 and an owned probe, or an error with the reason in `err`. */
-int probe_new(const char *runtime_dir, probe_t **out, gs_err_t *err);
+GS_WARN_UNUSED int probe_new(const char *runtime_dir, probe_t **out, gs_err_t *err);
 
 /* Runs until SIGTERM or SIGINT (which the caller has blocked; the probe
  * takes them through a signalfd). SIGHUP re-reads the plan at once.
