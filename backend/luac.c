@@ -1123,6 +1123,16 @@ static bool add_branch(ctx_t *x, luac_prog_t *p, const luac_pred_t *cond)
         fail(x, x->i + 1, "more than %d branches", LUAC_MAX_BRANCHES);
         return false;
     }
+    if ((p->nbranches & (p->nbranches - 1)) == 0) {
+        /* Room doubles at every power of two (1, 2, 4, ...): most programs
+         * have one branch, and thousands of them live in a zone. */
+        size_t room = p->nbranches ? p->nbranches * 2 : 1;
+        luac_branch_t *grown = arena_alloc(x->arena, room * sizeof(luac_branch_t));
+        memset(grown, 0, room * sizeof(luac_branch_t));
+        if (p->nbranches)
+            memcpy(grown, p->branches, p->nbranches * sizeof(luac_branch_t));
+        p->branches = grown;
+    }
     luac_branch_t *b = &p->branches[p->nbranches];
     b->cond = cond;
     if (!keyword(x, "return")) {
@@ -1140,6 +1150,8 @@ static void program(ctx_t *x, luac_prog_t *p)
     skip_ws(x);
     if (!take(x, ';')) {
         /* implicit return of one expression */
+        p->branches = arena_alloc(x->arena, sizeof(luac_branch_t));
+        memset(p->branches, 0, sizeof(luac_branch_t));
         if (selection(x, &p->branches[0].sel))
             p->nbranches = 1;
     } else if (keyword(x, "if")) {
@@ -1216,8 +1228,6 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err)
     p->arena = arena_new();
     p->qtype = (uint16_t)t->code;
     p->type = t;
-    p->branches = arena_alloc(p->arena, LUAC_MAX_BRANCHES * sizeof(luac_branch_t));
-    memset(p->branches, 0, LUAC_MAX_BRANCHES * sizeof(luac_branch_t));
     ctx_t x = {.code = code.data ? code.data : "",
                .len = code.len,
                .arena = p->arena,
