@@ -21,7 +21,8 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$BENCH_DIR/lib.sh"
 DURATION=${DURATION:-10}
 REPS=${REPS:-1}
 PIN=${PIN:-1}
@@ -29,24 +30,11 @@ NQ=${NQ:-2000}
 ZONE=bench.test
 CACHE_OFF=("cache-ttl=0" "query-cache-ttl=0" "negquery-cache-ttl=0")
 
-export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer
-for b in "$GEOSTEERD" "$GEOSTEER"; do
-    [ -x "$b" ] || { echo "dnsperf.sh: $b not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-
-# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
-. "$BENCH_DIR/../test/e2e/lib.sh"
+bench_init dnsperf.sh "${1:-}" geosteerd geosteer
 gs_require pdns_server pdnsutil dnsperf kdig python3 awk
 [ "$PIN" = 0 ] || gs_require taskset
 if [ "$NQ" -lt 1 ] || [ "$NQ" -gt 4000 ]; then gs_fail "NQ must be 1..4000"; fi
 
-# pin PID: moves every thread of PID to CPU 1 (threads created later inherit).
-pin() { [ "$PIN" = 0 ] || taskset -a -p -c 1 "$1" >/dev/null; }
-run_client() { if [ "$PIN" = 0 ]; then "$@"; else taskset -c 0 "$@"; fi; }
-
-# cpu_ticks PID: utime + stime of the whole process (all threads).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 
 # ---- zone and query file ------------------------------------------------------------
 zonefile=$GS_TMP/$ZONE.zone
@@ -150,10 +138,7 @@ done
 # The servers must still be healthy after the load.
 check "$first" A
 
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+median() { bench_median %.0f "$@"; }
 mg=$(median "${qg[@]}")
 mb=$(median "${qb[@]}")
 echo

@@ -56,7 +56,8 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$BENCH_DIR/lib.sh"
 DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 PIN=${PIN:-1}
@@ -68,13 +69,8 @@ TARGET=4
 ZONE=lua.test
 CACHE_OFF=("cache-ttl=0" "query-cache-ttl=0" "negquery-cache-ttl=0")
 
-export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer GEOSTEER_PROBE=$BUILD/geosteer-probe
-for b in "$GEOSTEERD" "$GEOSTEER" "$GEOSTEER_PROBE"; do
-    [ -x "$b" ] || { echo "lua_dnsperf.sh: $b not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-
-# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
-. "$BENCH_DIR/../test/e2e/lib.sh"
+bench_init lua_dnsperf.sh "${1:-}" geosteerd geosteer geosteer-probe
+export GEOSTEER_PROBE=$BUILD/geosteer-probe
 gs_require pdns_server pdnsutil dnsperf kdig python3 awk
 [ "$PIN" = 0 ] || gs_require taskset
 ls /usr/lib/*/pdns/libgeoipbackend.so >/dev/null 2>&1 ||
@@ -89,14 +85,7 @@ for k in $KINDS; do [ -n "${QNAME[$k]:-}" ] || gs_fail "unknown kind '$k' in KIN
 for c in $CACHES; do case $c in off | on) ;; *) gs_fail "CACHES: 'off' and/or 'on', got '$c'" ;; esac; done
 for w in $WORKLOADS; do case $w in plain | ecs) ;; *) gs_fail "WORKLOADS: 'plain' and/or 'ecs', got '$w'" ;; esac; done
 
-pin() { [ "$PIN" = 0 ] || taskset -a -p -c 1 "$1" >/dev/null; }
-run_client() { if [ "$PIN" = 0 ]; then "$@"; else taskset -c 0 "$@"; fi; }
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+median() { bench_median %.6g "$@"; }
 
 # ---- GeoIP database and client subnets ---------------------------------------------------------
 DB=$GS_TMP/geoip.mmdb

@@ -20,7 +20,8 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$BENCH_DIR/lib.sh"
 CONNS=${CONNS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
@@ -28,25 +29,14 @@ MISS=${MISS:-0}
 RUNS=${RUNS:-1}
 ZONE=bench.test
 
-export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer
+bench_init run_bench "${1:-}" geosteerd geosteer bench/rb_bench
 RB_BENCH=$BUILD/bench/rb_bench
-for b in "$GEOSTEERD" "$GEOSTEER" "$RB_BENCH"; do
-    [ -x "$b" ] || { echo "run_bench: $b not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-
-# lib.sh: temp dir ($GS_TMP), PID registry and EXIT trap, start/stop helpers.
-# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
-. "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require pdnsutil python3 awk
 
 # rss_line PID: "VmRSS 12345 kB (12.1 MiB)  VmHWM ..."
 rss_line() {
     awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "VmRSS %d kB (%.1f MiB)  VmHWM %d kB (%.1f MiB)\n", r, r / 1024, h, h / 1024 }' "/proc/$1/status"
 }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-# cpu_ticks PID: utime + stime of the whole process (all threads).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 
 # ---- zone: exactly 10,000 records over 7,001 names (see gen_zone.sh) ---------------
 zonefile=$GS_TMP/$ZONE.zone
@@ -111,11 +101,7 @@ done
 rss_after=$(rss_kb "$GS_DAEMON_PID")
 hwm_after=$(awk '/^VmHWM:/ { print $2 }' "/proc/$GS_DAEMON_PID/status")
 
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-verdict() { if awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { exit !(op == ">=" ? a >= b : a < b) }'; then echo ok; else echo MISSED; fi; }
+median() { bench_median %.1f "$@"; }
 
 qps=$(printf "%.0f" "$(median "${qps_all[@]}")")
 p50=$(median "${p50_all[@]}")

@@ -49,7 +49,8 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$BENCH_DIR/lib.sh"
 CONNS=${CONNS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
@@ -63,15 +64,10 @@ CG_DIR=${CG_DIR:-/tmp/lua-bench-callgrind}
 TARGET=0.80
 ZONE=bench.test
 
-export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer GEOSTEER_PROBE=$BUILD/geosteer-probe
+bench_init run_lua_bench "${1:-}" geosteerd geosteer geosteer-probe bench/rb_bench bench/steer_bench
+export GEOSTEER_PROBE=$BUILD/geosteer-probe
 RB_BENCH=$BUILD/bench/rb_bench
 STEER_BENCH=$BUILD/bench/steer_bench
-for b in "$GEOSTEERD" "$GEOSTEER" "$GEOSTEER_PROBE" "$RB_BENCH" "$STEER_BENCH"; do
-    [ -x "$b" ] || { echo "run_lua_bench: $b not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-
-# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
-. "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require pdnsutil python3 awk
 [ "$PERF" = 1 ] && { gs_require perf; mkdir -p "$PERF_DIR"; }
 [ "$CALLGRIND" = 1 ] && { gs_require valgrind callgrind_control callgrind_annotate; RUNS=1; }
@@ -86,12 +82,7 @@ for k in $KINDS; do
 done
 if [ "$NLUA" -lt 1 ] || [ "$NLUA" -gt 100000 ]; then gs_fail "NLUA must be 1..100000"; fi
 
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+median() { bench_median %.6g "$@"; }
 
 # ---- 1. GeoIP database and client sample ----------------------------------------------------
 DB=$GS_TMP/geoip.mmdb

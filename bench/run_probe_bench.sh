@@ -33,7 +33,8 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$BENCH_DIR/lib.sh"
 CHECKS=${CHECKS:-1000}
 INTERVAL=${INTERVAL:-1000}
 TIMEOUT=${TIMEOUT:-500}
@@ -46,34 +47,17 @@ HB_SECS=${HB_SECS:-2}
 PERF=${PERF:-0}
 PERF_DIR=${PERF_DIR:-/tmp/probe-bench-perf}
 
-# lib.sh wants these two; this script starts neither.
-export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer
+bench_init run_probe_bench "${1:-}" geosteer-probe bench/plan_gen bench/health_bench
 PROBE=$BUILD/geosteer-probe
 PLAN_GEN=$BUILD/bench/plan_gen
 HEALTH_BENCH=$BUILD/bench/health_bench
-for b in "$PROBE" "$PLAN_GEN" "$HEALTH_BENCH"; do
-    [ -x "$b" ] || { echo "run_probe_bench: $b not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-
-# lib.sh: temp dir ($GS_TMP), PID registry and EXIT trap, start/stop helpers.
-# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
-. "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require python3 awk
 [ "$PERF" = 1 ] && { gs_require perf; mkdir -p "$PERF_DIR"; }
 
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-# cpu_ticks PID: utime + stime of the whole process (all threads).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-# sys_ticks PID: stime alone (on loopback the kernel's TCP work for both ends
-# of each connection largely runs in the probe's context).
-sys_ticks() { awk '{ sub(/^.*\) /, ""); print $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
+# (sys_ticks, from lib.sh: on loopback the kernel's TCP work for both ends of
+# each connection largely runs in the probe's context.)
 now() { date +%s.%N; }
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-verdict() { if awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { exit !(op == ">=" ? a >= b : a < b) }'; then echo ok; else echo MISSED; fi; }
+median() { bench_median %.1f "$@"; }
 # field SUMMARY NAME: the value after NAME in health_bench -s's first line.
 field() { echo "$1" | head -1 | awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'; }
 

@@ -33,7 +33,8 @@
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:-$BENCH_DIR/../build}" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$BENCH_DIR/lib.sh"
 CONNS=${CONNS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
@@ -49,15 +50,9 @@ PERF_DIR=${PERF_DIR:-/tmp/steer-bench-perf}
 ZONE=bench.test
 NSTEERED=7000
 
-export GEOSTEERD=$BUILD/geosteerd GEOSTEER=$BUILD/geosteer
+bench_init run_steer_bench "${1:-}" geosteerd geosteer bench/rb_bench bench/steer_bench
 RB_BENCH=$BUILD/bench/rb_bench
 STEER_BENCH=$BUILD/bench/steer_bench
-for b in "$GEOSTEERD" "$GEOSTEER" "$RB_BENCH" "$STEER_BENCH"; do
-    [ -x "$b" ] || { echo "run_steer_bench: $b not built (cmake --build $BUILD)" >&2; exit 1; }
-done
-
-# shellcheck source=SCRIPTDIR/../test/e2e/lib.sh
-. "$BENCH_DIR/../test/e2e/lib.sh"
 gs_require pdnsutil python3 awk
 [ "$PERF" = 1 ] && { gs_require perf; mkdir -p "$PERF_DIR"; }
 if [ ! -r /usr/share/tor/geoip ] || [ ! -r /usr/share/tor/geoip6 ]; then
@@ -68,15 +63,8 @@ rss_line() {
     awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
          END { printf "VmRSS %d kB (%.1f MiB; anon %.1f, file %.1f)  VmHWM %d kB (%.1f MiB)\n", r, r / 1024, a / 1024, f / 1024, h, h / 1024 }' "/proc/$1/status"
 }
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-ratio_median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-median() {
-    printf '%s\n' "$@" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-verdict() { if awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { exit !(op == ">=" ? a >= b : a < b) }'; then echo ok; else echo MISSED; fi; }
+ratio_median() { printf '%.3f\n' "$(bench_median %.6g "$@")"; }
+median() { bench_median %.1f "$@"; }
 
 # ---- 1. database -------------------------------------------------------------------------
 DB=$GS_TMP/geoip.mmdb
