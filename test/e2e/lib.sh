@@ -227,6 +227,32 @@ gs_pdns_bind_conf() {
     } >"$dir/pdns.conf"
 }
 
+# gs_pdns_lua_conf DIR PORT ZONE ZONEFILE MMDB [extra lines]: writes DIR/pdns.conf
+# for pdns's own LUA records, the reference geosteer is compared with: the
+# bind backend serving ZONEFILE and the geoip backend reading the MaxMind
+# files in MMDB (space-separated paths), enable-lua-records, caches off.
+gs_pdns_lua_conf() {
+    local dir=$1 port=$2 zone=$3 file=$4 mmdb=$5 f
+    shift 5
+    mkdir -p "$dir"
+    echo "zone \"$zone\" { type master; file \"$file\"; };" >"$dir/named.conf"
+    echo "domains: []" >"$dir/geo.yaml"
+    {
+        echo "launch=bind,geoip"
+        echo "bind-config=$dir/named.conf"
+        echo "geoip-database-files=$(for f in $mmdb; do printf 'mmdb:%s\n' "$f"; done | paste -sd' ')"
+        echo "geoip-zones-file=$dir/geo.yaml"
+        echo "enable-lua-records=yes"
+        echo "edns-subnet-processing=yes"
+        echo "loglevel=6"
+        echo "cache-ttl=0"
+        echo "query-cache-ttl=0"
+        echo "negquery-cache-ttl=0"
+        gs_pdns_local "$dir" "$port"
+        for f in "$@"; do echo "$f"; done
+    } >"$dir/pdns.conf"
+}
+
 # gs_start_pdns DIR PORT: starts pdns_server with DIR/pdns.conf, waits until
 # it answers on PORT. Sets GS_PDNS_PID.
 gs_start_pdns() {

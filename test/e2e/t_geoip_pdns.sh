@@ -35,20 +35,7 @@ ZONE
 CACHE_OFF=(cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0)
 
 lport=$(gs_free_port)
-mkdir -p "$GS_TMP/lua"
-echo "zone \"g.test\" { type master; file \"$ZF\"; };" >"$GS_TMP/lua/named.conf"
-echo "domains: []" >"$GS_TMP/lua/geo.yaml"
-{
-    echo "launch=bind,geoip"
-    echo "bind-config=$GS_TMP/lua/named.conf"
-    echo "geoip-database-files=mmdb:$GS_TMP/c.mmdb"
-    echo "geoip-zones-file=$GS_TMP/lua/geo.yaml"
-    echo "enable-lua-records=yes"
-    echo "edns-subnet-processing=yes"
-    echo "loglevel=6"
-    gs_pdns_local "$GS_TMP/lua" "$lport"
-    printf '%s\n' "${CACHE_OFF[@]}"
-} >"$GS_TMP/lua/pdns.conf"
+gs_pdns_lua_conf "$GS_TMP/lua" "$lport" g.test "$ZF" "$GS_TMP/c.mmdb"
 gs_start_pdns "$GS_TMP/lua" "$lport"
 
 # ask PORT NAME TYPE CLIENT: the answer for an ECS client (one line).

@@ -85,21 +85,8 @@ CACHE_OFF=(cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0)
 
 # ---- pdns with its own LUA records ------------------------------------------------------
 lport=$(gs_free_port)
-mkdir -p "$GS_TMP/lua"
-echo "zone \"d.test\" { type master; file \"$ZF\"; };" >"$GS_TMP/lua/named.conf"
-echo "domains: []" >"$GS_TMP/lua/geo.yaml"
-{
-    echo "launch=bind,geoip"
-    echo "bind-config=$GS_TMP/lua/named.conf"
-    echo "geoip-database-files=mmdb:$GS_TMP/geo.mmdb mmdb:$GS_TMP/asn.mmdb"
-    echo "geoip-zones-file=$GS_TMP/lua/geo.yaml"
-    echo "enable-lua-records=yes"
-    echo "lua-health-checks-interval=1"
-    echo "edns-subnet-processing=yes"
-    echo "loglevel=6"
-    gs_pdns_local "$GS_TMP/lua" "$lport"
-    printf '%s\n' "${CACHE_OFF[@]}"
-} >"$GS_TMP/lua/pdns.conf"
+gs_pdns_lua_conf "$GS_TMP/lua" "$lport" d.test "$ZF" "$GS_TMP/geo.mmdb $GS_TMP/asn.mmdb" \
+    lua-health-checks-interval=1
 gs_start_pdns "$GS_TMP/lua" "$lport"
 
 # ---- pdns + geosteerd + geosteer-probe -----------------------------------------------------
