@@ -812,12 +812,6 @@ static uint32_t weighted_index(const steer_t *s, const uint32_t *eps, uint16_t n
     return n - 1;
 }
 
-static uint8_t cap_scope(const steer_client_t *c, uint8_t depth)
-{
-    uint8_t cap = c->family == AF_INET ? STEER_SCOPE_V4 : STEER_SCOPE_V6;
-    return depth > cap ? cap : depth;
-}
-
 void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64_t rnd,
                   steer_decision_t *d)
 {
@@ -989,7 +983,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
         uint32_t pool = geo_tree_lookup(t, c->addr, &depth);
         d->depth = depth;
-        d->scope = cap_scope(c, depth);
+        d->scope = depth; /* capped by steer_scope_final */
         n = pool_pick_all(s, adm, pool, cand, &d->pool);
         d->why = pool == p->def.default_pool ? "default" : "geo rule";
         break;
@@ -999,7 +993,7 @@ void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, 
         const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
         const pclass_t *pc = &p->classes[geo_tree_lookup(t, c->addr, &depth)];
         d->depth = depth;
-        d->scope = cap_scope(c, depth);
+        d->scope = depth; /* capped by steer_scope_final */
         n = proximity_pick(s, p, pc, adm, p->def.nearest ? p->def.nearest : 1, cand);
         d->why = "nearest";
         break;
