@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "backend/config.h"
-#include "backend/server.h"
-#include "backend/state.h"
+#include "backend/steering/config.h"
+#include "backend/protocol/server.h"
+#include "backend/daemon/state.h"
 #include "common/log.h"
 #include "common/mem.h"
 

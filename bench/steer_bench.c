@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/config.h"
-#include "backend/steer.h"
+#include "backend/steering/config.h"
+#include "backend/steering/steer.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "geo/geodb.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "backend/config.h"
+#include "backend/steering/config.h"
 #include "common/buf.h"
 
 #define CHECK_DEFAULT_CONFIG "/etc/geosteer/geosteer.json"

@@ -1,5 +1,5 @@
 /* geosteer lua-check <zonefile> [--origin ZONE]: the LUA-record migration
- * check on a zone file, without a daemon (backend/luacheck.c). For a zone
+ * check on a zone file, without a daemon (backend/steering/luacheck.c). For a zone
  * already loaded, `geosteer lua-check <zone>` asks the daemon instead. */
 #include "cli/commands.h"
 
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 
-#include "backend/luacheck.h"
+#include "backend/steering/luacheck.h"
 #include "common/buf.h"
 
 static bool has_suffix(const char *s, const char *suffix)

@@ -1,4 +1,4 @@
-/* Fuzz target for the geosteer.json loader (backend/config.c): any input is
+/* Fuzz target for the geosteer.json loader (backend/steering/config.c): any input is
  * either accepted and compiled, or refused with at least one error line;
  * never a crash, a leak or a half-filled cfg_t. */
 #include <stdint.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/config.h"
-#include "backend/steer.h"
+#include "backend/steering/config.h"
+#include "backend/steering/steer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

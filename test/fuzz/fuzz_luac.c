@@ -1,16 +1,16 @@
-/* Fuzz target for the LUA-record subset compiler (backend/luac.c): the input
+/* Fuzz target for the LUA-record subset compiler (backend/steering/luac.c): the input
  * is a record's content. It is either refused with a "LUA: ..." reason and no
  * program, or compiled into a program whose every branch has a selection and
  * whose value sets are non-empty; the program is then evaluated for an IPv4
- * and an IPv6 client (backend/luaeval.c), whose scopes must stay within the
+ * and an IPv6 client (backend/steering/luaeval.c), whose scopes must stay within the
  * caps. Never a crash, a hang or a leak. */
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/luac.h"
-#include "backend/luaeval.h"
+#include "backend/steering/luac.h"
+#include "backend/steering/luaeval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/admin.h"
-#include "backend/rb.h"
-#include "backend/state.h"
+#include "backend/protocol/admin.h"
+#include "backend/protocol/rb.h"
+#include "backend/daemon/state.h"
 #include "common/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -21,8 +21,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "backend/server.h"
-#include "backend/state.h"
+#include "backend/protocol/server.h"
+#include "backend/daemon/state.h"
 #include "common/buf.h"
 #include "common/log.h"
 

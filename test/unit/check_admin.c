@@ -1,10 +1,10 @@
-/* Unit tests for backend/admin.c's word splitter and cli/client.c's joiner:
+/* Unit tests for backend/protocol/admin.c's word splitter and cli/client.c's joiner:
  * whatever words the CLI is given, the daemon must see the same words. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/admin.h"
+#include "backend/protocol/admin.h"
 #include "cli/client.h"
 #include "common/err.h"
 #include "test/unit/unit.h"

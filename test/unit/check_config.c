@@ -1,4 +1,4 @@
-/* Unit tests for backend/config.c: the compiled model of
+/* Unit tests for backend/steering/config.c: the compiled model of
  * examples/geosteer-full.json (indexes, parsed addresses, defaults), the
  * name lookups, and that a failed load leaves the config untouched. The
  * error texts themselves are pinned by test/config/invalid/. */
@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "backend/config.h"
+#include "backend/steering/config.h"
 #include "common/err.h"
 #include "test/unit/unit.h"
 

@@ -1,11 +1,11 @@
-/* Unit tests for backend/luac.c: the LUA-record subset compiler. Tables of
+/* Unit tests for backend/steering/luac.c: the LUA-record subset compiler. Tables of
  * accepted contents (with the compiled shape) and of refused contents (with
  * the reason and column). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <string.h>
 
-#include "backend/luac.h"
+#include "backend/steering/luac.h"
 #include "unit.h"
 
 static luac_prog_t *ok(const char *content)

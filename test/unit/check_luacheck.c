@@ -1,4 +1,4 @@
-/* Unit tests for the zone-file reader of backend/luacheck.c (luacheck_zf_*),
+/* Unit tests for the zone-file reader of backend/steering/luacheck.c (luacheck_zf_*),
  * the API `geosteer lua-check FILE` and `geosteer zone load` read records
  * with: owners, TTLs, types, data, line numbers, multi-line records, and
  * malformed records reported with their line and skipped. The check's own
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/luacheck.h"
+#include "backend/steering/luacheck.h"
 #include "test/unit/unit.h"
 
 static char path[PATH_MAX];

@@ -1,4 +1,4 @@
-/* Unit tests for backend/luaeval.c: answers and ECS scopes of compiled
+/* Unit tests for backend/steering/luaeval.c: answers and ECS scopes of compiled
  * LUA-record programs, without a network (a GeoIP database written by our
  * own writer for the geo conditions). */
 #include <arpa/inet.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/luaeval.h"
+#include "backend/steering/luaeval.h"
 #include "common/hstate.h"
 #include "geo/mmdb_writer.h"
 #include "unit.h"

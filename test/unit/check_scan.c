@@ -1,10 +1,10 @@
-/* Unit tests for backend/scan.c: the lookup fast path must accept exactly
+/* Unit tests for backend/protocol/scan.c: the lookup fast path must accept exactly
  * the plain pdns shape and hand everything else to the general parser. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/scan.h"
+#include "backend/protocol/scan.h"
 #include "test/unit/unit.h"
 
 static const struct {

@@ -1,4 +1,4 @@
-/* Unit tests for backend/store.c and backend/state.c: schema handling,
+/* Unit tests for backend/zones/store.c and backend/daemon/state.c: schema handling,
  * zone lifecycle, atomic commits and the cross-record rules. Each test runs
  * in its own process (check's fork mode) with a fresh store file. */
 #include <check.h>
@@ -8,11 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/dname.h"
-#include "backend/rb.h"
-#include "backend/snap.h"
-#include "backend/state.h"
-#include "backend/store.h"
+#include "backend/dns/dname.h"
+#include "backend/protocol/rb.h"
+#include "backend/zones/snap.h"
+#include "backend/daemon/state.h"
+#include "backend/zones/records.h"
+#include "backend/zones/store.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -60,7 +61,7 @@ static trx_op_t op_new(bool feed, const char *name, const char *type, const char
         .feed = feed, .name = mem_strdup(name), .type = rr_type_find(type, strlen(type))};
     if (content) {
         op.recs = mem_calloc(1, sizeof(trx_rec_t));
-        op.recs[0] = (trx_rec_t){op.type, mem_strdup(content), 60};
+        op.recs[0] = (trx_rec_t){op.type, mem_strdup(content), 60, NULL};
         op.nrecs = 1;
     }
     return op;
@@ -303,6 +304,60 @@ START_TEST(test_replace_all)
 }
 END_TEST
 
+/* The program of a LUA record's node in the served image, or NULL. */
+static const luac_prog_t *served_prog(int64_t id, const char *name)
+{
+    const zone_node_t *n =
+        zone_find(zone_now(id), name, strlen(name), dname_hash(name, strlen(name)));
+    return n && n->nrecs == 1 ? n->recs[0].prog : NULL;
+}
+
+/* A LUA record is compiled once, when it is written: the commit serves the
+ * program the write compiled, and later commits of other names keep it. */
+START_TEST(test_compiled_once)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t id = create("z.");
+    const char *code = "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\"";
+    trx_t t = {0};
+    trx_begin(&t, id, 1, false);
+    trx_op_t op = op_new(false, "dyn.z.", "LUA", NULL);
+    buf_t norm;
+    buf_init(&norm);
+    luac_prog_t *prog;
+    ck_assert_int_eq(zone_rec_prepare(op.type, code, &norm, &prog, &err), 0);
+    ck_assert_ptr_nonnull(prog);
+    op.recs = mem_calloc(1, sizeof(trx_rec_t));
+    op.recs[0] = (trx_rec_t){op.type, buf_take(&norm), 60, prog};
+    op.nrecs = 1;
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
+    ck_assert_int_eq(state_commit(&t, &err), 0);
+    trx_clear(&t);
+    ck_assert_ptr_eq(served_prog(id, "dyn.z."), prog);
+
+    trx_begin(&t, id, 2, false);
+    op = op_new(false, "www.z.", "A", "192.0.2.9");
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
+    ck_assert_int_eq(state_commit(&t, &err), 0);
+    trx_clear(&t);
+    ck_assert_ptr_eq(served_prog(id, "dyn.z."), prog);
+
+    /* A metadata change rebuilds the image too. */
+    const char *v[] = {"x"};
+    ck_assert_int_eq(state_meta_set(id, "X-TEST", v, 1, &err), 0);
+    ck_assert_ptr_eq(served_prog(id, "dyn.z."), prog);
+
+    /* Read back at start-up: compiled then, from the stored content. */
+    state_close();
+    ck_assert_int_eq(state_open(db, &err), 0);
+    const luac_prog_t *again = served_prog(id, "dyn.z.");
+    ck_assert_ptr_nonnull(again);
+    ck_assert_uint_eq(again->nbranches, 1);
+    state_close();
+}
+END_TEST
+
 START_TEST(test_metadata)
 {
     gs_err_t err;
@@ -457,6 +512,7 @@ int main(void)
     tcase_add_test(tc, test_commit_atomic);
     tcase_add_test(tc, test_replace_all);
     tcase_add_test(tc, test_metadata);
+    tcase_add_test(tc, test_compiled_once);
     tcase_add_test(tc, test_trx_limits);
     tcase_add_test(tc, test_reply_buffer_trim);
     suite_add_tcase(s, tc);

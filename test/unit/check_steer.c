@@ -1,4 +1,4 @@
-/* Unit tests for backend/steer.c: client parsing, every policy type, the
+/* Unit tests for backend/steering/steer.c: client parsing, every policy type, the
  * all-down rule's candidates, answerable qtypes, CIDR-driven geo decisions
  * with their scope, and consistent hashing's minimal remapping. GeoIP data
  * is not needed here (CIDR rules paint the tree); geo over a real database
@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "backend/steer.h"
+#include "backend/steering/steer.h"
 #include "geo/mmdb_writer.h"
 #include "test/unit/unit.h"
 

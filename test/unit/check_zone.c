@@ -1,4 +1,4 @@
-/* Unit tests for backend/zone.c and backend/snap.c: the immutable zone image
+/* Unit tests for backend/zones/zone.c and backend/zones/snap.c: the immutable zone image
  * (nodes, empty non-terminals, auth flags, prebuilt replies) and snapshot
  * publication with hazard slots. */
 #include <check.h>
@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/dname.h"
-#include "backend/snap.h"
-#include "backend/zone.h"
+#include "backend/dns/dname.h"
+#include "backend/zones/records.h"
+#include "backend/zones/snap.h"
+#include "backend/zones/zone.h"
 #include "test/unit/unit.h"
 
 #define T(name) rr_type_find(name, strlen(name))
@@ -16,16 +17,16 @@
 static zone_t *sample(int64_t id)
 {
     zone_input_rec_t recs[] = {
-        {"www.z.", T("A"), "192.0.2.1", 60},
-        {"z.", T("SOA"), "ns1.z hostmaster.z 42 1 2 3 4", 300},
-        {"z.", T("NS"), "ns1.z", 300},
-        {"www.z.", T("AAAA"), "2001:db8::1", 60},
-        {"a.b.c.z.", T("TXT"), "\"deep\"", 60},
-        {"sub.z.", T("NS"), "ns.sub.z", 60},
-        {"sub.z.", T("DS"), "1 8 2 AB", 60},
-        {"ns.sub.z.", T("A"), "192.0.2.9", 60},
-        {"dyn.z.", T("LUA"), "A \"pickrandom({'192.0.2.1'})\"", 60},
-        {"www.z.", T("A"), "192.0.2.2", 60},
+        {"www.z.", T("A"), "192.0.2.1", 60, NULL},
+        {"z.", T("SOA"), "ns1.z hostmaster.z 42 1 2 3 4", 300, NULL},
+        {"z.", T("NS"), "ns1.z", 300, NULL},
+        {"www.z.", T("AAAA"), "2001:db8::1", 60, NULL},
+        {"a.b.c.z.", T("TXT"), "\"deep\"", 60, NULL},
+        {"sub.z.", T("NS"), "ns.sub.z", 60, NULL},
+        {"sub.z.", T("DS"), "1 8 2 AB", 60, NULL},
+        {"ns.sub.z.", T("A"), "192.0.2.9", 60, NULL},
+        {"dyn.z.", T("LUA"), "A \"pickrandom({'192.0.2.1'})\"", 60, NULL},
+        {"www.z.", T("A"), "192.0.2.2", 60, NULL},
     };
     const char *vals[] = {"v1", "v2"};
     zone_input_meta_t meta[] = {{"X-TEST", vals, 2}};
@@ -155,6 +156,35 @@ START_TEST(test_slots_exhaust)
 }
 END_TEST
 
+/* The one record check of writes and loads: LUA code is compiled there and
+ * the program handed back; static records get none. */
+START_TEST(test_rec_prepare)
+{
+    buf_t norm;
+    buf_init(&norm);
+    luac_prog_t *prog = (luac_prog_t *)1;
+    gs_err_t err;
+    ck_assert_int_eq(zone_rec_prepare(T("A"), " 192.0.2.1 ", &norm, &prog, &err), 0);
+    ck_assert_ptr_null(prog);
+    ck_assert_str_eq(norm.data, "192.0.2.1");
+    buf_reset(&norm);
+    ck_assert_int_eq(
+        zone_rec_prepare(T("LUA"), "A \"ifportup(443, {'192.0.2.1'})\"", &norm, &prog, &err), 0);
+    ck_assert_ptr_nonnull(prog);
+    ck_assert_uint_eq(prog->qtype, 1);
+    ck_assert_str_eq(norm.data, "A \"ifportup(443, {'192.0.2.1'})\"");
+    luac_free(prog);
+    const char *bad[] = {"BOGUS \"x\"", "A", "A \"nosuch()\"", "MX \"'x'\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        buf_reset(&norm);
+        ck_assert_int_eq(zone_rec_prepare(T("LUA"), bad[i], &norm, &prog, &err), GS_EINVAL);
+        ck_assert_ptr_null(prog);
+        ck_assert_ptr_nonnull(strstr(err.text, "LUA"));
+    }
+    buf_free(&norm);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("zone");
@@ -162,6 +192,7 @@ int main(void)
     tcase_add_test(tc, test_nodes_and_ent);
     tcase_add_test(tc, test_replies);
     tcase_add_test(tc, test_auth);
+    tcase_add_test(tc, test_rec_prepare);
     suite_add_tcase(s, tc);
     tc = tcase_create("snap");
     tcase_add_test(tc, test_snapshot);

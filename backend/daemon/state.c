@@ -1,0 +1,992 @@
+#include "backend/daemon/state.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "backend/dns/dname.h"
+#include "backend/steering/health.h"
+#include "backend/steering/luac.h"
+#include "backend/steering/steer.h"
+#include "backend/zones/records.h"
+#include "backend/zones/snap.h"
+#include "backend/zones/store.h"
+#include "common/buf.h"
+#include "common/hstate.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static store_t *store;
+static char *config_path; /* geosteer.json of the last load; guarded by writer_lock */
+/* The config serving now, as loaded from config_path: a replaced GeoIP file
+ * is reopened for it, never for a newer geosteer.json (only SIGHUP or
+ * `reload` applies one). writer_lock. */
+static cfg_t live_cfg;
+static bool live_cfg_loaded;
+
+/* The last failed write of each zone, for `status`. Writer lock. */
+typedef struct {
+    int64_t zone_id;
+    char *zone;
+    const char *what; /* static: "commit", "zone load", "write", ... */
+    int64_t at;       /* seconds since the epoch */
+    char *reason;
+    int64_t ok_at; /* a later commit of the zone succeeded at this time, or 0 */
+} write_fail_t;
+static write_fail_t *fails;
+static size_t nfails;
+
+static void fail_forget(int64_t zone_id)
+{
+    for (size_t i = 0; i < nfails; i++)
+        if (fails[i].zone_id == zone_id) {
+            free(fails[i].zone);
+            free(fails[i].reason);
+            fails[i] = fails[--nfails];
+            return;
+        }
+}
+
+/* Identity of the GeoIP files the served world was built from (or that last
+ * failed to load), so that a replaced file is noticed once. writer_lock. */
+typedef struct {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} file_id_t;
+static file_id_t geo_files[2];
+static void remember_file(file_id_t *f, const char *path);
+
+/* Set once a config named the runtime directory: plans can be published. */
+static bool plan_enabled;
+
+/* Publishes the check plan: the config's checks and the health checks of
+ * every ifportup/ifurlup address in the served zones, so a record's checks
+ * run from its commit on. Unchanged plans are not rewritten. Writer lock. */
+static void publish_plan_locked(void)
+{
+    if (!plan_enabled)
+        return;
+    const snap_t *s = snap_current();
+    const plan_t *cp = &s->world->engine->checks.plan;
+    plan_t plan = {.max_in_flight = cp->max_in_flight ? cp->max_in_flight : 256,
+                   .heartbeat_ms = cp->heartbeat_ms ? cp->heartbeat_ms : 1000};
+    for (size_t i = 0; i < cp->n; i++)
+        plan_add(&plan, &cp->checks[i]);
+    size_t from_zones = 0;
+    for (size_t z = 0; z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++)
+                if (node->recs[r].prog) {
+                    char label[300];
+                    snprintf(label, sizeof(label), "%s LUA", node->name);
+                    from_zones += luac_plan_checks(node->recs[r].prog, &plan, label);
+                }
+        }
+    }
+    plan_finish(&plan);
+    static uint64_t last_gen;
+    gs_err_t e;
+    if (health_publish_plan(&plan, &e) != 0)
+        log_err("state: check plan not published, the probe keeps its old one: %s", e.text);
+    else if (plan.generation != last_gen)
+        log_info("state: check plan generation %llu: %zu checks (%zu addresses of LUA records)",
+                 (unsigned long long)plan.generation, plan.n, from_zones);
+    last_gen = plan.generation;
+    plan_free(&plan);
+}
+
+/* Where the programs of a rebuilt zone come from: the transaction just
+ * committed (its new LUA records, compiled when they were written) and the
+ * image being replaced (every record it did not touch). */
+typedef struct {
+    const trx_t *trx;  /* may be NULL */
+    const zone_t *old; /* may be NULL */
+} prog_source_t;
+
+static const luac_prog_t *prog_reuse(void *ctx, const char *name, const char *content)
+{
+    const prog_source_t *src = ctx;
+    if (src->trx) {
+        /* the last pending op on the name wins, as in the store */
+        const luac_prog_t *found = NULL;
+        for (size_t i = trx_next_on(src->trx, name, SIZE_MAX); i != SIZE_MAX;
+             i = trx_next_on(src->trx, name, i)) {
+            const trx_op_t *op = &src->trx->ops[i];
+            for (size_t k = 0; k < op->nrecs; k++)
+                if (op->recs[k].prog && strcmp(op->recs[k].content, content) == 0)
+                    found = op->recs[k].prog;
+        }
+        if (found)
+            return found;
+    }
+    if (src->old) {
+        size_t len = strlen(name);
+        const zone_node_t *node = zone_find(src->old, name, len, dname_hash(name, len));
+        for (uint32_t k = 0; node && node->dynamic && k < node->nrecs; k++)
+            if (node->recs[k].prog && strcmp(node->recs[k].content, content) == 0)
+                return node->recs[k].prog;
+    }
+    return NULL;
+}
+
+/* Re-reads zone `id` from the store and publishes it; `trx` is the
+ * transaction just committed to it, or NULL. Writer lock held. */
+static int republish(int64_t id, const trx_t *trx, gs_err_t *err)
+{
+    zone_t *z = NULL;
+    size_t skipped = 0;
+    gs_err_t e = {{0}};
+    prog_source_t src = {trx, snap_zone_by_id(snap_current(), id)};
+    int rc = zone_load(store, id, prog_reuse, &src, &z, &skipped, &e);
+    if (rc == GS_ENOTFOUND) {
+        snap_replace_zone(id, NULL);
+        publish_plan_locked();
+        return 0;
+    }
+    if (rc) {
+        /* The change is committed on disk but could not be read back: keep
+         * serving the previous image and say so; a restart will load it. */
+        log_err("state: zone id %lld: committed but not reloaded: %s", (long long)id, e.text);
+        return gs_err_set(err, rc, "%s", e.text);
+    }
+    if (skipped)
+        log_warn("state: %s: %zu invalid stored records skipped; first: %s", z->name, skipped,
+                 e.text);
+    snap_replace_zone(id, z);
+    publish_plan_locked();
+    return 0;
+}
+
+int state_open(const char *db_path, gs_err_t *err)
+{
+    int rc = store_open(db_path, &store, err);
+    if (rc)
+        return rc;
+    snap_init();
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if ((rc = store_zone_ids(store, &ids, &n, err))) {
+        state_close();
+        return rc;
+    }
+    pthread_mutex_lock(&writer_lock);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = republish(ids[i], NULL, err);
+        if (rc == GS_EINVAL) {
+            /* One damaged zone must not take the others down with it. */
+            log_err("state: zone id %lld not served: %s", (long long)ids[i], err->text);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&writer_lock);
+    free(ids);
+    if (rc) {
+        state_close();
+        return rc;
+    }
+    log_info("state: zone store '%s': %zu zones loaded", db_path, n);
+    return 0;
+}
+
+void state_close(void)
+{
+    store_close(store);
+    store = NULL;
+    free(config_path);
+    config_path = NULL;
+    for (int i = 0; i < 2; i++)
+        remember_file(&geo_files[i], NULL);
+    while (nfails)
+        fail_forget(fails[0].zone_id);
+    free(fails);
+    fails = NULL;
+    cfg_free(&live_cfg);
+    live_cfg_loaded = false;
+    snap_shutdown();
+    health_shutdown();
+}
+
+/* Applies one operation inside the open store transaction. A failure
+ * names the rrset or record it happened on. */
+static int apply_op(int64_t zid, const trx_op_t *op, gs_err_t *err)
+{
+    int rc = 0;
+    gs_err_t e;
+    if (!op->feed && (rc = store_rrset_delete(store, zid, op->name, op->type->name, &e)))
+        return gs_err_set(err, rc, "%s %s: %s", op->name, op->type->name, e.text);
+    for (size_t k = 0; rc == 0 && k < op->nrecs; k++) {
+        const trx_rec_t *r = &op->recs[k];
+        if ((rc = store_record_insert(store, zid, op->name, r->type->name, r->content, r->ttl, &e)))
+            return gs_err_set(err, rc, "%s %u %s %.200s: %s", op->name, r->ttl, r->type->name,
+                              r->content, e.text);
+    }
+    return rc;
+}
+
+/* Logs a refused (GS_EINVAL, GS_ECONFLICT, GS_ETOOBIG, GS_ENOTFOUND) or
+ * failed (store, system) write to `zone` and remembers it for `status`.
+ * pdnsutil exits 0 whatever the backend says, so this and `status` are
+ * where an operator finds out. Writer lock held. */
+static void write_failed_locked(int64_t zone_id, const char *zone, const char *what, int rc,
+                                const char *reason)
+{
+    bool refused = rc == GS_EINVAL || rc == GS_ECONFLICT || rc == GS_ETOOBIG || rc == GS_ENOTFOUND;
+    int prio = refused ? LOG_WARNING : LOG_ERR;
+    const char *how = refused ? "refused" : "failed";
+    /* Two limiters: a load with many refused records must not hide the
+     * line that says the whole commit or load was refused. */
+    if (strcmp(what, "write") == 0)
+        LOG_RATELIMITED(prio, "state: %s: write %s, nothing changed: %s", zone, how, reason);
+    else
+        LOG_RATELIMITED(prio, "state: %s: %s %s, nothing changed: %s", zone, what, how, reason);
+    fail_forget(zone_id);
+    if (nfails % 16 == 0)
+        fails = mem_realloc_n(fails, nfails + 16, sizeof(*fails));
+    fails[nfails++] =
+        (write_fail_t){zone_id, mem_strdup(zone), what, (int64_t)time(NULL), mem_strdup(reason), 0};
+}
+
+void state_write_refused(int64_t zone_id, const char *what, int rc, const char *reason)
+{
+    pthread_mutex_lock(&writer_lock);
+    const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
+    char id[32];
+    snprintf(id, sizeof(id), "zone id %lld", (long long)zone_id);
+    write_failed_locked(zone_id, z ? z->name : id, what, rc, reason);
+    pthread_mutex_unlock(&writer_lock);
+}
+
+void state_write_failures_each(state_fail_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&writer_lock);
+    for (size_t i = 0; i < nfails; i++)
+        fn(ctx, fails[i].zone, fails[i].what, fails[i].at, fails[i].reason, fails[i].ok_at);
+    pthread_mutex_unlock(&writer_lock);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int state_commit(const trx_t *trx, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc;
+    const zone_t *z = snap_zone_by_id(snap_current(), trx->zone_id);
+    if (!z) {
+        rc =
+            gs_err_set(err, GS_ENOTFOUND, "zone id %lld no longer exists", (long long)trx->zone_id);
+        LOG_RATELIMITED(LOG_WARNING, "state: commit refused: %s", err->text);
+        goto out;
+    }
+    char *apex = mem_strdup(z->name);
+    double t0 = now_sec();
+    if (trx->poison) {
+        rc = gs_err_set(err, GS_EINVAL, "transaction refused: %s", trx->poison);
+        goto out_apex;
+    }
+    if ((rc = store_begin(store, err)))
+        goto out_apex;
+    if (trx->replace_all)
+        rc = store_records_clear(store, trx->zone_id, err);
+    for (size_t i = 0; rc == 0 && i < trx->nops; i++)
+        rc = apply_op(trx->zone_id, &trx->ops[i], err);
+    if (rc == 0) {
+        if (trx->replace_all) {
+            rc = store_check(store, trx->zone_id, apex, NULL, err);
+        } else {
+            /* Check each touched name once. */
+            const char **names = mem_calloc(trx->nops, sizeof(*names));
+            for (size_t i = 0; i < trx->nops; i++)
+                names[i] = trx->ops[i].name;
+            qsort(names, trx->nops, sizeof(*names), cmp_str);
+            for (size_t i = 0; rc == 0 && i < trx->nops; i++)
+                if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+                    rc = store_check(store, trx->zone_id, apex, names[i], err);
+            free(names);
+        }
+    }
+    if (rc == 0)
+        rc = store_commit(store, err);
+    if (rc) {
+        store_rollback(store);
+        goto out_apex;
+    }
+    rc = republish(trx->zone_id, trx, err);
+    for (size_t i = 0; i < nfails; i++)
+        if (fails[i].zone_id == trx->zone_id)
+            fails[i].ok_at = (int64_t)time(NULL);
+    log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
+             trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
+    free(apex);
+    goto out;
+out_apex:
+    write_failed_locked(trx->zone_id, apex, trx->replace_all ? "zone load" : "commit", rc,
+                        err->text);
+    free(apex);
+out:
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+void state_zone_opts_default(state_zone_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->refresh = 10800;
+    o->retry = 3600;
+    o->expire = 604800;
+    o->minimum = 300;
+    o->ttl = 3600;
+}
+
+/* Drops the trailing dot of a canonical name, the form stored in content. */
+static void put_name(buf_t *b, const char *canon)
+{
+    size_t n = strlen(canon);
+    buf_put(b, canon, n > 1 ? n - 1 : n);
+}
+
+int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id, gs_err_t *err)
+{
+    buf_t soa, tmp;
+    buf_init(&soa);
+    buf_init(&tmp);
+    uint32_t serial = o->serial;
+    if (!serial) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        serial = (uint32_t)((tm.tm_year + 1900) * 1000000 + (tm.tm_mon + 1) * 10000 +
+                            tm.tm_mday * 100 + 1);
+    }
+    if (o->mname) {
+        put_name(&soa, o->mname);
+    } else if (o->nns) {
+        put_name(&soa, o->ns[0]);
+    } else {
+        buf_puts(&tmp, "ns1.");
+        buf_puts(&tmp, name);
+        put_name(&soa, tmp.data);
+    }
+    buf_putc(&soa, ' ');
+    if (o->rname) {
+        put_name(&soa, o->rname);
+    } else {
+        buf_reset(&tmp);
+        buf_puts(&tmp, "hostmaster.");
+        buf_puts(&tmp, name);
+        put_name(&soa, tmp.data);
+    }
+    buf_printf(&soa, " %u %u %u %u %u", serial, o->refresh, o->retry, o->expire, o->minimum);
+
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_begin(store, err);
+    if (rc == 0)
+        rc = store_zone_insert(store, name, id, err);
+    if (rc == 0)
+        rc = store_record_insert(store, *id, name, "SOA", soa.data, o->ttl, err);
+    for (size_t i = 0; rc == 0 && i < o->nns; i++) {
+        buf_reset(&tmp);
+        put_name(&tmp, o->ns[i]);
+        rc = store_record_insert(store, *id, name, "NS", tmp.data, o->ttl, err);
+    }
+    if (rc == 0)
+        rc = store_commit(store, err);
+    if (rc)
+        store_rollback(store);
+    else
+        rc = republish(*id, NULL, err);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: zone %s created (id %lld)", name, (long long)*id);
+    buf_free(&soa);
+    buf_free(&tmp);
+    return rc;
+}
+
+int state_zone_delete(const char *name, gs_err_t *err)
+{
+    int64_t id;
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_zone_find(store, name, &id, err);
+    if (rc == 0)
+        rc = store_begin(store, err);
+    if (rc == 0) {
+        rc = store_zone_remove(store, id, err);
+        if (rc == 0)
+            rc = store_commit(store, err);
+        if (rc) {
+            store_rollback(store);
+        } else {
+            snap_replace_zone(id, NULL);
+            publish_plan_locked();
+            fail_forget(id);
+        }
+    }
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: zone %s deleted (id %lld)", name, (long long)id);
+    return rc;
+}
+
+int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
+                   gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc;
+    if (!snap_zone_by_id(snap_current(), zone_id)) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
+    } else {
+        if ((rc = store_begin(store, err)) == 0) {
+            rc = store_meta_replace(store, zone_id, kind, values, n, err);
+            if (rc == 0)
+                rc = store_commit(store, err);
+            if (rc)
+                store_rollback(store);
+        }
+        if (rc == 0) {
+            rc = republish(zone_id, NULL, err); /* committed: a failure here is logged by it */
+        } else {
+            const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
+            char why[700];
+            snprintf(why, sizeof(why), "%.64s: %s", kind, err->text);
+            write_failed_locked(zone_id, z ? z->name : "?", "metadata", rc, why);
+        }
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+/* ---- steering config ---------------------------------------------------------- */
+
+int state_check_steer(const steer_t *st, const char *policy, const rr_type_t *qtype, gs_err_t *err)
+{
+    if (!st)
+        return gs_err_set(err, GS_EINVAL,
+                          "steer('%s'): no steering config is loaded (geosteerd -c FILE)", policy);
+    int32_t pi = steer_policy_find(st, policy, strlen(policy));
+    if (pi < 0)
+        return gs_err_set(err, GS_EINVAL, "steer('%s'): no such policy in the loaded config",
+                          policy);
+    unsigned want = steer_qt_bit(qtype->code);
+    if (!want || !(steer_policy_qtypes(st, (uint32_t)pi) & want))
+        return gs_err_set(err, GS_EINVAL,
+                          "steer('%s'): the policy cannot answer %s for every client (an "
+                          "endpoint it may pick has no %s)",
+                          policy, qtype->name, qtype->name);
+    return 0;
+}
+
+/* The GeoIP function of condition `c` that the engine's databases cannot
+ * answer (it would never match), or NULL. */
+static const char *pred_without_db(const steer_t *st, const luac_pred_t *c)
+{
+    if (!c)
+        return NULL;
+    switch (c->kind) {
+    case LUAC_P_AND:
+    case LUAC_P_OR: {
+        const char *a = pred_without_db(st, c->a);
+        return a ? a : pred_without_db(st, c->b);
+    }
+    case LUAC_P_NOT:
+        return pred_without_db(st, c->a);
+    case LUAC_P_COUNTRY:
+        return steer_has_country_db(st) ? NULL : "country()";
+    case LUAC_P_CONTINENT:
+        return steer_has_country_db(st) ? NULL : "continent()";
+    case LUAC_P_REGION:
+        return steer_has_country_db(st) ? NULL : "region()";
+    case LUAC_P_ASNUM:
+        return steer_has_asn_db(st) ? NULL : "asnum()";
+    default:
+        return NULL;
+    }
+}
+
+int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err)
+{
+    for (size_t i = 0; i < p->nbranches; i++) {
+        const luac_sel_t *sel = &p->branches[i].sel;
+        int rc;
+        const char *fn = pred_without_db(st, p->branches[i].cond);
+        if (fn)
+            return gs_err_set(err, GS_EINVAL,
+                              "%s needs %s, and the loaded config has none: it would never "
+                              "match",
+                              fn,
+                              strcmp(fn, "asnum()") == 0
+                                  ? "an ASN database (settings.geoip.asn_database)"
+                                  : "a GeoIP database (settings.geoip.database)");
+        bool closest =
+            sel->kind == LUAC_PICKCLOSEST ||
+            ((sel->kind == LUAC_IFPORTUP || sel->kind == LUAC_IFURLUP) &&
+             (sel->opts.selector == LUAC_PICK_CLOSEST || sel->opts.backup == LUAC_PICK_CLOSEST));
+        if (closest && !steer_has_country_db(st))
+            return gs_err_set(err, GS_EINVAL,
+                              "%s needs a GeoIP database with locations "
+                              "(settings.geoip.database), and the loaded config has none: "
+                              "the client's location is unknown",
+                              sel->kind == LUAC_PICKCLOSEST ? "pickclosest()"
+                                                            : "the pickclosest selector");
+        if (sel->kind == LUAC_STEER && (rc = state_check_steer(st, sel->policy, p->type, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* Every steer record (and steer() in a compiled program) of every served
+ * zone must still be answerable by the engine `st`. Writer lock held. */
+static int check_orphans(const steer_t *st, buf_t *errors)
+{
+    const snap_t *s = snap_current();
+    int bad = 0;
+    for (size_t i = 0; i < s->nzones; i++) {
+        const zone_t *z = s->zones[i];
+        for (size_t k = 0; k < z->nnodes; k++) {
+            const zone_node_t *n = &z->nodes[k];
+            for (uint32_t r = 0; n->dynamic && r < n->nrecs; r++) {
+                gs_err_t e;
+                if (n->recs[r].prog && state_check_prog(st, n->recs[r].prog, &e) != 0) {
+                    buf_printf(errors, "%s: LUA %s record: %s\n", n->name,
+                               n->recs[r].dyn_type->name, e.text);
+                    bad++;
+                }
+            }
+        }
+    }
+    return bad ? GS_ECONFLICT : 0;
+}
+
+static void remember_file(file_id_t *f, const char *path)
+{
+    free(f->path);
+    memset(f, 0, sizeof(*f));
+    struct stat st;
+    if (!path)
+        return;
+    f->path = mem_strdup(path);
+    if (stat(path, &st) == 0) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        f->size = st.st_size;
+        f->mtime = st.st_mtim;
+    }
+}
+
+/* A GeoIP file must be quiet this long before it is read: a writer may
+ * still be filling it. With the main thread's check every second, a
+ * replacement is read within GEO_SETTLE_NS + 1 s of its last change. */
+#define GEO_SETTLE_NS 2000000000LL
+
+/* True if the file at f->path is not the one remembered, and has not been
+ * modified for `settle_ns` nanoseconds (real time, full mtime precision). */
+static bool file_changed(const file_id_t *f, long long settle_ns)
+{
+    struct stat st;
+    if (!f->path || stat(f->path, &st) != 0)
+        return false; /* deleted: keep serving the loaded copy */
+    if (st.st_dev == f->dev && st.st_ino == f->ino && st.st_size == f->size &&
+        st.st_mtim.tv_sec == f->mtime.tv_sec && st.st_mtim.tv_nsec == f->mtime.tv_nsec)
+        return false;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long quiet = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL +
+                      (now.tv_nsec - st.st_mtim.tv_nsec);
+    return quiet >= settle_ns;
+}
+
+typedef struct {
+    const steer_t *steer;
+    uint8_t *state;
+    int64_t *until;
+} admin_ctx_t;
+
+static void admin_row(void *ctx, const char *endpoint, const char *state, int64_t until)
+{
+    admin_ctx_t *a = ctx;
+    int32_t e = a->steer ? steer_endpoint_find(a->steer, endpoint) : -1;
+    if (e < 0)
+        return; /* kept in the store: it applies again if the endpoint comes back */
+    a->state[e] = strcmp(state, "drain") == 0      ? STEER_ADMIN_DRAIN
+                  : strcmp(state, "force-up") == 0 ? STEER_ADMIN_FORCE_UP
+                                                   : STEER_ADMIN_FORCE_DOWN;
+    a->until[e] = until;
+}
+
+/* A new world over `eng` with the stored overrides compiled to endpoint
+ * indexes. Writer lock held. */
+static snap_world_t *world_with_overrides(snap_engine_t *eng)
+{
+    size_t n = eng->steer ? steer_endpoint_count(eng->steer) : 0;
+    admin_ctx_t a = {eng->steer, mem_calloc(n ? n : 1, 1), mem_calloc(n ? n : 1, sizeof(int64_t))};
+    gs_err_t e;
+    if (store_overrides_each(store, admin_row, &a, &e) != 0)
+        log_err("state: operator overrides not applied: %s", e.text);
+    return snap_world_new(eng, a.state, a.until, n);
+}
+
+/* The runtime directory when the config names none: the socket's. */
+static char runtime_default[4096] = CFG_DEFAULT_RUNTIME_DIR;
+
+/* Compiles `cfg` with the databases in `files` into a new engine and
+ * publishes it. Refused (nothing changes, `files` left to the caller) when
+ * a record of a served zone could no longer be answered. On success the
+ * databases belong to the engine and `files` is cleared. `announce` logs
+ * the config's warnings (not again when only a GeoIP file changed). */
+static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files, bool announce,
+                          buf_t *errors)
+{
+    double t0 = now_sec();
+    steer_t *st = steer_from_cfg(cfg, files->geo, files->asn);
+    int rc = check_orphans(st, errors);
+    if (rc) {
+        steer_free(st);
+        return rc;
+    }
+    snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
+    eng->steer = st;
+    eng->geo = files->geo;
+    eng->asn = files->asn;
+    files->geo = files->asn = NULL;
+    health_checks_from_cfg(cfg, &eng->checks);
+    health_configure(cfg, runtime_default);
+    plan_enabled = true;
+    health_tick(); /* map the probe's file before the world is built */
+    snap_world_t *w = world_with_overrides(eng);
+    w->loaded_at = (int64_t)time(NULL);
+    w->geo_max_age_days = cfg->geoip_max_age_days;
+    for (int i = 0; i < 2; i++) {
+        const geo_db_t *db = i ? eng->asn : eng->geo;
+        geo_db_info_t info;
+        if (!db)
+            continue;
+        geo_db_info(db, &info);
+        double age = difftime(time(NULL), (time_t)info.build_epoch) / 86400.0;
+        if (age > cfg->geoip_max_age_days)
+            log_warn("state: GeoIP database '%s' is %.0f days old, more than "
+                     "settings.geoip.max_age_days (%u): update it",
+                     info.path, age, cfg->geoip_max_age_days);
+    }
+    for (size_t i = 0; announce && i < cfg->nmonitors; i++)
+        if (cfg->monitors[i].insecure)
+            log_warn("state: monitor '%s': \"insecure\": its HTTPS checks accept any "
+                     "certificate, so an impostor answering on the endpoint's address "
+                     "counts as healthy",
+                     cfg->monitors[i].name);
+    for (size_t i = 0; announce && i < cfg->npolicies; i++)
+        if (cfg->policies[i].all_down == CFG_ALL_DOWN_EMPTY)
+            log_warn("state: policy '%s': all_down \"empty\" answers NODATA when no "
+                     "endpoint is left, and resolvers cache NODATA for the zone's SOA "
+                     "minimum TTL, longer than the outage may last",
+                     cfg->policies[i].name);
+    snap_replace_world(w);
+    publish_plan_locked();
+    remember_file(&geo_files[0], cfg->geoip_database);
+    remember_file(&geo_files[1], cfg->geoip_asn_database);
+    log_info("state: %s '%s' loaded: %zu endpoints, %zu pools, %zu policies "
+             "(compiled in %.0f ms)",
+             announce ? "config" : "GeoIP data for the loaded config", path, cfg->nendpoints,
+             cfg->npools, cfg->npolicies, (now_sec() - t0) * 1000);
+    return 0;
+}
+
+static int load_config_locked(const char *path, buf_t *errors)
+{
+    cfg_t cfg;
+    cfg_files_t files = {0};
+    cfg_defaults(&cfg);
+    /* The same validation as geosteerd --check and geosteer check. */
+    int rc = cfg_load_all(path, &cfg, &files, errors);
+    if (rc == 0)
+        rc = install_locked(path, &cfg, &files, true, errors);
+    cfg_files_close(&files);
+    if (rc) {
+        cfg_free(&cfg);
+        return rc;
+    }
+    cfg_free(&live_cfg);
+    live_cfg = cfg;
+    live_cfg_loaded = true;
+    if (!config_path || strcmp(config_path, path) != 0) {
+        free(config_path);
+        config_path = mem_strdup(path);
+    }
+    return 0;
+}
+
+void state_set_runtime_default(const char *dir)
+{
+    pthread_mutex_lock(&writer_lock);
+    snprintf(runtime_default, sizeof(runtime_default), "%s", dir);
+    pthread_mutex_unlock(&writer_lock);
+}
+
+int state_load_config(const char *path, buf_t *errors)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = load_config_locked(path, errors);
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+int state_reload(buf_t *errors)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc;
+    if (!config_path) {
+        buf_puts(errors, "no config file was given at start (geosteerd -c FILE)\n");
+        rc = GS_ENOTFOUND;
+    } else {
+        char *path = mem_strdup(config_path);
+        rc = load_config_locked(path, errors);
+        free(path);
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+void state_check_geoip(void)
+{
+    pthread_mutex_lock(&writer_lock);
+    snap_reclaim();
+    if (live_cfg_loaded && (file_changed(&geo_files[0], GEO_SETTLE_NS) ||
+                            file_changed(&geo_files[1], GEO_SETTLE_NS))) {
+        log_info("state: a GeoIP database file changed on disk: reloading it for the loaded "
+                 "config");
+        buf_t errors;
+        buf_init(&errors);
+        cfg_files_t files = {0};
+        /* The loaded config, not the file on disk: an edit of geosteer.json
+         * that nobody applied must not go live with a new database. */
+        int rc = cfg_open_databases(config_path, &live_cfg, &files, &errors);
+        if (rc == 0)
+            rc = install_locked(config_path, &live_cfg, &files, false, &errors);
+        cfg_files_close(&files);
+        if (rc != 0) {
+            log_err("state: GeoIP reload refused, the loaded data keeps serving: %s",
+                    errors.data ? errors.data : "");
+            /* Remember the bad files so the failure is logged once per
+             * change; any later change (a good file renamed in, a rewrite
+             * in place) has a new identity and is tried again. */
+            for (int i = 0; i < 2; i++) {
+                char *p = geo_files[i].path ? mem_strdup(geo_files[i].path) : NULL;
+                remember_file(&geo_files[i], p);
+                free(p);
+            }
+        }
+        buf_free(&errors);
+    }
+    pthread_mutex_unlock(&writer_lock);
+}
+
+/* Names in the served zones answered by a policy that can pick one of the
+ * `n` endpoints in `eps`, NUL-separated into `out`. Returns how many. */
+static size_t steered_names(const snap_t *s, const uint32_t *eps, size_t n, buf_t *out)
+{
+    const steer_t *st = s->world->steer;
+    size_t count = 0;
+    for (size_t z = 0; st && z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            bool hit = false;
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs && !hit; r++) {
+                /* every steer() of the program, alone or in a chain */
+                const luac_prog_t *p = node->recs[r].prog;
+                for (size_t b = 0; p && b < p->nbranches && !hit; b++) {
+                    const luac_sel_t *sel = &p->branches[b].sel;
+                    int32_t pi = sel->kind == LUAC_STEER
+                                     ? steer_policy_find(st, sel->policy, strlen(sel->policy))
+                                     : -1;
+                    for (size_t k = 0; pi >= 0 && k < n && !hit; k++)
+                        hit = steer_policy_uses(st, (uint32_t)pi, eps[k]);
+                }
+            }
+            if (hit) {
+                buf_put(out, node->name, node->name_len);
+                buf_putc(out, '\0');
+                count++;
+            }
+        }
+    }
+    return count;
+}
+
+/* Last DOWN state of every if*up check of the served LUA records (writer
+ * only), rebuilt each tick from the programs: a transition changes the
+ * answers of the names using that check, which pdns may hold in its caches
+ * (scope-0 answers). */
+typedef struct {
+    uint64_t *ids; /* 0: empty slot */
+    uint8_t *down;
+    size_t mask;
+} lua_seen_t;
+static lua_seen_t lua_seen;
+
+static uint8_t *lua_seen_slot(lua_seen_t *t, uint64_t id, bool insert)
+{
+    if (!t->ids)
+        return NULL;
+    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 17) & t->mask;; k = (k + 1) & t->mask) {
+        if (t->ids[k] == id)
+            return &t->down[k];
+        if (!t->ids[k]) {
+            if (!insert)
+                return NULL;
+            t->ids[k] = id;
+            return &t->down[k];
+        }
+    }
+}
+
+typedef struct {
+    const health_view_t *hv;
+    lua_seen_t *next;
+    bool changed;
+} lua_scan_t;
+
+static void lua_scan_one(void *ctx, const luac_sel_t *sel, const luac_item_t *it)
+{
+    (void)sel;
+    lua_scan_t *sc = ctx;
+    uint8_t down = sc->hv && health_check_state(sc->hv, it->check) == HSTATE_DOWN;
+    uint8_t *was = lua_seen_slot(&lua_seen, it->check, false);
+    sc->changed |= was && *was != down;
+    *lua_seen_slot(sc->next, it->check, true) = down;
+}
+
+/* Appends to `out` (NUL-separated) the names of compiled LUA records whose
+ * health-checked addresses changed DOWN state since the last call. */
+static size_t lua_health_changes(const snap_t *s, const health_view_t *hv, buf_t *out)
+{
+    size_t nchecks = 0, count = 0;
+    for (size_t z = 0; z < s->nzones; z++)
+        for (size_t i = 0; i < s->zones[z]->nprogs; i++)
+            nchecks += luac_each_check(s->zones[z]->progs[i], NULL, NULL);
+    lua_seen_t next = {0};
+    if (nchecks) {
+        size_t cap = 16;
+        while (cap < nchecks * 2)
+            cap *= 2;
+        next.ids = mem_calloc(cap, sizeof(*next.ids));
+        next.down = mem_calloc(cap, 1);
+        next.mask = cap - 1;
+    }
+    for (size_t z = 0; nchecks && z < s->nzones; z++) {
+        const zone_t *zone = s->zones[z];
+        for (size_t i = 0; i < zone->nnodes; i++) {
+            const zone_node_t *node = &zone->nodes[i];
+            lua_scan_t sc = {hv, &next, false};
+            for (uint32_t r = 0; node->dynamic && r < node->nrecs; r++)
+                if (node->recs[r].prog)
+                    luac_each_check(node->recs[r].prog, lua_scan_one, &sc);
+            if (sc.changed) {
+                buf_put(out, node->name, node->name_len);
+                buf_putc(out, '\0');
+                count++;
+            }
+        }
+    }
+    free(lua_seen.ids);
+    free(lua_seen.down);
+    lua_seen = next;
+    return count;
+}
+
+void state_check_health(void)
+{
+    pthread_mutex_lock(&writer_lock);
+    const snap_world_t *cur = snap_current()->world;
+    if (health_tick()) {
+        snap_world_t *w = world_with_overrides(cur->engine);
+        w->loaded_at = cur->loaded_at;
+        w->geo_max_age_days = cur->geo_max_age_days;
+        snap_replace_world(w);
+        cur = w;
+    }
+    uint32_t changed[256];
+    size_t n = cur->health ? health_changes(cur->health, changed, 256) : 0;
+    if (n > 0) {
+        for (size_t i = 0; i < n; i++)
+            log_notice("state: endpoint '%s' is now %s for steering",
+                       steer_endpoint_name(cur->steer, changed[i]),
+                       health_endpoint_down(cur->health, changed[i]) ? "DOWN" : "UP");
+        buf_t names;
+        buf_init(&names);
+        size_t count = steered_names(snap_current(), changed, n, &names);
+        health_purge(names.data, count);
+        buf_free(&names);
+    }
+    buf_t lua_names;
+    buf_init(&lua_names);
+    size_t nlua = lua_health_changes(snap_current(), cur->health, &lua_names);
+    if (nlua) {
+        log_info("state: health of LUA-record addresses changed for %zu name%s", nlua,
+                 nlua == 1 ? "" : "s");
+        health_purge(lua_names.data, nlua);
+    }
+    buf_free(&lua_names);
+    pthread_mutex_unlock(&writer_lock);
+}
+
+int state_override(const char *endpoint, const char *state, int64_t until, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    const snap_world_t *cur = snap_current()->world;
+    int rc = 0;
+    if (!cur->steer || steer_endpoint_find(cur->steer, endpoint) < 0) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "no endpoint '%s' in the loaded config", endpoint);
+    } else if ((rc = store_begin(store, err)) == 0) {
+        rc = state ? store_override_set(store, endpoint, state, until, err)
+                   : store_override_clear(store, endpoint, err);
+        if (rc == 0)
+            rc = store_commit(store, err);
+        if (rc) {
+            store_rollback(store);
+        } else {
+            snap_world_t *w = world_with_overrides(cur->engine);
+            w->loaded_at = cur->loaded_at;
+            w->geo_max_age_days = cur->geo_max_age_days;
+            snap_replace_world(w);
+            log_notice("state: endpoint '%s': %s%s", endpoint, state ? state : "override removed",
+                       until ? " (expires)" : "");
+            /* The answers change now: pdns's cached copies must go too. */
+            uint32_t e = (uint32_t)steer_endpoint_find(w->steer, endpoint);
+            buf_t names;
+            buf_init(&names);
+            size_t count = steered_names(snap_current(), &e, 1, &names);
+            health_purge(names.data, count);
+            buf_free(&names);
+        }
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+void state_overrides_each(store_override_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&writer_lock);
+    gs_err_t e;
+    if (store_overrides_each(store, fn, ctx, &e) != 0)
+        log_err("state: %s", e.text);
+    pthread_mutex_unlock(&writer_lock);
+}

@@ -1,0 +1,1180 @@
+#include "backend/protocol/rb.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/protocol/admin.h"
+#include "backend/steering/health.h"
+#include "backend/steering/luaeval.h"
+#include "backend/dns/dname.h"
+#include "backend/protocol/scan.h"
+#include "backend/zones/snap.h"
+#include "backend/daemon/state.h"
+#include "backend/steering/steer.h"
+#include "backend/zones/records.h"
+#include "backend/zones/trx.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+struct rb_conn {
+    snap_slot_t *slot;
+    uint64_t rnd;         /* xorshift state for random policies */
+    const snap_t *pinned; /* set by pin_trx_zone until the matching unpin */
+    trx_t trx;
+    buf_t out;
+};
+
+static const char reply_false[] = "{\"result\":false}\n";
+
+static uint64_t mix_seed(uint64_t x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    x ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
+    return x ? x : 0x853c49e6748fea9bull;
+}
+
+rb_conn_t *rb_conn_new(void)
+{
+    snap_slot_t *slot = snap_slot_get();
+    if (!slot)
+        return NULL;
+    rb_conn_t *c = mem_calloc(1, sizeof(*c));
+    c->slot = slot;
+    c->rnd = mix_seed((uintptr_t)c);
+    buf_init(&c->out);
+    buf_reserve(&c->out, 4096);
+    return c;
+}
+
+void rb_conn_free(rb_conn_t *c)
+{
+    if (!c)
+        return;
+    if (c->trx.active)
+        log_info("rb: connection closed with an open transaction on zone id %lld: aborted",
+                 (long long)c->trx.zone_id);
+    trx_clear(&c->trx);
+    snap_slot_put(c->slot);
+    buf_free(&c->out);
+    free(c);
+}
+
+void rb_conn_trim(rb_conn_t *c)
+{
+    if (c->out.cap > RB_REPLY_KEEP)
+        buf_free(&c->out); /* buf_free leaves an empty, reusable buffer */
+}
+
+/* ---- reply helpers ---------------------------------------------------- */
+
+static void put_false_log(rb_conn_t *c, const char *fmt, ...) GS_PRINTF(2, 3);
+static void put_false_log(rb_conn_t *c, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":false,\"log\":[");
+    buf_put_jstr(&c->out, msg, strlen(msg));
+    buf_puts(&c->out, "]}\n");
+}
+
+static void put_true(rb_conn_t *c)
+{
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":true}\n");
+}
+
+static void put_false(rb_conn_t *c)
+{
+    buf_reset(&c->out);
+    buf_put(&c->out, reply_false, sizeof(reply_false) - 1);
+}
+
+/* Takes over `result` (a jansson value) and writes {"result": ...}. */
+static void put_json_take(rb_conn_t *c, json_t *result)
+{
+    json_t *o = mem_check(json_object());
+    json_object_set_new(o, "result", result);
+    buf_reset(&c->out);
+    size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT);
+    buf_reserve(&c->out, n + 1);
+    json_dumpb(o, c->out.data, n, JSON_COMPACT);
+    c->out.len = n;
+    buf_putc(&c->out, '\n');
+    json_decref(o);
+}
+
+const buf_t *rb_error_reply(rb_conn_t *c, const char *msg)
+{
+    put_false_log(c, "%s", msg);
+    return &c->out;
+}
+
+/* ---- parameter access --------------------------------------------------- */
+
+/* Each getter returns 0, or writes an error reply and returns -1... no: it
+ * returns GS_EINVAL and leaves the reply to the caller's single error path. */
+typedef struct {
+    const char *method;
+    char msg[256];
+} perr_t;
+
+static int p_str(json_t *params, const char *key, const char **s, size_t *len, perr_t *e)
+{
+    json_t *v = json_object_get(params, key);
+    if (!json_is_string(v)) {
+        snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s' must be a string", e->method, key);
+        return GS_EINVAL;
+    }
+    *s = json_string_value(v);
+    if (len)
+        *len = json_string_length(v);
+    return 0;
+}
+
+/* pdns sends ids as JSON numbers (sometimes serialised from doubles) and
+ * accepts numeric strings itself, so both are taken. */
+static int p_int(json_t *params, const char *key, bool optional, int64_t def, int64_t *out,
+                 perr_t *e)
+{
+    json_t *v = json_object_get(params, key);
+    if (!v && optional) {
+        *out = def;
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && d >= -9.0e15 && d <= 9.0e15) {
+            *out = (int64_t)d;
+            return 0;
+        }
+    }
+    if (json_is_string(v)) {
+        char *end;
+        long long n = strtoll(json_string_value(v), &end, 10);
+        if (*json_string_value(v) && !*end) {
+            *out = n;
+            return 0;
+        }
+    }
+    snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s' must be an integer", e->method, key);
+    return GS_EINVAL;
+}
+
+/* Canonicalises a name parameter into `out` (DNAME_MAXTEXT + 1 bytes). */
+static int p_name(json_t *params, const char *key, char *out, size_t *out_len, perr_t *e)
+{
+    const char *s;
+    size_t len;
+    int rc = p_str(params, key, &s, &len, e);
+    if (rc)
+        return rc;
+    gs_err_t ge;
+    int n = len <= DNAME_MAXTEXT ? dname_canon(s, len, true, out, &ge)
+                                 : gs_err_set(&ge, GS_EINVAL, "name too long");
+    if (n < 0) {
+        snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s': %s", e->method, key, ge.text);
+        return GS_EINVAL;
+    }
+    *out_len = (size_t)n;
+    return 0;
+}
+
+/* ---- lookup --------------------------------------------------------------- */
+
+/* A lookup request: pointers into the request line or the parsed JSON. */
+typedef struct {
+    const char *qname, *qtype, *remote, *real_remote;
+    size_t qlen, qtlen, remote_len, real_remote_len;
+    int64_t zone_id;
+} lookup_req_t;
+
+/* Wall-clock seconds for override expiry; the coarse clock costs a few ns. */
+static int64_t now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static uint64_t next_random(rb_conn_t *c)
+{
+    uint64_t x = c->rnd;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return c->rnd = x;
+}
+
+/* Appends one computed record of a steered name. */
+static void put_dyn_rec(buf_t *out, const zone_t *z, const zone_node_t *node, const char *type,
+                        const char *content, const steer_decision_t *d)
+{
+    buf_puts(out, "{\"qtype\":\"");
+    buf_puts(out, type);
+    buf_puts(out, "\",\"qname\":");
+    buf_put_jstr(out, node->name, node->name_len);
+    buf_puts(out, ",\"content\":");
+    buf_put_jstr(out, content, strlen(content));
+    buf_puts(out, ",\"ttl\":");
+    buf_put_int(out, d->ttl);
+    buf_puts(out, ",\"auth\":1,\"domain_id\":");
+    buf_put_int(out, z->id);
+    buf_puts(out, ",\"scopeMask\":");
+    buf_put_int(out, d->scope);
+    buf_putc(out, '}');
+}
+
+/* Appends the records of a steering decision: each picked endpoint's values
+ * of type `t`. Returns how many. */
+static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const zone_node_t *node,
+                           const rr_type_t *t, const steer_decision_t *d, size_t emitted)
+{
+    size_t added = 0;
+    for (uint16_t k = 0; k < d->n; k++) {
+        size_t nv;
+        const char *const *vals =
+            steer_endpoint_values(st, d->picks[k], steer_qt_bit(t->code), &nv);
+        for (size_t v = 0; v < nv; v++, added++) {
+            if (emitted + added)
+                buf_putc(out, ',');
+            put_dyn_rec(out, z, node, t->name, vals[v], d);
+        }
+    }
+    return added;
+}
+
+/* Answers a name holding dynamic records (compiled LUA records, plain
+ * steer('policy') ones included): its static records, then each dynamic record's answer for this
+ * client, with the decision's TTL and scope. A dynamic record that yields
+ * nothing for this client still leaves the name existing: an ANY lookup then
+ * also carries an ENT record with that answer's scope, so that pdns says
+ * NOERROR/NODATA (never NXDOMAIN) and, the scope being non-zero whenever
+ * other clients may get data, keeps the reply out of its query cache. */
+static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone_node_t *node,
+                      const lookup_req_t *r)
+{
+    bool any = r->qtlen == 3 && memcmp(r->qtype, "ANY", 3) == 0;
+    buf_t *out = &c->out;
+    buf_reset(out);
+    buf_puts(out, "{\"result\":[");
+    size_t emitted = 0;
+    for (uint32_t i = 0; i < node->nrecs; i++) {
+        const zone_rec_t *rec = &node->recs[i];
+        bool match = any ? rec->type->kind != RR_KIND_LUA
+                         : strlen(rec->type->name) == r->qtlen &&
+                               memcmp(rec->type->name, r->qtype, r->qtlen) == 0;
+        if (!match)
+            continue;
+        if (emitted++)
+            buf_putc(out, ',');
+        zone_rec_json(out, z, node, rec);
+    }
+    steer_client_t cl;
+    if (steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) != 0)
+        steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
+    const steer_t *st = s->world->steer;
+    steer_admin_t adm = s->world->admin;
+    adm.now = now_coarse();
+    bool empty = false;
+    steer_decision_t empty_d; /* only ttl and scope are read */
+    empty_d.ttl = UINT32_MAX;
+    empty_d.scope = 0;
+    for (uint32_t i = 0; i < node->nrecs; i++) {
+        const zone_rec_t *rec = &node->recs[i];
+        if (!rec->dyn_type || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
+                                        memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
+            continue;
+        /* The compiled program, steer('policy') included: a plain steer()
+         * record takes the policy's TTL, any other the record's own; the
+         * scope is what the evaluation needed. */
+        luae_env_t env = {.client = &cl,
+                          .geo = s->world->geo,
+                          .asn = s->world->asn,
+                          .rnd = next_random(c),
+                          .steer = st,
+                          .admin = &adm,
+                          .check_state = health_check_state,
+                          .check_ctx = s->world->health};
+        luae_result_t res;
+        luae_eval(rec->prog, &env, &res);
+        const char *policy = luac_prog_policy(rec->prog);
+        if (policy && !res.steered)
+            LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
+                            node->name, policy);
+        uint32_t ttl = policy && res.steered ? res.sd.ttl : rec->ttl;
+        uint8_t scope = res.scope;
+        res.sd.ttl = ttl;
+        res.sd.scope = scope;
+        size_t added;
+        if (res.steered) {
+            added = put_decision(out, st, z, node, rec->dyn_type, &res.sd, emitted);
+        } else {
+            for (size_t v = 0; v < res.n; v++) {
+                if (emitted + v)
+                    buf_putc(out, ',');
+                put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &res.sd);
+            }
+            added = res.n;
+        }
+        emitted += added;
+        if (!added) {
+            empty = true;
+            if (scope > empty_d.scope)
+                empty_d.scope = scope;
+            if (ttl < empty_d.ttl)
+                empty_d.ttl = ttl;
+        }
+    }
+    if (any && empty) {
+        if (emitted++)
+            buf_putc(out, ',');
+        put_dyn_rec(out, z, node, "ENT", "", &empty_d);
+    }
+    buf_puts(out, "]}\n");
+    if (!emitted)
+        put_false(c);
+}
+
+static void do_lookup(rb_conn_t *c, const lookup_req_t *r)
+{
+    char name[DNAME_MAXTEXT + 2];
+    size_t qlen = r->qlen;
+    if (qlen == 0 || qlen > DNAME_MAXTEXT) {
+        put_false(c);
+        return;
+    }
+    uint32_t hash = dname_lower_hash(name, r->qname, qlen);
+    if (name[qlen - 1] != '.' || (qlen >= 2 && name[qlen - 2] == '\\')) {
+        /* pdns always sends absolute names; accept a relative one as absolute. */
+        name[qlen++] = '.';
+        hash = dname_hash(name, qlen);
+    }
+    const snap_t *s = snap_pin(c->slot);
+    const zone_t *z =
+        r->zone_id >= 0 ? snap_zone_by_id(s, r->zone_id) : snap_zone_for(s, name, qlen);
+    const zone_node_t *node = z ? zone_find(z, name, qlen, hash) : NULL;
+    if (node && node->dynamic) {
+        dyn_reply(c, s, z, node, r);
+        snap_unpin(c->slot);
+        return;
+    }
+    const zone_reply_t *rep = node ? zone_node_reply(node, r->qtype, r->qtlen) : NULL;
+    buf_reset(&c->out);
+    if (rep) {
+        buf_put(&c->out, rep->json, rep->len);
+        buf_putc(&c->out, '\n');
+    } else {
+        buf_put(&c->out, reply_false, sizeof(reply_false) - 1);
+    }
+    snap_unpin(c->slot);
+}
+
+static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r);
+
+static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    lookup_req_t r = {0};
+    if (p_str(params, "qname", &r.qname, &r.qlen, e) ||
+        p_str(params, "qtype", &r.qtype, &r.qtlen, e) ||
+        p_int(params, "zone-id", true, -1, &r.zone_id, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    json_t *v = json_object_get(params, "remote");
+    if (json_is_string(v)) {
+        r.remote = json_string_value(v);
+        r.remote_len = json_string_length(v);
+    }
+    v = json_object_get(params, "real-remote");
+    if (json_is_string(v)) {
+        r.real_remote = json_string_value(v);
+        r.real_remote_len = json_string_length(v);
+    }
+    if (c->trx.active && c->trx.nops)
+        overlay_lookup(c, &r);
+    else
+        do_lookup(c, &r);
+}
+
+/* ---- zones and metadata ------------------------------------------------ */
+
+static json_t *domain_info(const zone_t *z)
+{
+    return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:i, s:i, s:[]}", "zone", z->name, "id",
+                               (json_int_t)z->id, "kind", "native", "serial", (json_int_t)z->serial,
+                               "notified_serial", 0, "last_check", 0, "masters"));
+}
+
+static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    json_t *arr = mem_check(json_array());
+    const snap_t *s = snap_pin(c->slot);
+    for (size_t i = 0; i < s->nzones; i++)
+        json_array_append_new(arr, domain_info(s->zones[i]));
+    snap_unpin(c->slot);
+    put_json_take(c, arr);
+}
+
+/* Pins the snapshot and finds the zone named by parameter `key`; on failure
+ * writes the reply (false, with a log line when the request was malformed)
+ * and returns NULL with nothing pinned. */
+static const zone_t *pin_zone_param(rb_conn_t *c, json_t *params, const char *key, perr_t *e)
+{
+    char name[DNAME_MAXTEXT + 1];
+    size_t len;
+    if (p_name(params, key, name, &len, e)) {
+        put_false_log(c, "%s", e->msg);
+        return NULL;
+    }
+    const snap_t *s = snap_pin(c->slot);
+    const zone_t *z = snap_zone_by_name(s, name, len);
+    if (!z) {
+        snap_unpin(c->slot);
+        put_false(c);
+    }
+    return z;
+}
+
+static void m_get_domain_info(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z)
+        return;
+    json_t *info = domain_info(z);
+    snap_unpin(c->slot);
+    put_json_take(c, info);
+}
+
+static void m_list(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    int64_t id;
+    const zone_t *z = NULL;
+    if (p_int(params, "domain_id", true, -1, &id, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    if (id >= 0) {
+        z = snap_zone_by_id(snap_pin(c->slot), id);
+        if (!z) {
+            snap_unpin(c->slot);
+            put_false(c);
+            return;
+        }
+    } else if (!(z = pin_zone_param(c, params, "zonename", e))) {
+        return;
+    }
+    buf_reset(&c->out);
+    buf_reserve(&c->out, z->nrecords * 120 + 64);
+    buf_puts(&c->out, "{\"result\":[");
+    bool first = true;
+    for (size_t i = 0; i < z->nnodes; i++) {
+        const zone_node_t *n = &z->nodes[i];
+        for (uint32_t k = 0; k < n->nrecs; k++) {
+            if (!first)
+                buf_putc(&c->out, ',');
+            zone_rec_json(&c->out, z, n, &n->recs[k]);
+            first = false;
+        }
+    }
+    buf_puts(&c->out, "]}\n");
+    snap_unpin(c->slot);
+}
+
+static json_t *meta_values(const zone_meta_t *m)
+{
+    json_t *arr = mem_check(json_array());
+    for (size_t k = 0; m && k < m->nvalues; k++)
+        json_array_append_new(arr, mem_check(json_string(m->values[k])));
+    return arr;
+}
+
+static void m_get_all_meta(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z)
+        return;
+    json_t *obj = mem_check(json_object());
+    for (size_t i = 0; i < z->nmeta; i++)
+        json_object_set_new(obj, z->meta[i].kind, meta_values(&z->meta[i]));
+    snap_unpin(c->slot);
+    put_json_take(c, obj);
+}
+
+static void m_get_meta(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *kind;
+    if (p_str(params, "kind", &kind, NULL, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z)
+        return;
+    json_t *arr = meta_values(zone_meta_find(z, kind));
+    snap_unpin(c->slot);
+    put_json_take(c, arr);
+}
+
+static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *kind;
+    json_t *value = json_object_get(params, "value");
+    if (p_str(params, "kind", &kind, NULL, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    if (!*kind || strlen(kind) > 64) {
+        put_false_log(c, "setDomainMetadata: kind must be 1..64 characters");
+        return;
+    }
+    size_t n = json_is_array(value) ? json_array_size(value) : 1;
+    if (!json_is_array(value) && !json_is_string(value)) {
+        put_false_log(c, "setDomainMetadata: parameter 'value' must be an array of strings");
+        return;
+    }
+    const char **vals = mem_calloc(n, sizeof(*vals));
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_is_array(value) ? json_array_get(value, i) : value;
+        if (!json_is_string(v)) {
+            free(vals);
+            put_false_log(c, "setDomainMetadata: parameter 'value' must be an array of strings");
+            return;
+        }
+        vals[i] = json_string_value(v);
+    }
+    const zone_t *z = pin_zone_param(c, params, "name", e);
+    if (!z) {
+        free(vals);
+        return;
+    }
+    int64_t id = z->id;
+    snap_unpin(c->slot);
+    gs_err_t ge;
+    if (state_meta_set(id, kind, vals, n, &ge) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "setDomainMetadata: %s", ge.text);
+    free(vals);
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+/* A refused startTransaction also ends the transaction open on the
+ * connection: the writes that follow were meant for the new one and must not
+ * land in the old one (they are refused: no transaction is open). */
+static void start_refused(rb_conn_t *c)
+{
+    if (c->trx.active) {
+        LOG_RATELIMITED(LOG_INFO,
+                        "rb: startTransaction refused; the open transaction on zone id %lld is "
+                        "aborted",
+                        (long long)c->trx.zone_id);
+        trx_clear(&c->trx);
+    }
+}
+
+static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    int64_t id, trxid;
+    if (p_int(params, "domain_id", true, -1, &id, e) ||
+        p_int(params, "trxid", true, 0, &trxid, e)) {
+        start_refused(c);
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    const zone_t *z;
+    bool replace_all = id >= 0;
+    if (id >= 0) {
+        z = snap_zone_by_id(snap_pin(c->slot), id);
+        if (!z) {
+            snap_unpin(c->slot);
+            start_refused(c);
+            put_false_log(c, "startTransaction: zone id %lld does not exist", (long long)id);
+            return;
+        }
+    } else if (!(z = pin_zone_param(c, params, "domain", e))) {
+        start_refused(c);
+        if (c->out.len == sizeof(reply_false) - 1)
+            put_false_log(c, "startTransaction: zone does not exist");
+        return;
+    }
+    id = z->id;
+    snap_unpin(c->slot);
+    if (c->trx.active)
+        log_info("rb: startTransaction replaces an open transaction on zone id %lld",
+                 (long long)c->trx.zone_id);
+    trx_begin(&c->trx, id, trxid, replace_all);
+    put_true(c);
+}
+
+/* Validates one record of a write and appends it to `op`. */
+static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr, const char *method,
+                   char *msg, size_t msgsz)
+{
+    json_t *jn = json_object_get(rr, "qname"), *jt = json_object_get(rr, "qtype");
+    json_t *jc = json_object_get(rr, "content"), *jl = json_object_get(rr, "ttl");
+    if (!json_is_string(jn) || !json_is_string(jt) || !json_is_string(jc)) {
+        snprintf(msg, msgsz, "%s: record needs string qname, qtype and content", method);
+        return GS_EINVAL;
+    }
+    char name[DNAME_MAXTEXT + 1];
+    gs_err_t ge;
+    size_t nlen = json_string_length(jn);
+    int n = nlen <= DNAME_MAXTEXT ? dname_canon(json_string_value(jn), nlen, true, name, &ge)
+                                  : gs_err_set(&ge, GS_EINVAL, "name too long");
+    if (n < 0) {
+        snprintf(msg, msgsz, "%s: %s", method, ge.text);
+        return GS_EINVAL;
+    }
+    if (!dname_in_zone(name, (size_t)n, z->name, z->name_len)) {
+        snprintf(msg, msgsz, "%s: %s is not in zone %s", method, name, z->name);
+        return GS_EINVAL;
+    }
+    const rr_type_t *t = rr_type_find(json_string_value(jt), json_string_length(jt));
+    if (!t) {
+        snprintf(msg, msgsz, "%s: %s: record type '%.32s' is not supported", method, name,
+                 json_string_value(jt));
+        return GS_EINVAL;
+    }
+    if (op->name && (strcmp(op->name, name) != 0 || op->type != t)) {
+        snprintf(msg, msgsz, "%s: record %s %s does not belong to the rrset %s %s", method, name,
+                 t->name, op->name, op->type->name);
+        return GS_EINVAL;
+    }
+    if (t->code == RR_TYPE_SOA && (size_t)n != z->name_len) {
+        snprintf(msg, msgsz, "%s: %s: SOA records are only allowed at the zone apex %s", method,
+                 name, z->name);
+        return GS_EINVAL;
+    }
+    int64_t ttl = 0;
+    if (json_is_integer(jl))
+        ttl = json_integer_value(jl);
+    else if (json_is_real(jl))
+        ttl = (int64_t)json_real_value(jl);
+    else if (jl) {
+        snprintf(msg, msgsz, "%s: %s %s: ttl must be a number", method, name, t->name);
+        return GS_EINVAL;
+    }
+    if (ttl < 0 || ttl > 2147483647) {
+        snprintf(msg, msgsz, "%s: %s %s: ttl %lld out of range 0..2147483647", method, name,
+                 t->name, (long long)ttl);
+        return GS_EINVAL;
+    }
+    buf_t norm;
+    buf_init(&norm);
+    luac_prog_t *prog = NULL;
+    if (zone_rec_prepare(t, json_string_value(jc), &norm, &prog, &ge) != 0) {
+        snprintf(msg, msgsz, "%s: %s: %s", method, name, ge.text);
+        buf_free(&norm);
+        return GS_EINVAL;
+    }
+    /* steer(), alone or inside a chain, names a policy of the config */
+    if (prog && state_check_prog(st, prog, &ge) != 0) {
+        snprintf(msg, msgsz, "%s: %s: LUA %s: %s", method, name, prog->type->name, ge.text);
+        luac_free(prog);
+        buf_free(&norm);
+        return GS_EINVAL;
+    }
+    if (!op->name) {
+        op->name = mem_strdup(name);
+        op->type = t;
+    }
+    op->recs = mem_realloc_n(op->recs, op->nrecs + 1, sizeof(*op->recs));
+    /* An exact copy: the normalising buffer has room for 256 bytes or more,
+     * and a load-zone keeps up to TRX_MAX_RECORDS of these. */
+    op->recs[op->nrecs++] = (trx_rec_t){
+        .type = t, .content = mem_strndup(norm.data, norm.len), .ttl = (uint32_t)ttl, .prog = prog};
+    buf_free(&norm);
+    return 0;
+}
+
+/* One record of a name as the open transaction would leave it. */
+typedef struct {
+    const rr_type_t *type;
+    const char *content; /* borrowed from the snapshot or the transaction */
+    uint32_t ttl;
+    bool auth;
+} view_rec_t;
+
+/* Applies pending op `o` to the records `v` (count *cnt, room *cap) of its
+ * name: a replaceRRSet drops its type first, a feedRecord adds. */
+static view_rec_t *view_apply(view_rec_t *v, size_t *cnt, size_t *cap, const trx_op_t *o)
+{
+    if (!o->feed) {
+        size_t keep = 0;
+        for (size_t k = 0; k < *cnt; k++)
+            if (v[k].type != o->type)
+                v[keep++] = v[k];
+        *cnt = keep;
+    }
+    for (size_t k = 0; k < o->nrecs; k++) {
+        if (*cnt == *cap)
+            v = mem_realloc_n(v, *cap *= 2, sizeof(*v));
+        v[(*cnt)++] = (view_rec_t){o->recs[k].type, o->recs[k].content, o->recs[k].ttl, true};
+    }
+    return v;
+}
+
+/* Returns (owned array, count in *n) the records `name` (canonical) of zone
+ * `z` would hold after the connection's pending operations and then `extra`
+ * (may be NULL): the snapshot's records unless the transaction replaces the
+ * whole zone, a replaceRRSet dropping its type first, a feedRecord adding. */
+static view_rec_t *name_view(const rb_conn_t *c, const zone_t *z, const char *name,
+                             const trx_op_t *extra, size_t *n)
+{
+    size_t cap = 8, cnt = 0;
+    view_rec_t *v = mem_calloc(cap, sizeof(*v));
+    if (!c->trx.replace_all) {
+        const zone_node_t *node = zone_find(z, name, strlen(name), dname_hash(name, strlen(name)));
+        for (uint32_t k = 0; node && k < node->nrecs; k++) {
+            if (cnt == cap)
+                v = mem_realloc_n(v, cap *= 2, sizeof(*v));
+            const zone_rec_t *r = &node->recs[k];
+            v[cnt++] = (view_rec_t){r->type, r->content, r->ttl, r->auth};
+        }
+    }
+    /* The pending ops on this name come from the transaction's name index:
+     * a transaction of many replaceRRSets stays linear. */
+    for (size_t i = trx_next_on(&c->trx, name, SIZE_MAX); i != SIZE_MAX;
+         i = trx_next_on(&c->trx, name, i))
+        v = view_apply(v, &cnt, &cap, &c->trx.ops[i]);
+    if (extra && strcmp(extra->name, name) == 0)
+        v = view_apply(v, &cnt, &cap, extra);
+    *n = cnt;
+    return v;
+}
+
+/* Refuses `op` if, after the pending operations, its name would hold a CNAME
+ * beside anything else or a second CNAME, or the apex would lose its single
+ * SOA. Checked here so that add-record and replace-rrset fail at once with
+ * the reason (pdnsutil ignores the result of the commit); the commit checks
+ * again against the store. */
+static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, char *msg,
+                            size_t msgsz)
+{
+    size_t n, cnames = 0, soas = 0;
+    view_rec_t *v = name_view(c, z, op->name, op, &n);
+    const rr_type_t *clash = NULL;
+    for (size_t k = 0; k < n; k++) {
+        const rr_type_t *t = v[k].type;
+        if (t->kind == RR_KIND_LUA) {
+            /* a static record of the type a LUA record answers */
+            const rr_type_t *dt = rr_lua_qtype(v[k].content);
+            for (size_t j = 0; dt && j < n; j++)
+                if (v[j].type == dt)
+                    clash = dt;
+            t = rr_lua_qtype(v[k].content); /* a LUA CNAME is a CNAME */
+        }
+        cnames += t && t->code == RR_TYPE_CNAME;
+        soas += t && t->code == RR_TYPE_SOA;
+    }
+    free(v);
+    if (clash) {
+        snprintf(msg, msgsz,
+                 "replaceRRSet: %s: %s is answered by a LUA record at this name; change "
+                 "that record instead",
+                 op->name, clash->name);
+        return GS_ECONFLICT;
+    }
+    if (cnames && n > cnames) {
+        snprintf(msg, msgsz,
+                 "replaceRRSet: %s: CNAME cannot coexist with other records at the same name",
+                 op->name);
+        return GS_ECONFLICT;
+    }
+    if (cnames > 1) {
+        snprintf(msg, msgsz, "replaceRRSet: %s: more than one CNAME record at this name", op->name);
+        return GS_ECONFLICT;
+    }
+    if (strcmp(op->name, z->name) == 0 && op->type->code == RR_TYPE_SOA && soas != 1) {
+        snprintf(msg, msgsz, "replaceRRSet: %s: the zone apex must have exactly one SOA record",
+                 op->name);
+        return GS_ECONFLICT;
+    }
+    return 0;
+}
+
+/* A lookup on a connection with pending changes (pdnsutil add-record and
+ * replace-rrset look the rrset up again before committing, to print it):
+ * answers from the snapshot overlaid with the transaction, built per call.
+ * Only pdnsutil's connections ever get here; pdns_server never opens a
+ * transaction on its query connections. */
+static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r)
+{
+    const char *qname = r->qname, *qtype = r->qtype;
+    size_t qlen = r->qlen, qtlen = r->qtlen;
+    int64_t zone_id = r->zone_id;
+    char name[DNAME_MAXTEXT + 2];
+    gs_err_t ge;
+    int len = qlen && qlen <= DNAME_MAXTEXT ? dname_canon(qname, qlen, true, name, &ge) : -1;
+    if (len < 0) {
+        put_false(c);
+        return;
+    }
+    const snap_t *s = snap_pin(c->slot);
+    const zone_t *z =
+        zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, (size_t)len);
+    if (!z || z->id != c->trx.zone_id) {
+        snap_unpin(c->slot);
+        do_lookup(c, r);
+        return;
+    }
+    size_t n;
+    view_rec_t *v = name_view(c, z, name, NULL, &n);
+    bool any = qtlen == 3 && memcmp(qtype, "ANY", 3) == 0;
+    zone_node_t node = {.name = name, .name_len = (uint32_t)len};
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":[");
+    size_t emitted = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (any ? v[k].type->kind == RR_KIND_LUA
+                : (strlen(v[k].type->name) != qtlen || memcmp(v[k].type->name, qtype, qtlen)))
+            continue;
+        zone_rec_t rec = {
+            .type = v[k].type, .content = v[k].content, .ttl = v[k].ttl, .auth = v[k].auth};
+        if (emitted++)
+            buf_putc(&c->out, ',');
+        zone_rec_json(&c->out, z, &node, &rec);
+    }
+    buf_puts(&c->out, "]}\n");
+    free(v);
+    snap_unpin(c->slot);
+    if (!emitted)
+        put_false(c);
+}
+
+static void refuse_msg(rb_conn_t *c, const char *msg);
+
+/* Pins the transaction's zone, or writes the refusal and returns NULL. */
+static const zone_t *pin_trx_zone(rb_conn_t *c, const char *method)
+{
+    if (!c->trx.active) {
+        put_false_log(c, "%s: no transaction is open on this connection", method);
+        return NULL;
+    }
+    c->pinned = snap_pin(c->slot);
+    const zone_t *z = snap_zone_by_id(c->pinned, c->trx.zone_id);
+    if (!z) {
+        snap_unpin(c->slot);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s: zone id %lld no longer exists", method,
+                 (long long)c->trx.zone_id);
+        refuse_msg(c, msg);
+    }
+    return z;
+}
+
+/* Refuses a write with `msg`. Every refusal of a write method goes through
+ * here: inside a transaction the first one poisons it, so its commit is
+ * refused whole (pdnsutil load-zone ignores the per-record results). */
+static void refuse_msg(rb_conn_t *c, const char *msg)
+{
+    put_false_log(c, "%s", msg);
+    if (c->trx.active) {
+        trx_poison(&c->trx, msg);
+        state_write_refused(c->trx.zone_id, "write", GS_EINVAL, msg); /* logged, in status */
+    }
+}
+
+static void refuse(rb_conn_t *c, trx_op_t *op, const char *msg)
+{
+    trx_op_free(op);
+    refuse_msg(c, msg);
+}
+
+/* Appends a validated op to the transaction (or refuses it: size limits)
+ * and writes the reply. */
+static void take_op(rb_conn_t *c, trx_op_t *op, const char *method)
+{
+    gs_err_t ge;
+    if (trx_add_take(&c->trx, op, &ge) == 0) {
+        put_true(c);
+        return;
+    }
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s: %s", method, ge.text);
+    refuse_msg(c, msg);
+}
+
+static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    char msg[768];
+    char name[DNAME_MAXTEXT + 1];
+    size_t nlen;
+    const char *qtype;
+    size_t qtlen;
+    json_t *rrset = json_object_get(params, "rrset");
+    if (p_name(params, "qname", name, &nlen, e) || p_str(params, "qtype", &qtype, &qtlen, e)) {
+        refuse_msg(c, e->msg);
+        return;
+    }
+    if (!json_is_array(rrset)) {
+        refuse_msg(c, "replaceRRSet: parameter 'rrset' must be an array");
+        return;
+    }
+    const zone_t *z = pin_trx_zone(c, "replaceRRSet");
+    if (!z)
+        return;
+    trx_op_t op = {0};
+    const rr_type_t *t = rr_type_find(qtype, qtlen);
+    if (!t) {
+        snprintf(msg, sizeof(msg), "replaceRRSet: %s: record type '%.32s' is not supported", name,
+                 qtype);
+        goto refused;
+    }
+    if (!dname_in_zone(name, nlen, z->name, z->name_len)) {
+        snprintf(msg, sizeof(msg), "replaceRRSet: %s is not in zone %s", name, z->name);
+        goto refused;
+    }
+    op.name = mem_strdup(name);
+    op.type = t;
+    size_t i;
+    json_t *rr;
+    json_array_foreach(rrset, i, rr)
+    {
+        if (!json_is_object(rr)) {
+            snprintf(msg, sizeof(msg), "replaceRRSet: rrset[%zu] is not an object", i);
+            goto refused;
+        }
+        if (add_rec(&op, z, c->pinned->world->steer, rr, "replaceRRSet", msg, sizeof(msg)))
+            goto refused;
+    }
+    if (check_name_after(c, z, &op, msg, sizeof(msg)))
+        goto refused;
+    snap_unpin(c->slot);
+    take_op(c, &op, "replaceRRSet");
+    return;
+refused:
+    snap_unpin(c->slot);
+    refuse(c, &op, msg);
+}
+
+static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)e;
+    char msg[768];
+    json_t *rr = json_object_get(params, "rr");
+    if (!json_is_object(rr)) {
+        refuse_msg(c, "feedRecord: parameter 'rr' must be an object");
+        return;
+    }
+    const zone_t *z = pin_trx_zone(c, "feedRecord");
+    if (!z)
+        return;
+    trx_op_t op = {.feed = true};
+    int rc = add_rec(&op, z, c->pinned->world->steer, rr, "feedRecord", msg, sizeof(msg));
+    snap_unpin(c->slot);
+    if (rc) {
+        refuse(c, &op, msg);
+        return;
+    }
+    take_op(c, &op, "feedRecord");
+}
+
+/* feedEnts / feedEnts3 (pdns sends them after an AXFR into a secondary
+ * zone): empty non-terminals are derived from the records at every commit,
+ * so the names are only checked (strings, or pdns 4's {"nonterm": name}
+ * objects, inside the zone) and not kept. A bad one is a refused write. */
+static void feed_ents(rb_conn_t *c, json_t *params, const char *method)
+{
+    char msg[768];
+    json_t *nt = json_object_get(params, "nonterm");
+    if (!json_is_array(nt)) {
+        snprintf(msg, sizeof(msg), "%s: parameter 'nonterm' must be an array", method);
+        refuse_msg(c, msg);
+        return;
+    }
+    const zone_t *z = pin_trx_zone(c, method);
+    if (!z)
+        return;
+    size_t i;
+    json_t *v;
+    msg[0] = '\0';
+    json_array_foreach(nt, i, v)
+    {
+        json_t *s = json_is_object(v) ? json_object_get(v, "nonterm") : v;
+        char name[DNAME_MAXTEXT + 1];
+        gs_err_t ge;
+        size_t len = json_string_length(s);
+        int n = !json_is_string(s)     ? gs_err_set(&ge, GS_EINVAL, "not a name")
+                : len <= DNAME_MAXTEXT ? dname_canon(json_string_value(s), len, true, name, &ge)
+                                       : gs_err_set(&ge, GS_EINVAL, "name too long");
+        if (n < 0) {
+            snprintf(msg, sizeof(msg), "%s: nonterm[%zu]: %s", method, i, ge.text);
+            break;
+        }
+        if (!dname_in_zone(name, (size_t)n, z->name, z->name_len)) {
+            snprintf(msg, sizeof(msg), "%s: %s is not in zone %s", method, name, z->name);
+            break;
+        }
+    }
+    snap_unpin(c->slot);
+    if (msg[0])
+        refuse_msg(c, msg);
+    else
+        put_true(c);
+}
+
+static void m_feed_ents(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)e;
+    feed_ents(c, params, "feedEnts");
+}
+
+static void m_feed_ents3(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)e;
+    feed_ents(c, params, "feedEnts3");
+}
+
+static void m_commit(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    if (!c->trx.active) {
+        put_false_log(c, "commitTransaction: no transaction is open on this connection");
+        return;
+    }
+    gs_err_t ge;
+    int rc = state_commit(&c->trx, &ge);
+    trx_clear(&c->trx);
+    if (rc == 0)
+        put_true(c);
+    else
+        put_false_log(c, "commitTransaction: %s", ge.text);
+}
+
+static void m_abort(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    trx_clear(&c->trx);
+    put_true(c);
+}
+
+static void m_initialize(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    put_true(c);
+}
+
+static void m_backend_cmd(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *q;
+    if (p_str(params, "query", &q, NULL, e)) {
+        put_false_log(c, "%s", e->msg);
+        return;
+    }
+    buf_t text;
+    buf_init(&text);
+    admin_run(q, &text);
+    buf_reset(&c->out);
+    buf_puts(&c->out, "{\"result\":");
+    buf_put_jstr(&c->out, text.data, text.len);
+    buf_puts(&c->out, "}\n");
+    buf_free(&text);
+}
+
+typedef void (*method_fn)(rb_conn_t *, json_t *, perr_t *);
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"lookup", m_lookup},
+    {"initialize", m_initialize},
+    {"getAllDomains", m_get_all_domains},
+    {"getDomainInfo", m_get_domain_info},
+    {"list", m_list},
+    {"getAllDomainMetadata", m_get_all_meta},
+    {"getDomainMetadata", m_get_meta},
+    {"setDomainMetadata", m_set_meta},
+    {"startTransaction", m_start_trx},
+    {"replaceRRSet", m_replace_rrset},
+    {"feedRecord", m_feed_record},
+    {"feedEnts", m_feed_ents},
+    {"feedEnts3", m_feed_ents3},
+    {"commitTransaction", m_commit},
+    {"abortTransaction", m_abort},
+    {"directBackendCmd", m_backend_cmd},
+};
+
+/* A line that is not a well-formed request, inside an open transaction,
+ * may have been one of its writes: it poisons the transaction too. */
+static void poison_malformed(rb_conn_t *c)
+{
+    static const char why[] = "a malformed request line inside the transaction";
+    if (c->trx.active) {
+        trx_poison(&c->trx, why);
+        state_write_refused(c->trx.zone_id, "write", GS_EINVAL, why);
+    }
+}
+
+const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
+{
+    scan_lookup_t sl;
+    if (scan_lookup(line, len, &sl)) {
+        lookup_req_t r = {sl.qname.p,       sl.qtype.p,         sl.remote.p,
+                          sl.real_remote.p, sl.qname.len,       sl.qtype.len,
+                          sl.remote.len,    sl.real_remote.len, sl.zone_id};
+        if (c->trx.active && c->trx.nops)
+            overlay_lookup(c, &r);
+        else
+            do_lookup(c, &r);
+        return &c->out;
+    }
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, 0, &jerr);
+    if (!req) {
+        put_false_log(c, "malformed request: %s at column %d", jerr.text, jerr.column);
+        poison_malformed(c);
+        return &c->out;
+    }
+    json_t *m = json_object_get(req, "method");
+    json_t *params = json_object_get(req, "parameters");
+    bool req_ok = false;
+    if (!json_is_object(req)) {
+        put_false_log(c, "malformed request: not a JSON object");
+    } else if (!json_is_string(m)) {
+        put_false_log(c, "malformed request: 'method' must be a string");
+    } else if (params && !json_is_object(params)) {
+        put_false_log(c, "malformed request: 'parameters' must be an object");
+    } else {
+        req_ok = true;
+        json_t *empty = NULL;
+        if (!params)
+            params = empty = mem_check(json_object());
+        const char *name = json_string_value(m);
+        size_t i;
+        for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+            if (strcmp(methods[i].name, name) == 0)
+                break;
+        if (i < sizeof(methods) / sizeof(methods[0])) {
+            perr_t e = {.method = methods[i].name};
+            methods[i].fn(c, params, &e);
+        } else {
+            put_false(c); /* unsupported method: pdns falls back to its defaults */
+        }
+        json_decref(empty);
+    }
+    if (!req_ok)
+        poison_malformed(c);
+    json_decref(req);
+    return &c->out;
+}

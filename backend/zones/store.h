@@ -1,0 +1,111 @@
+/* The zone store: one SQLite file in WAL mode holding zones, records and
+ * domain metadata, with a versioned schema (PRAGMA user_version). Only the
+ * writer (state.c, under its lock) uses a store handle; lookups never touch
+ * it. The store holds rows and returns rows: content passed in must
+ * already be validated (zone_rec_prepare), and images are built from the
+ * rows by zone_load. The store checks only the cross-record rules (CNAME
+ * exclusivity, SOA at the apex).
+ * Functions return 0 or a negative GS_E* code with the reason in `err`. */
+#ifndef GS_ZONES_STORE_H
+#define GS_ZONES_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/compiler.h"
+
+#define STORE_SCHEMA_VERSION 2
+
+typedef struct store store_t;
+
+/* Opens (creating if missing, with its schema) the store at `path`, first
+ * taking an exclusive lock on the file for the life of the handle: while
+ * one handle (in any process) holds it, another store_open of the same file
+ * fails with GS_ESTORE naming the file and the holder's pid. Readers that do
+ * not use store_open (the sqlite3 shell) are not blocked. A file that is not
+ * a geosteer store of a supported version is refused with GS_ESCHEMA before
+ * anything is written to it (it is left byte for byte as it was). */
+GS_WARN_UNUSED int store_open(const char *path, store_t **out, gs_err_t *err);
+
+/* Closes the store. Accepts NULL. */
+void store_close(store_t *st);
+
+/* Transaction control: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+GS_WARN_UNUSED int store_begin(store_t *st, gs_err_t *err);
+GS_WARN_UNUSED int store_commit(store_t *st, gs_err_t *err);
+void store_rollback(store_t *st);
+
+/* Returns an owned array of every zone id in `*ids`. */
+GS_WARN_UNUSED int store_zone_ids(store_t *st, int64_t **ids, size_t *n, gs_err_t *err);
+
+/* One stored record and one metadata value, as stored: nothing about them
+ * is checked here (zone_load checks each row again as on write). */
+typedef struct {
+    const char *name, *type, *content;
+    int64_t ttl;
+} store_row_t;
+typedef struct {
+    const char *kind, *value;
+} store_meta_row_t;
+
+/* The rows of one zone; every string lives in `text`. */
+typedef struct {
+    const char *apex;  /* the zone's stored name */
+    store_row_t *rows; /* in insertion order */
+    size_t nrows;
+    store_meta_row_t *meta; /* grouped by kind, values in insertion order */
+    size_t nmeta;
+    char *text;
+} store_zone_rows_t;
+
+/* Reads every record and metadata row of zone `id` into `out` (owned: free
+ * with store_zone_rows_free). GS_ENOTFOUND if there is no such zone. */
+GS_WARN_UNUSED int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *err);
+void store_zone_rows_free(store_zone_rows_t *r);
+
+/* Looks up a zone id by canonical name; GS_ENOTFOUND if absent. */
+GS_WARN_UNUSED int store_zone_find(store_t *st, const char *name, int64_t *id, gs_err_t *err);
+
+/* Adds an empty zone; ids are never reused. GS_EEXIST if the name exists. */
+GS_WARN_UNUSED int store_zone_insert(store_t *st, const char *name, int64_t *id, gs_err_t *err);
+
+/* Removes a zone with its records and metadata. */
+GS_WARN_UNUSED int store_zone_remove(store_t *st, int64_t id, gs_err_t *err);
+
+/* Deletes the records of `name` of type `type` (every type if NULL). */
+GS_WARN_UNUSED int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type,
+                                      gs_err_t *err);
+
+/* Deletes every record of the zone. */
+GS_WARN_UNUSED int store_records_clear(store_t *st, int64_t id, gs_err_t *err);
+
+/* Inserts one record. */
+GS_WARN_UNUSED int store_record_insert(store_t *st, int64_t id, const char *name, const char *type,
+                                       const char *content, uint32_t ttl, gs_err_t *err);
+
+/* Replaces the values of metadata `kind` (n == 0 deletes it). */
+GS_WARN_UNUSED int store_meta_replace(store_t *st, int64_t id, const char *kind,
+                                      const char *const *values, size_t n, gs_err_t *err);
+
+/* Checks the zone's cross-record rules, for `name` only or (NULL) the whole
+ * zone: no CNAME beside other data or a second CNAME, exactly one SOA, at the
+ * apex. Returns GS_ECONFLICT with the first violation in `err`. */
+GS_WARN_UNUSED int store_check(store_t *st, int64_t id, const char *apex, const char *name,
+                               gs_err_t *err);
+
+/* Operator overrides (schema version 2): `state` is "drain", "force-up" or
+ * "force-down", `until` seconds since the epoch or 0 for no expiry. Set
+ * replaces any override on the endpoint; clear returns GS_ENOTFOUND if there
+ * was none. */
+GS_WARN_UNUSED int store_override_set(store_t *st, const char *endpoint, const char *state,
+                                      int64_t until, gs_err_t *err);
+GS_WARN_UNUSED int store_override_clear(store_t *st, const char *endpoint, gs_err_t *err);
+
+/* Calls `fn` for every stored override (expired ones included). */
+typedef void (*store_override_fn)(void *ctx, const char *endpoint, const char *state,
+                                  int64_t until);
+GS_WARN_UNUSED int store_overrides_each(store_t *st, store_override_fn fn, void *ctx,
+                                        gs_err_t *err);
+
+#endif

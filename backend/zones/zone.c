@@ -1,0 +1,304 @@
+#include "backend/zones/zone.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dns/dname.h"
+#include "backend/steering/luac.h"
+#include "common/mem.h"
+
+/* A name that appears in the zone: as an owner (`real`) or only as an
+ * ancestor of one between it and the apex (an empty non-terminal). */
+typedef struct {
+    const char *name;
+    size_t len;
+    bool real;
+} name_ent_t;
+
+static int cmp_name_ent(const void *a, const void *b)
+{
+    const name_ent_t *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+typedef struct {
+    const zone_input_rec_t *rec;
+    size_t order;
+} rec_ref_t;
+
+static int cmp_rec_ref(const void *a, const void *b)
+{
+    const rec_ref_t *x = a, *y = b;
+    int c = strcmp(x->rec->name, y->rec->name);
+    if (c)
+        return c;
+    if (x->rec->type->code != y->rec->type->code)
+        return x->rec->type->code < y->rec->type->code ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void table_insert(zone_t *z, zone_node_t *n)
+{
+    size_t i = n->hash & z->mask;
+    while (z->table[i])
+        i = (i + 1) & z->mask;
+    z->table[i] = n;
+}
+
+const zone_node_t *zone_find(const zone_t *z, const char *name, size_t len, uint32_t hash)
+{
+    size_t i = hash & z->mask;
+    const zone_node_t *n;
+    while ((n = z->table[i])) {
+        if (n->hash == hash && n->name_len == len && memcmp(n->name, name, len) == 0)
+            return n;
+        i = (i + 1) & z->mask;
+    }
+    return NULL;
+}
+
+void zone_rec_json(buf_t *out, const zone_t *z, const zone_node_t *node, const zone_rec_t *rec)
+{
+    buf_puts(out, "{\"qtype\":\"");
+    buf_puts(out, rec ? rec->type->name : "ENT");
+    buf_puts(out, "\",\"qname\":");
+    buf_put_jstr(out, node->name, node->name_len);
+    buf_puts(out, ",\"content\":");
+    if (rec)
+        buf_put_jstr(out, rec->content, strlen(rec->content));
+    else
+        buf_puts(out, "\"\"");
+    buf_puts(out, ",\"ttl\":");
+    buf_put_int(out, rec ? rec->ttl : 0);
+    buf_puts(out, (!rec || rec->auth) ? ",\"auth\":1" : ",\"auth\":0");
+    buf_puts(out, ",\"domain_id\":");
+    buf_put_int(out, z->id);
+    buf_puts(out, ",\"scopeMask\":0}");
+}
+
+static zone_reply_t make_reply(zone_t *z, zone_node_t *node, const rr_type_t *type, buf_t *tmp)
+{
+    buf_reset(tmp);
+    buf_puts(tmp, "{\"result\":[");
+    bool first = true;
+    if (node->nrecs == 0) {
+        zone_rec_json(tmp, z, node, NULL);
+    } else {
+        for (uint32_t i = 0; i < node->nrecs; i++) {
+            const zone_rec_t *r = &node->recs[i];
+            /* ANY never carries LUA records: they are programs, not answers. */
+            if (type ? r->type != type : r->type->kind == RR_KIND_LUA)
+                continue;
+            if (!first)
+                buf_putc(tmp, ',');
+            zone_rec_json(tmp, z, node, r);
+            first = false;
+        }
+    }
+    buf_puts(tmp, "]}");
+    zone_reply_t rep = {.type = type, .len = (uint32_t)tmp->len};
+    rep.json = first && node->nrecs ? NULL : arena_strndup(z->arena, tmp->data, tmp->len);
+    return rep;
+}
+
+static void build_replies(zone_t *z, zone_node_t *node, buf_t *tmp)
+{
+    uint32_t ntypes = 0;
+    for (uint32_t i = 0; i < node->nrecs; i++)
+        if (i == 0 || node->recs[i].type != node->recs[i - 1].type)
+            ntypes++;
+    node->replies = arena_alloc(z->arena, sizeof(zone_reply_t) * (ntypes + 1));
+    node->replies[0] = make_reply(z, node, NULL, tmp);
+    node->nreplies = 1;
+    for (uint32_t i = 0; i < node->nrecs; i++)
+        if (i == 0 || node->recs[i].type != node->recs[i - 1].type)
+            node->replies[node->nreplies++] = make_reply(z, node, node->recs[i].type, tmp);
+}
+
+/* Marks records that are not authoritative data of this zone: everything at
+ * and below a delegation (NS at a name other than the apex), except the DS
+ * at the cut, which belongs to the parent. */
+static void mark_auth(zone_t *z)
+{
+    for (size_t i = 0; i < z->nnodes; i++) {
+        zone_node_t *n = &z->nodes[i];
+        bool below_cut = false;
+        int off = 0;
+        /* Walk the proper ancestors strictly below the apex. */
+        while (!below_cut) {
+            int p = dname_parent(n->name + off, n->name_len - off);
+            if (p < 0)
+                break;
+            off += p;
+            size_t len = n->name_len - off;
+            if (len <= z->name_len)
+                break;
+            const zone_node_t *a = zone_find(z, n->name + off, len, dname_hash(n->name + off, len));
+            for (uint32_t k = 0; a && k < a->nrecs; k++)
+                if (a->recs[k].type->code == RR_TYPE_NS)
+                    below_cut = true;
+        }
+        bool is_cut = false;
+        if (n->name_len != z->name_len)
+            for (uint32_t k = 0; k < n->nrecs; k++)
+                if (n->recs[k].type->code == RR_TYPE_NS)
+                    is_cut = true;
+        for (uint32_t k = 0; k < n->nrecs; k++)
+            n->recs[k].auth = !below_cut && (!is_cut || n->recs[k].type->code == RR_TYPE_DS);
+    }
+}
+
+zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, size_t nrecs,
+                   const zone_input_meta_t *meta, size_t nmeta)
+{
+    zone_t *z = mem_calloc(1, sizeof(*z));
+    z->arena = arena_new();
+    z->id = id;
+    z->name_len = (uint32_t)strlen(apex);
+    z->name = arena_strndup(z->arena, apex, z->name_len);
+    z->nrecords = nrecs;
+
+    rec_ref_t *refs = mem_calloc(nrecs, sizeof(*refs));
+    size_t nprogs = 0;
+    for (size_t i = 0; i < nrecs; i++) {
+        refs[i].rec = &recs[i];
+        refs[i].order = i;
+        nprogs += recs[i].prog != NULL;
+    }
+    z->progs = mem_calloc(nprogs ? nprogs : 1, sizeof(*z->progs));
+    qsort(refs, nrecs, sizeof(*refs), cmp_rec_ref);
+
+    /* Every owner name, plus each of its ancestors below it and above the apex. */
+    size_t nents = 0, cap = nrecs + 1;
+    name_ent_t *ents = mem_calloc(cap, sizeof(*ents));
+    for (size_t i = 0; i < nrecs; i++) {
+        const char *name = refs[i].rec->name;
+        if (i > 0 && strcmp(name, refs[i - 1].rec->name) == 0)
+            continue;
+        size_t len = strlen(name);
+        size_t off = 0;
+        bool real = true;
+        for (;;) {
+            if (nents == cap) {
+                cap *= 2;
+                ents = mem_realloc_n(ents, cap, sizeof(*ents));
+            }
+            ents[nents++] = (name_ent_t){name + off, len - off, real};
+            real = false;
+            int p = dname_parent(name + off, len - off);
+            if (p < 0 || len - off - (size_t)p <= z->name_len)
+                break;
+            off += (size_t)p;
+        }
+    }
+    qsort(ents, nents, sizeof(*ents), cmp_name_ent);
+
+    size_t nnodes = 0;
+    for (size_t i = 0; i < nents; i++)
+        if (i == 0 || strcmp(ents[i].name, ents[i - 1].name) != 0)
+            nnodes++;
+    z->nodes = arena_alloc(z->arena, sizeof(zone_node_t) * (nnodes ? nnodes : 1));
+    z->nnodes = 0;
+    size_t r = 0; /* cursor into refs, same order as ents */
+    for (size_t i = 0; i < nents;) {
+        size_t j = i;
+        bool real = false;
+        while (j < nents && strcmp(ents[j].name, ents[i].name) == 0)
+            real |= ents[j++].real;
+        zone_node_t *n = &z->nodes[z->nnodes++];
+        memset(n, 0, sizeof(*n));
+        n->name_len = (uint32_t)ents[i].len;
+        n->name = arena_strndup(z->arena, ents[i].name, ents[i].len);
+        n->hash = dname_hash(n->name, n->name_len);
+        if (real) {
+            while (r < nrecs && strcmp(refs[r].rec->name, n->name) < 0)
+                r++;
+            size_t k = r;
+            while (k < nrecs && strcmp(refs[k].rec->name, n->name) == 0)
+                k++;
+            n->nrecs = (uint32_t)(k - r);
+            n->recs = arena_alloc(z->arena, sizeof(zone_rec_t) * n->nrecs);
+            for (size_t q = r; q < k; q++) {
+                zone_rec_t *zr = &n->recs[q - r];
+                memset(zr, 0, sizeof(*zr));
+                zr->type = refs[q].rec->type;
+                zr->content =
+                    arena_strndup(z->arena, refs[q].rec->content, strlen(refs[q].rec->content));
+                zr->ttl = refs[q].rec->ttl;
+                zr->auth = true;
+                if (zr->type->kind == RR_KIND_LUA && refs[q].rec->prog) {
+                    luac_prog_t *prog = luac_ref(refs[q].rec->prog);
+                    z->progs[z->nprogs++] = prog;
+                    zr->prog = prog;
+                    zr->dyn_type = prog->type;
+                    n->dynamic = true;
+                }
+                if (zr->type->code == RR_TYPE_SOA && n->name_len == z->name_len)
+                    rr_soa_serial(zr->content, &z->serial);
+            }
+            r = k;
+        }
+        i = j;
+    }
+    free(ents);
+    free(refs);
+
+    size_t size = 16;
+    while (size < z->nnodes * 2)
+        size *= 2;
+    z->mask = size - 1;
+    z->table = arena_alloc(z->arena, sizeof(zone_node_t *) * size);
+    memset(z->table, 0, sizeof(zone_node_t *) * size);
+    for (size_t i = 0; i < z->nnodes; i++)
+        table_insert(z, &z->nodes[i]);
+
+    mark_auth(z);
+    buf_t tmp;
+    buf_init(&tmp);
+    for (size_t i = 0; i < z->nnodes; i++)
+        build_replies(z, &z->nodes[i], &tmp);
+    buf_free(&tmp);
+
+    z->meta = arena_alloc(z->arena, sizeof(zone_meta_t) * (nmeta ? nmeta : 1));
+    z->nmeta = nmeta;
+    for (size_t i = 0; i < nmeta; i++) {
+        z->meta[i].kind = arena_strndup(z->arena, meta[i].kind, strlen(meta[i].kind));
+        z->meta[i].nvalues = meta[i].nvalues;
+        z->meta[i].values = arena_alloc(z->arena, sizeof(char *) * (meta[i].nvalues + 1));
+        for (size_t k = 0; k < meta[i].nvalues; k++)
+            z->meta[i].values[k] =
+                arena_strndup(z->arena, meta[i].values[k], strlen(meta[i].values[k]));
+    }
+    return z;
+}
+
+void zone_free(zone_t *z)
+{
+    if (!z)
+        return;
+    for (size_t i = 0; i < z->nprogs; i++)
+        luac_free(z->progs[i]);
+    free(z->progs);
+    arena_free(z->arena);
+    free(z);
+}
+
+const zone_reply_t *zone_node_reply(const zone_node_t *node, const char *qtype, size_t qtype_len)
+{
+    if (!qtype || (qtype_len == 3 && memcmp(qtype, "ANY", 3) == 0))
+        return node->replies[0].json ? &node->replies[0] : NULL;
+    for (uint32_t i = 1; i < node->nreplies; i++) {
+        const char *tn = node->replies[i].type->name;
+        if (strlen(tn) == qtype_len && memcmp(tn, qtype, qtype_len) == 0)
+            return &node->replies[i];
+    }
+    return NULL;
+}
+
+const zone_meta_t *zone_meta_find(const zone_t *z, const char *kind)
+{
+    for (size_t i = 0; i < z->nmeta; i++)
+        if (strcmp(z->meta[i].kind, kind) == 0)
+            return &z->meta[i];
+    return NULL;
+}
