@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/hash.h"
+#include "common/htab.h"
 #include "common/mem.h"
 
 /* Addresses are handled as one 128-bit integer; gcc and clang both have it
@@ -34,8 +35,8 @@ struct mmdbw {
     mmdbw_buf_t data; /* the data section, records concatenated */
     uint32_t *offs;   /* offs[id]: offset of record id in `data` */
     size_t n_data, cap_data;
-    uint32_t *hash; /* open addressing on record bytes: id + 1, 0 free */
-    size_t hash_cap;
+    htab_t index;      /* records by their bytes' hash: each distinct record once */
+    size_t index_room; /* entries `index` was sized for */
 };
 
 static bool is_node(uint32_t r)
@@ -207,7 +208,7 @@ void mmdbw_free(mmdbw_t *w)
     free(w->nodes);
     mmdbw_buf_free(&w->data);
     free(w->offs);
-    free(w->hash);
+    htab_free(&w->index);
     free(w);
 }
 
@@ -222,39 +223,32 @@ static size_t rec_len(const mmdbw_t *w, uint32_t id)
     return end - w->offs[id];
 }
 
-static void hash_grow(mmdbw_t *w)
+static void index_grow(mmdbw_t *w)
 {
-    size_t cap = w->hash_cap ? w->hash_cap * 2 : 64;
-    uint32_t *h = mem_calloc(cap, sizeof *h);
-    for (uint32_t id = 0; id < w->n_data; id++) {
-        size_t i = hash_bytes(w->data.data + w->offs[id], rec_len(w, id)) & (cap - 1);
-        while (h[i])
-            i = (i + 1) & (cap - 1);
-        h[i] = id + 1;
-    }
-    free(w->hash);
-    w->hash = h;
-    w->hash_cap = cap;
+    htab_free(&w->index);
+    w->index_room = w->index_room ? w->index_room * 2 : 64;
+    htab_init(&w->index, w->index_room);
+    for (uint32_t id = 0; id < w->n_data; id++)
+        htab_add(&w->index, hash_bytes(w->data.data + w->offs[id], rec_len(w, id)), id);
 }
 
 uint32_t mmdbw_data(mmdbw_t *w, const uint8_t *rec, size_t len)
 {
-    if (2 * (w->n_data + 1) > w->hash_cap)
-        hash_grow(w);
-    size_t i = hash_bytes(rec, len) & (w->hash_cap - 1);
-    for (; w->hash[i]; i = (i + 1) & (w->hash_cap - 1)) {
-        uint32_t id = w->hash[i] - 1;
+    if (w->n_data + 1 > w->index_room)
+        index_grow(w);
+    uint64_t h = hash_bytes(rec, len);
+    uint32_t id;
+    for (size_t k = htab_start(&w->index, h); (id = htab_next(&w->index, &k)) != HTAB_END;)
         if (rec_len(w, id) == len && memcmp(w->data.data + w->offs[id], rec, len) == 0)
             return id;
-    }
     if (w->n_data == w->cap_data) {
         w->cap_data = w->cap_data ? w->cap_data * 2 : 64;
         w->offs = mem_realloc_n(w->offs, w->cap_data, sizeof *w->offs);
     }
-    uint32_t id = (uint32_t)w->n_data++;
+    id = (uint32_t)w->n_data++;
     w->offs[id] = (uint32_t)w->data.len;
     buf_put(&w->data, rec, len);
-    w->hash[i] = id + 1;
+    htab_add(&w->index, h, id);
     return id;
 }
 

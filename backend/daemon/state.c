@@ -17,6 +17,7 @@
 #include "backend/zones/store.h"
 #include "common/buf.h"
 #include "common/hstate.h"
+#include "common/htab.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -836,26 +837,29 @@ static size_t steered_names(const snap_t *s, const uint32_t *eps, size_t n, buf_
  * answers of the names using that check, which pdns may hold in its caches
  * (scope-0 answers). */
 typedef struct {
-    uint64_t *ids; /* 0: empty slot */
+    uint64_t *ids; /* in the order first seen */
     uint8_t *down;
-    size_t mask;
+    size_t n;
+    htab_t index; /* ids */
 } lua_seen_t;
 static lua_seen_t lua_seen;
 
+/* The DOWN state kept for check `id`, or NULL; with `insert`, a new one
+ * (room for it was made when `t` was sized). */
 static uint8_t *lua_seen_slot(lua_seen_t *t, uint64_t id, bool insert)
 {
     if (!t->ids)
         return NULL;
-    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 17) & t->mask;; k = (k + 1) & t->mask) {
-        if (t->ids[k] == id)
-            return &t->down[k];
-        if (!t->ids[k]) {
-            if (!insert)
-                return NULL;
-            t->ids[k] = id;
-            return &t->down[k];
-        }
-    }
+    uint32_t i;
+    for (size_t k = htab_start(&t->index, htab_hash_u64(id));
+         (i = htab_next(&t->index, &k)) != HTAB_END;)
+        if (t->ids[i] == id)
+            return &t->down[i];
+    if (!insert)
+        return NULL;
+    t->ids[t->n] = id;
+    htab_add(&t->index, htab_hash_u64(id), (uint32_t)t->n);
+    return &t->down[t->n++];
 }
 
 typedef struct {
@@ -884,12 +888,9 @@ static size_t lua_health_changes(const snap_t *s, const health_view_t *hv, buf_t
             nchecks += luac_each_check(s->zones[z]->progs[i], NULL, NULL);
     lua_seen_t next = {0};
     if (nchecks) {
-        size_t cap = 16;
-        while (cap < nchecks * 2)
-            cap *= 2;
-        next.ids = mem_calloc(cap, sizeof(*next.ids));
-        next.down = mem_calloc(cap, 1);
-        next.mask = cap - 1;
+        next.ids = mem_calloc(nchecks, sizeof(*next.ids));
+        next.down = mem_calloc(nchecks, 1);
+        htab_init(&next.index, nchecks);
     }
     for (size_t z = 0; nchecks && z < s->nzones; z++) {
         const zone_t *zone = s->zones[z];
@@ -908,6 +909,7 @@ static size_t lua_health_changes(const snap_t *s, const health_view_t *hv, buf_t
     }
     free(lua_seen.ids);
     free(lua_seen.down);
+    htab_free(&lua_seen.index);
     lua_seen = next;
     return count;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/htab.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -33,9 +34,8 @@ struct health_view {
     int refs;
     /* Every entry of the map by check id (open addressing), for checks that
      * are not an endpoint's: the addresses of ifportup/ifurlup records. */
-    uint64_t *tids;
-    uint32_t *tslots; /* UINT32_MAX: empty */
-    size_t tmask;
+    uint64_t *tids; /* the map's check ids, copied: lookups never touch the file */
+    htab_t tindex;  /* tids by id */
     /* Writer-only bookkeeping for health_changes. */
     uint8_t *last_down;
     bool primed;
@@ -327,19 +327,11 @@ health_view_t *health_view_new(const health_checks_t *hc)
     }
     if (v->map) {
         const hstate_view_t *sv = &v->map->m->view;
-        size_t size = 16;
-        while (size < 2 * sv->n)
-            size *= 2;
-        v->tmask = size - 1;
-        v->tids = mem_calloc(size, sizeof(uint64_t));
-        v->tslots = mem_alloc(size * sizeof(uint32_t));
-        memset(v->tslots, 0xff, size * sizeof(uint32_t));
+        v->tids = mem_calloc(sv->n ? sv->n : 1, sizeof(uint64_t));
+        htab_init(&v->tindex, sv->n);
         for (size_t i = 0; i < sv->n; i++) {
-            size_t k = (size_t)(sv->e[i].id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;
-            while (v->tslots[k] != UINT32_MAX)
-                k = (k + 1) & v->tmask;
-            v->tids[k] = sv->e[i].id;
-            v->tslots[k] = (uint32_t)i;
+            v->tids[i] = sv->e[i].id;
+            htab_add(&v->tindex, htab_hash_u64(v->tids[i]), (uint32_t)i);
         }
     }
     /* Transitions are reported across views of the same config. */
@@ -370,7 +362,7 @@ void health_view_release(health_view_t *v)
         return;
     hmap_release(v->map);
     free(v->tids);
-    free(v->tslots);
+    htab_free(&v->tindex);
     free(v->slots);
     free(v->last_down);
     free(v);
@@ -400,17 +392,18 @@ bool health_endpoint_down(const void *view, uint32_t e)
 /* The state-file slot of check `id` in view `v`, or UINT32_MAX. */
 static uint32_t check_slot(const health_view_t *v, uint64_t id)
 {
-    for (size_t k = (size_t)(id * 0x9e3779b97f4a7c15ull >> 20) & v->tmask;;
-         k = (k + 1) & v->tmask) {
-        if (v->tslots[k] == UINT32_MAX || v->tids[k] == id)
-            return v->tslots[k];
-    }
+    uint32_t i;
+    for (size_t k = htab_start(&v->tindex, htab_hash_u64(id));
+         (i = htab_next(&v->tindex, &k)) != HTAB_END;)
+        if (v->tids[i] == id)
+            return i;
+    return UINT32_MAX;
 }
 
 int health_check_state(const void *view, uint64_t id)
 {
     const health_view_t *v = view;
-    if (!v || !v->tslots || !atomic_load_explicit(&use_health, memory_order_relaxed))
+    if (!v || !v->tids || !atomic_load_explicit(&use_health, memory_order_relaxed))
         return HSTATE_UNKNOWN;
     uint32_t slot = check_slot(v, id);
     hstate_value_t val;
@@ -422,7 +415,7 @@ int health_check_state(const void *view, uint64_t id)
 int health_check_value(const health_view_t *v, uint64_t id, hstate_value_t *val)
 {
     memset(val, 0, sizeof(*val));
-    uint32_t slot = v && v->tslots ? check_slot(v, id) : UINT32_MAX;
+    uint32_t slot = v && v->tids ? check_slot(v, id) : UINT32_MAX;
     if (slot == UINT32_MAX || hstate_read(&v->map->m->view, slot, val) != 0)
         return GS_ENOTFOUND;
     return 0;

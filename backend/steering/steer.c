@@ -9,6 +9,7 @@
 
 #include "geo/geotree.h"
 #include "common/hash.h"
+#include "common/htab.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -71,10 +72,9 @@ struct steer {
     size_t npools;
     pol_t *pols;
     size_t npols;
-    /* Policy index + 1 by name hash (open addressing, 0 = empty): every
-     * steered lookup resolves its record's policy name here. */
-    uint32_t *by_name;
-    size_t by_name_mask;
+    /* Policies by name hash: every steered lookup resolves its record's
+     * policy name here. */
+    htab_t by_name;
     bool has_country, has_asn; /* built with a country/city, an ASN database */
 };
 
@@ -379,17 +379,9 @@ steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t
     free(b);
     s->has_country = country != NULL;
     s->has_asn = asn != NULL;
-    size_t size = 8;
-    while (size < s->npols * 2)
-        size *= 2;
-    s->by_name = mem_calloc(size, sizeof(uint32_t));
-    s->by_name_mask = size - 1;
-    for (size_t i = 0; i < s->npols; i++) {
-        size_t k = name_hash(s->pols[i].name, strlen(s->pols[i].name)) & s->by_name_mask;
-        while (s->by_name[k])
-            k = (k + 1) & s->by_name_mask;
-        s->by_name[k] = (uint32_t)i + 1;
-    }
+    htab_init(&s->by_name, s->npols);
+    for (size_t i = 0; i < s->npols; i++)
+        htab_add(&s->by_name, name_hash(s->pols[i].name, strlen(s->pols[i].name)), (uint32_t)i);
     for (size_t i = 0; i < s->npols; i++)
         if (s->pols[i].def.type == STEER_GEO || s->pols[i].def.type == STEER_PROXIMITY)
             build_trees(s, &s->pols[i], country, asn);
@@ -431,7 +423,7 @@ void steer_free(steer_t *s)
     free(s->eps);
     free(s->pools);
     free(s->pols);
-    free(s->by_name);
+    htab_free(&s->by_name);
     free(s);
 }
 
@@ -439,11 +431,12 @@ void steer_free(steer_t *s)
 
 int32_t steer_policy_find(const steer_t *s, const char *name, size_t len)
 {
-    for (size_t i = name_hash(name, len) & s->by_name_mask; s->by_name[i];
-         i = (i + 1) & s->by_name_mask) {
-        const char *pn = s->pols[s->by_name[i] - 1].name;
+    uint32_t i;
+    for (size_t k = htab_start(&s->by_name, name_hash(name, len));
+         (i = htab_next(&s->by_name, &k)) != HTAB_END;) {
+        const char *pn = s->pols[i].name;
         if (strlen(pn) == len && memcmp(pn, name, len) == 0)
-            return (int32_t)(s->by_name[i] - 1);
+            return (int32_t)i;
     }
     return -1;
 }

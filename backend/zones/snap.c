@@ -32,23 +32,14 @@ static snap_t *snap_alloc(size_t nzones)
     snap_t *s = mem_calloc(1, sizeof(*s));
     s->nzones = nzones;
     s->zones = mem_calloc(nzones, sizeof(zone_t *));
-    size_t size = 8;
-    while (size < nzones * 2)
-        size *= 2;
-    s->mask = size - 1;
-    s->byname = mem_calloc(size, sizeof(zone_t *));
     return s;
 }
 
 static void snap_index(snap_t *s)
 {
-    for (size_t i = 0; i < s->nzones; i++) {
-        zone_t *z = s->zones[i];
-        size_t h = dname_hash(z->name, z->name_len) & s->mask;
-        while (s->byname[h])
-            h = (h + 1) & s->mask;
-        s->byname[h] = z;
-    }
+    htab_init(&s->byname, s->nzones);
+    for (size_t i = 0; i < s->nzones; i++)
+        htab_add(&s->byname, dname_hash(s->zones[i]->name, s->zones[i]->name_len), (uint32_t)i);
 }
 
 snap_world_t *snap_world_new(snap_engine_t *engine, uint8_t *state, int64_t *until, size_t n)
@@ -93,13 +84,14 @@ static void snap_release(snap_t *s)
         if (--s->zones[i]->refs == 0)
             zone_free(s->zones[i]);
     free(s->zones);
-    free(s->byname);
+    htab_free(&s->byname);
     free(s);
 }
 
 void snap_init(void)
 {
     snap_t *s = snap_alloc(0);
+    snap_index(s);
     snap_world_t *w = snap_world_new(mem_calloc(1, sizeof(snap_engine_t)), NULL, NULL, 0);
     w->refs = 1;
     s->world = w;
@@ -280,12 +272,12 @@ const zone_t *snap_zone_by_id(const snap_t *s, int64_t id)
 
 const zone_t *snap_zone_by_name(const snap_t *s, const char *name, size_t len)
 {
-    size_t h = dname_hash(name, len) & s->mask;
-    const zone_t *z;
-    while ((z = s->byname[h])) {
+    uint32_t i;
+    for (size_t k = htab_start(&s->byname, dname_hash(name, len));
+         (i = htab_next(&s->byname, &k)) != HTAB_END;) {
+        const zone_t *z = s->zones[i];
         if (z->name_len == len && memcmp(z->name, name, len) == 0)
             return z;
-        h = (h + 1) & s->mask;
     }
     return NULL;
 }

@@ -16,6 +16,7 @@
 #include "backend/steering/health.h"
 #include "backend/steering/steer.h"
 #include "backend/zones/zone.h"
+#include "common/htab.h"
 #include "geo/geodb.h"
 
 /* The compiled config and the GeoIP databases it was built from; shared by
@@ -51,8 +52,7 @@ typedef struct {
     snap_world_t *world; /* never NULL; read-only for readers */
     size_t nzones;
     zone_t **zones;  /* sorted by id */
-    zone_t **byname; /* open addressing by canonical apex, size mask + 1 */
-    size_t mask;
+    htab_t byname; /* zones by apex name hash */
 } snap_t;
 
 typedef struct snap_slot snap_slot_t;

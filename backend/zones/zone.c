@@ -37,22 +37,13 @@ static int cmp_rec_ref(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void table_insert(zone_t *z, zone_node_t *n)
-{
-    size_t i = n->hash & z->mask;
-    while (z->table[i])
-        i = (i + 1) & z->mask;
-    z->table[i] = n;
-}
-
 const zone_node_t *zone_find(const zone_t *z, const char *name, size_t len, uint32_t hash)
 {
-    size_t i = hash & z->mask;
-    const zone_node_t *n;
-    while ((n = z->table[i])) {
+    uint32_t i;
+    for (size_t k = htab_start(&z->index, hash); (i = htab_next(&z->index, &k)) != HTAB_END;) {
+        const zone_node_t *n = &z->nodes[i];
         if (n->hash == hash && n->name_len == len && memcmp(n->name, name, len) == 0)
             return n;
-        i = (i + 1) & z->mask;
     }
     return NULL;
 }
@@ -243,14 +234,9 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
     free(ents);
     free(refs);
 
-    size_t size = 16;
-    while (size < z->nnodes * 2)
-        size *= 2;
-    z->mask = size - 1;
-    z->table = arena_alloc(z->arena, sizeof(zone_node_t *) * size);
-    memset(z->table, 0, sizeof(zone_node_t *) * size);
+    htab_init(&z->index, z->nnodes);
     for (size_t i = 0; i < z->nnodes; i++)
-        table_insert(z, &z->nodes[i]);
+        htab_add(&z->index, z->nodes[i].hash, (uint32_t)i);
 
     mark_auth(z);
     buf_t tmp;
@@ -279,6 +265,7 @@ void zone_free(zone_t *z)
     for (size_t i = 0; i < z->nprogs; i++)
         luac_free(z->progs[i]);
     free(z->progs);
+    htab_free(&z->index);
     arena_free(z->arena);
     free(z);
 }

@@ -13,6 +13,7 @@
 #include "backend/dns/rr.h"
 #include "common/arena.h"
 #include "common/buf.h"
+#include "common/htab.h"
 
 /* One record as the builder receives it (all borrowed). `name` is
  * canonical (lowercase, trailing dot), `content` normalised by rr_normalize;
@@ -77,8 +78,7 @@ typedef struct zone {
     size_t nrecords;    /* stored records, ENTs not counted */
     zone_node_t *nodes; /* sorted by canonical name; ENT nodes included */
     size_t nnodes;
-    zone_node_t **table; /* open addressing, size mask + 1 */
-    size_t mask;
+    htab_t index; /* nodes by name hash */
     zone_meta_t *meta;
     size_t nmeta;
     arena_t *arena;
