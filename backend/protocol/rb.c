@@ -23,8 +23,13 @@
 
 struct rb_conn {
     snap_slot_t *slot;
-    uint64_t rnd;         /* xorshift state for random policies */
-    const snap_t *pinned; /* set by pin_trx_zone until the matching unpin */
+    /* The snapshot the request being handled reads, pinned by rb_handle for
+     * the whole request and unpinned when its reply is written: one request
+     * sees one state, and no handler pins or unpins on its own. A write
+     * handed to the writer (state.c) meanwhile publishes a new snapshot; the
+     * writer frees the old one only after this pin is dropped. */
+    const snap_t *snap;
+    uint64_t rnd; /* xorshift state for random policies */
     trx_t trx;
     buf_t out;
 };
@@ -121,18 +126,21 @@ const buf_t *rb_error_reply(rb_conn_t *c, const char *msg)
 
 /* ---- parameter access --------------------------------------------------- */
 
-/* Each getter returns 0, or writes an error reply and returns -1... no: it
- * returns GS_EINVAL and leaves the reply to the caller's single error path. */
+/* The one error carrier of a request: the method being served and, once a
+ * parameter, record or write is refused, the reason (gs_err_t, the text pdns
+ * logs and pdnsutil prints), always starting with the method's name. The
+ * getters, add_rec and check_name_after fill it and return the code; the
+ * handler replies from it once. */
 typedef struct {
     const char *method;
-    char msg[256];
+    gs_err_t err;
 } perr_t;
 
 static int p_str(json_t *params, const char *key, const char **s, size_t *len, perr_t *e)
 {
     json_t *v = json_object_get(params, key);
     if (!json_is_string(v)) {
-        snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s' must be a string", e->method, key);
+        gs_err_set(&e->err, GS_EINVAL, "%s: parameter '%s' must be a string", e->method, key);
         return GS_EINVAL;
     }
     *s = json_string_value(v);
@@ -170,8 +178,7 @@ static int p_int(json_t *params, const char *key, bool optional, int64_t def, in
             return 0;
         }
     }
-    snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s' must be an integer", e->method, key);
-    return GS_EINVAL;
+    return gs_err_set(&e->err, GS_EINVAL, "%s: parameter '%s' must be an integer", e->method, key);
 }
 
 /* Canonicalises a name parameter into `out` (DNAME_MAXTEXT + 1 bytes). */
@@ -185,10 +192,8 @@ static int p_name(json_t *params, const char *key, char *out, size_t *out_len, p
     gs_err_t ge;
     int n = len <= DNAME_MAXTEXT ? dname_canon(s, len, true, out, &ge)
                                  : gs_err_set(&ge, GS_EINVAL, "name too long");
-    if (n < 0) {
-        snprintf(e->msg, sizeof(e->msg), "%s: parameter '%s': %s", e->method, key, ge.text);
-        return GS_EINVAL;
-    }
+    if (n < 0)
+        return gs_err_set(&e->err, GS_EINVAL, "%s: parameter '%s': %s", e->method, key, ge.text);
     *out_len = (size_t)n;
     return 0;
 }
@@ -363,13 +368,12 @@ static void do_lookup(rb_conn_t *c, const lookup_req_t *r)
         name[qlen++] = '.';
         hash = dname_hash(name, qlen);
     }
-    const snap_t *s = snap_pin(c->slot);
+    const snap_t *s = c->snap;
     const zone_t *z =
         r->zone_id >= 0 ? snap_zone_by_id(s, r->zone_id) : snap_zone_for(s, name, qlen);
     const zone_node_t *node = z ? zone_find(z, name, qlen, hash) : NULL;
     if (node && node->dynamic) {
         dyn_reply(c, s, z, node, r);
-        snap_unpin(c->slot);
         return;
     }
     const zone_reply_t *rep = node ? zone_node_reply(node, r->qtype, r->qtlen) : NULL;
@@ -380,7 +384,6 @@ static void do_lookup(rb_conn_t *c, const lookup_req_t *r)
     } else {
         buf_put(&c->out, reply_false, sizeof(reply_false) - 1);
     }
-    snap_unpin(c->slot);
 }
 
 static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r);
@@ -391,7 +394,7 @@ static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
     if (p_str(params, "qname", &r.qname, &r.qlen, e) ||
         p_str(params, "qtype", &r.qtype, &r.qtlen, e) ||
         p_int(params, "zone-id", true, -1, &r.zone_id, e)) {
-        put_false_log(c, "%s", e->msg);
+        put_false_log(c, "%s", e->err.text);
         return;
     }
     json_t *v = json_object_get(params, "remote");
@@ -424,61 +427,59 @@ static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
     (void)params;
     (void)e;
     json_t *arr = mem_check(json_array());
-    const snap_t *s = snap_pin(c->slot);
+    const snap_t *s = c->snap;
     for (size_t i = 0; i < s->nzones; i++)
         json_array_append_new(arr, domain_info(s->zones[i]));
-    snap_unpin(c->slot);
     put_json_take(c, arr);
 }
 
-/* Pins the snapshot and finds the zone named by parameter `key`; on failure
- * writes the reply (false, with a log line when the request was malformed)
- * and returns NULL with nothing pinned. */
-static const zone_t *pin_zone_param(rb_conn_t *c, json_t *params, const char *key, perr_t *e)
+/* Finds the zone named by parameter `key` (or, with `id_key` present, by
+ * that id) in the request's snapshot. Returns 0, GS_EINVAL for a malformed
+ * parameter (the reason in `e`), or GS_ENOTFOUND; the caller replies. */
+static int find_zone(rb_conn_t *c, json_t *params, const char *id_key, const char *key,
+                     const zone_t **z, perr_t *e)
 {
-    char name[DNAME_MAXTEXT + 1];
-    size_t len;
-    if (p_name(params, key, name, &len, e)) {
-        put_false_log(c, "%s", e->msg);
-        return NULL;
+    int64_t id = -1;
+    if (id_key && p_int(params, id_key, true, -1, &id, e))
+        return GS_EINVAL;
+    if (id >= 0) {
+        *z = snap_zone_by_id(c->snap, id);
+    } else {
+        char name[DNAME_MAXTEXT + 1];
+        size_t len;
+        if (p_name(params, key, name, &len, e))
+            return GS_EINVAL;
+        *z = snap_zone_by_name(c->snap, name, len);
     }
-    const snap_t *s = snap_pin(c->slot);
-    const zone_t *z = snap_zone_by_name(s, name, len);
-    if (!z) {
-        snap_unpin(c->slot);
+    return *z ? 0 : GS_ENOTFOUND;
+}
+
+/* find_zone for the read methods: on failure writes their reply (false,
+ * with the reason when the request was malformed) and returns NULL. */
+static const zone_t *zone_param(rb_conn_t *c, json_t *params, const char *id_key, const char *key,
+                                perr_t *e)
+{
+    const zone_t *z;
+    int rc = find_zone(c, params, id_key, key, &z, e);
+    if (rc == GS_EINVAL)
+        put_false_log(c, "%s", e->err.text);
+    else if (rc)
         put_false(c);
-    }
-    return z;
+    return rc ? NULL : z;
 }
 
 static void m_get_domain_info(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    const zone_t *z = pin_zone_param(c, params, "name", e);
-    if (!z)
-        return;
-    json_t *info = domain_info(z);
-    snap_unpin(c->slot);
-    put_json_take(c, info);
+    const zone_t *z = zone_param(c, params, NULL, "name", e);
+    if (z)
+        put_json_take(c, domain_info(z));
 }
 
 static void m_list(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    int64_t id;
-    const zone_t *z = NULL;
-    if (p_int(params, "domain_id", true, -1, &id, e)) {
-        put_false_log(c, "%s", e->msg);
+    const zone_t *z = zone_param(c, params, "domain_id", "zonename", e);
+    if (!z)
         return;
-    }
-    if (id >= 0) {
-        z = snap_zone_by_id(snap_pin(c->slot), id);
-        if (!z) {
-            snap_unpin(c->slot);
-            put_false(c);
-            return;
-        }
-    } else if (!(z = pin_zone_param(c, params, "zonename", e))) {
-        return;
-    }
     buf_reset(&c->out);
     buf_reserve(&c->out, z->nrecords * 120 + 64);
     buf_puts(&c->out, "{\"result\":[");
@@ -493,7 +494,6 @@ static void m_list(rb_conn_t *c, json_t *params, perr_t *e)
         }
     }
     buf_puts(&c->out, "]}\n");
-    snap_unpin(c->slot);
 }
 
 static json_t *meta_values(const zone_meta_t *m)
@@ -506,13 +506,12 @@ static json_t *meta_values(const zone_meta_t *m)
 
 static void m_get_all_meta(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    const zone_t *z = pin_zone_param(c, params, "name", e);
+    const zone_t *z = zone_param(c, params, NULL, "name", e);
     if (!z)
         return;
     json_t *obj = mem_check(json_object());
     for (size_t i = 0; i < z->nmeta; i++)
         json_object_set_new(obj, z->meta[i].kind, meta_values(&z->meta[i]));
-    snap_unpin(c->slot);
     put_json_take(c, obj);
 }
 
@@ -520,15 +519,12 @@ static void m_get_meta(rb_conn_t *c, json_t *params, perr_t *e)
 {
     const char *kind;
     if (p_str(params, "kind", &kind, NULL, e)) {
-        put_false_log(c, "%s", e->msg);
+        put_false_log(c, "%s", e->err.text);
         return;
     }
-    const zone_t *z = pin_zone_param(c, params, "name", e);
-    if (!z)
-        return;
-    json_t *arr = meta_values(zone_meta_find(z, kind));
-    snap_unpin(c->slot);
-    put_json_take(c, arr);
+    const zone_t *z = zone_param(c, params, NULL, "name", e);
+    if (z)
+        put_json_take(c, meta_values(zone_meta_find(z, kind)));
 }
 
 static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
@@ -536,7 +532,7 @@ static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
     const char *kind;
     json_t *value = json_object_get(params, "value");
     if (p_str(params, "kind", &kind, NULL, e)) {
-        put_false_log(c, "%s", e->msg);
+        put_false_log(c, "%s", e->err.text);
         return;
     }
     if (!*kind || strlen(kind) > 64) {
@@ -558,15 +554,11 @@ static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
         }
         vals[i] = json_string_value(v);
     }
-    const zone_t *z = pin_zone_param(c, params, "name", e);
-    if (!z) {
-        free(vals);
-        return;
-    }
-    int64_t id = z->id;
-    snap_unpin(c->slot);
+    const zone_t *z = zone_param(c, params, NULL, "name", e);
     gs_err_t ge;
-    if (state_meta_set(id, kind, vals, n, &ge) == 0)
+    if (!z)
+        ; /* replied */
+    else if (state_meta_set(z->id, kind, vals, n, &ge) == 0)
         put_true(c);
     else
         put_false_log(c, "setDomainMetadata: %s", ge.text);
@@ -592,30 +584,23 @@ static void start_refused(rb_conn_t *c)
 static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
 {
     int64_t id, trxid;
-    if (p_int(params, "domain_id", true, -1, &id, e) ||
-        p_int(params, "trxid", true, 0, &trxid, e)) {
+    const zone_t *z = NULL;
+    int rc =
+        p_int(params, "domain_id", true, -1, &id, e) || p_int(params, "trxid", true, 0, &trxid, e)
+            ? GS_EINVAL
+            : find_zone(c, params, "domain_id", "domain", &z, e);
+    if (rc) {
         start_refused(c);
-        put_false_log(c, "%s", e->msg);
-        return;
-    }
-    const zone_t *z;
-    bool replace_all = id >= 0;
-    if (id >= 0) {
-        z = snap_zone_by_id(snap_pin(c->slot), id);
-        if (!z) {
-            snap_unpin(c->slot);
-            start_refused(c);
+        if (rc == GS_EINVAL)
+            put_false_log(c, "%s", e->err.text);
+        else if (id >= 0)
             put_false_log(c, "startTransaction: zone id %lld does not exist", (long long)id);
-            return;
-        }
-    } else if (!(z = pin_zone_param(c, params, "domain", e))) {
-        start_refused(c);
-        if (c->out.len == sizeof(reply_false) - 1)
+        else
             put_false_log(c, "startTransaction: zone does not exist");
         return;
     }
+    bool replace_all = id >= 0;
     id = z->id;
-    snap_unpin(c->slot);
     if (c->trx.active)
         log_info("rb: startTransaction replaces an open transaction on zone id %lld",
                  (long long)c->trx.zone_id);
@@ -624,72 +609,59 @@ static void m_start_trx(rb_conn_t *c, json_t *params, perr_t *e)
 }
 
 /* Validates one record of a write and appends it to `op`. */
-static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr, const char *method,
-                   char *msg, size_t msgsz)
+static int add_rec(trx_op_t *op, const zone_t *z, const steer_t *st, json_t *rr, perr_t *e)
 {
+    const char *method = e->method;
     json_t *jn = json_object_get(rr, "qname"), *jt = json_object_get(rr, "qtype");
     json_t *jc = json_object_get(rr, "content"), *jl = json_object_get(rr, "ttl");
-    if (!json_is_string(jn) || !json_is_string(jt) || !json_is_string(jc)) {
-        snprintf(msg, msgsz, "%s: record needs string qname, qtype and content", method);
-        return GS_EINVAL;
-    }
+    if (!json_is_string(jn) || !json_is_string(jt) || !json_is_string(jc))
+        return gs_err_set(&e->err, GS_EINVAL, "%s: record needs string qname, qtype and content",
+                          method);
     char name[DNAME_MAXTEXT + 1];
     gs_err_t ge;
     size_t nlen = json_string_length(jn);
     int n = nlen <= DNAME_MAXTEXT ? dname_canon(json_string_value(jn), nlen, true, name, &ge)
                                   : gs_err_set(&ge, GS_EINVAL, "name too long");
-    if (n < 0) {
-        snprintf(msg, msgsz, "%s: %s", method, ge.text);
-        return GS_EINVAL;
-    }
-    if (!dname_in_zone(name, (size_t)n, z->name, z->name_len)) {
-        snprintf(msg, msgsz, "%s: %s is not in zone %s", method, name, z->name);
-        return GS_EINVAL;
-    }
+    if (n < 0)
+        return gs_err_set(&e->err, GS_EINVAL, "%s: %s", method, ge.text);
+    if (!dname_in_zone(name, (size_t)n, z->name, z->name_len))
+        return gs_err_set(&e->err, GS_EINVAL, "%s: %s is not in zone %s", method, name, z->name);
     const rr_type_t *t = rr_type_find(json_string_value(jt), json_string_length(jt));
-    if (!t) {
-        snprintf(msg, msgsz, "%s: %s: record type '%.32s' is not supported", method, name,
-                 json_string_value(jt));
-        return GS_EINVAL;
-    }
-    if (op->name && (strcmp(op->name, name) != 0 || op->type != t)) {
-        snprintf(msg, msgsz, "%s: record %s %s does not belong to the rrset %s %s", method, name,
-                 t->name, op->name, op->type->name);
-        return GS_EINVAL;
-    }
-    if (t->code == RR_TYPE_SOA && (size_t)n != z->name_len) {
-        snprintf(msg, msgsz, "%s: %s: SOA records are only allowed at the zone apex %s", method,
-                 name, z->name);
-        return GS_EINVAL;
-    }
+    if (!t)
+        return gs_err_set(&e->err, GS_EINVAL, "%s: %s: record type '%.32s' is not supported",
+                          method, name, json_string_value(jt));
+    if (op->name && (strcmp(op->name, name) != 0 || op->type != t))
+        return gs_err_set(&e->err, GS_EINVAL, "%s: record %s %s does not belong to the rrset %s %s",
+                          method, name, t->name, op->name, op->type->name);
+    if (t->code == RR_TYPE_SOA && (size_t)n != z->name_len)
+        return gs_err_set(&e->err, GS_EINVAL,
+                          "%s: %s: SOA records are only allowed at the zone apex %s", method, name,
+                          z->name);
     int64_t ttl = 0;
     if (json_is_integer(jl))
         ttl = json_integer_value(jl);
     else if (json_is_real(jl))
         ttl = (int64_t)json_real_value(jl);
-    else if (jl) {
-        snprintf(msg, msgsz, "%s: %s %s: ttl must be a number", method, name, t->name);
-        return GS_EINVAL;
-    }
-    if (ttl < 0 || ttl > 2147483647) {
-        snprintf(msg, msgsz, "%s: %s %s: ttl %lld out of range 0..2147483647", method, name,
-                 t->name, (long long)ttl);
-        return GS_EINVAL;
-    }
+    else if (jl)
+        return gs_err_set(&e->err, GS_EINVAL, "%s: %s %s: ttl must be a number", method, name,
+                          t->name);
+    if (ttl < 0 || ttl > 2147483647)
+        return gs_err_set(&e->err, GS_EINVAL, "%s: %s %s: ttl %lld out of range 0..2147483647",
+                          method, name, t->name, (long long)ttl);
     buf_t norm;
     buf_init(&norm);
     luac_prog_t *prog = NULL;
-    if (zone_rec_prepare(t, json_string_value(jc), &norm, &prog, &ge) != 0) {
-        snprintf(msg, msgsz, "%s: %s: %s", method, name, ge.text);
-        buf_free(&norm);
-        return GS_EINVAL;
-    }
+    int rc = 0;
+    if (zone_rec_prepare(t, json_string_value(jc), &norm, &prog, &ge) != 0)
+        rc = gs_err_set(&e->err, GS_EINVAL, "%s: %s: %s", method, name, ge.text);
     /* steer(), alone or inside a chain, names a policy of the config */
-    if (prog && state_check_prog(st, prog, &ge) != 0) {
-        snprintf(msg, msgsz, "%s: %s: LUA %s: %s", method, name, prog->type->name, ge.text);
+    else if (prog && state_check_prog(st, prog, &ge) != 0)
+        rc = gs_err_set(&e->err, GS_EINVAL, "%s: %s: LUA %s: %s", method, name, prog->type->name,
+                        ge.text);
+    if (rc) {
         luac_free(prog);
         buf_free(&norm);
-        return GS_EINVAL;
+        return rc;
     }
     if (!op->name) {
         op->name = mem_strdup(name);
@@ -765,8 +737,7 @@ static view_rec_t *name_view(const rb_conn_t *c, const zone_t *z, const char *na
  * SOA. Checked here so that add-record and replace-rrset fail at once with
  * the reason (pdnsutil ignores the result of the commit); the commit checks
  * again against the store. */
-static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, char *msg,
-                            size_t msgsz)
+static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, perr_t *e)
 {
     size_t n, cnames = 0, soas = 0;
     view_rec_t *v = name_view(c, z, op->name, op, &n);
@@ -786,27 +757,22 @@ static int check_name_after(rb_conn_t *c, const zone_t *z, const trx_op_t *op, c
     }
     free(v);
     if (clash) {
-        snprintf(msg, msgsz,
-                 "replaceRRSet: %s: %s is answered by a LUA record at this name; change "
-                 "that record instead",
-                 op->name, clash->name);
-        return GS_ECONFLICT;
+        return gs_err_set(&e->err, GS_ECONFLICT,
+                          "replaceRRSet: %s: %s is answered by a LUA record at this name; change "
+                          "that record instead",
+                          op->name, clash->name);
     }
-    if (cnames && n > cnames) {
-        snprintf(msg, msgsz,
-                 "replaceRRSet: %s: CNAME cannot coexist with other records at the same name",
-                 op->name);
-        return GS_ECONFLICT;
-    }
-    if (cnames > 1) {
-        snprintf(msg, msgsz, "replaceRRSet: %s: more than one CNAME record at this name", op->name);
-        return GS_ECONFLICT;
-    }
-    if (strcmp(op->name, z->name) == 0 && op->type->code == RR_TYPE_SOA && soas != 1) {
-        snprintf(msg, msgsz, "replaceRRSet: %s: the zone apex must have exactly one SOA record",
-                 op->name);
-        return GS_ECONFLICT;
-    }
+    if (cnames && n > cnames)
+        return gs_err_set(
+            &e->err, GS_ECONFLICT,
+            "replaceRRSet: %s: CNAME cannot coexist with other records at the same name", op->name);
+    if (cnames > 1)
+        return gs_err_set(&e->err, GS_ECONFLICT,
+                          "replaceRRSet: %s: more than one CNAME record at this name", op->name);
+    if (strcmp(op->name, z->name) == 0 && op->type->code == RR_TYPE_SOA && soas != 1)
+        return gs_err_set(&e->err, GS_ECONFLICT,
+                          "replaceRRSet: %s: the zone apex must have exactly one SOA record",
+                          op->name);
     return 0;
 }
 
@@ -827,11 +793,10 @@ static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r)
         put_false(c);
         return;
     }
-    const snap_t *s = snap_pin(c->slot);
+    const snap_t *s = c->snap;
     const zone_t *z =
         zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, (size_t)len);
     if (!z || z->id != c->trx.zone_id) {
-        snap_unpin(c->slot);
         do_lookup(c, r);
         return;
     }
@@ -854,28 +819,25 @@ static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r)
     }
     buf_puts(&c->out, "]}\n");
     free(v);
-    snap_unpin(c->slot);
     if (!emitted)
         put_false(c);
 }
 
 static void refuse_msg(rb_conn_t *c, const char *msg);
 
-/* Pins the transaction's zone, or writes the refusal and returns NULL. */
-static const zone_t *pin_trx_zone(rb_conn_t *c, const char *method)
+/* The open transaction's zone in the request's snapshot, or NULL with the
+ * refusal written. */
+static const zone_t *trx_zone(rb_conn_t *c, perr_t *e)
 {
     if (!c->trx.active) {
-        put_false_log(c, "%s: no transaction is open on this connection", method);
+        put_false_log(c, "%s: no transaction is open on this connection", e->method);
         return NULL;
     }
-    c->pinned = snap_pin(c->slot);
-    const zone_t *z = snap_zone_by_id(c->pinned, c->trx.zone_id);
+    const zone_t *z = snap_zone_by_id(c->snap, c->trx.zone_id);
     if (!z) {
-        snap_unpin(c->slot);
-        char msg[128];
-        snprintf(msg, sizeof(msg), "%s: zone id %lld no longer exists", method,
-                 (long long)c->trx.zone_id);
-        refuse_msg(c, msg);
+        gs_err_set(&e->err, GS_ENOTFOUND, "%s: zone id %lld no longer exists", e->method,
+                   (long long)c->trx.zone_id);
+        refuse_msg(c, e->err.text);
     }
     return z;
 }
@@ -892,120 +854,100 @@ static void refuse_msg(rb_conn_t *c, const char *msg)
     }
 }
 
-static void refuse(rb_conn_t *c, trx_op_t *op, const char *msg)
-{
-    trx_op_free(op);
-    refuse_msg(c, msg);
-}
-
-/* Appends a validated op to the transaction (or refuses it: size limits)
- * and writes the reply. */
-static void take_op(rb_conn_t *c, trx_op_t *op, const char *method)
+/* Ends a write: appends the validated `op` to the transaction (or refuses
+ * it: size limits) when `rc` is 0, else drops it and refuses the write with
+ * the reason in `e`. Writes the reply. */
+static void take_op(rb_conn_t *c, trx_op_t *op, int rc, perr_t *e)
 {
     gs_err_t ge;
-    if (trx_add_take(&c->trx, op, &ge) == 0) {
+    if (rc == 0 && (rc = trx_add_take(&c->trx, op, &ge)) == 0) {
         put_true(c);
         return;
     }
-    char msg[600];
-    snprintf(msg, sizeof(msg), "%s: %s", method, ge.text);
-    refuse_msg(c, msg);
+    if (rc == GS_ETOOBIG)
+        gs_err_set(&e->err, rc, "%s: %s", e->method, ge.text);
+    trx_op_free(op);
+    refuse_msg(c, e->err.text);
 }
 
 static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    char msg[768];
     char name[DNAME_MAXTEXT + 1];
     size_t nlen;
     const char *qtype;
     size_t qtlen;
     json_t *rrset = json_object_get(params, "rrset");
     if (p_name(params, "qname", name, &nlen, e) || p_str(params, "qtype", &qtype, &qtlen, e)) {
-        refuse_msg(c, e->msg);
+        refuse_msg(c, e->err.text);
         return;
     }
     if (!json_is_array(rrset)) {
         refuse_msg(c, "replaceRRSet: parameter 'rrset' must be an array");
         return;
     }
-    const zone_t *z = pin_trx_zone(c, "replaceRRSet");
+    const zone_t *z = trx_zone(c, e);
     if (!z)
         return;
     trx_op_t op = {0};
+    int rc = 0;
     const rr_type_t *t = rr_type_find(qtype, qtlen);
-    if (!t) {
-        snprintf(msg, sizeof(msg), "replaceRRSet: %s: record type '%.32s' is not supported", name,
-                 qtype);
-        goto refused;
+    if (!t)
+        rc = gs_err_set(&e->err, GS_EINVAL,
+                        "replaceRRSet: %s: record type '%.32s' is not supported", name, qtype);
+    else if (!dname_in_zone(name, nlen, z->name, z->name_len))
+        rc = gs_err_set(&e->err, GS_EINVAL, "replaceRRSet: %s is not in zone %s", name, z->name);
+    if (rc == 0) {
+        op.name = mem_strdup(name);
+        op.type = t;
     }
-    if (!dname_in_zone(name, nlen, z->name, z->name_len)) {
-        snprintf(msg, sizeof(msg), "replaceRRSet: %s is not in zone %s", name, z->name);
-        goto refused;
-    }
-    op.name = mem_strdup(name);
-    op.type = t;
     size_t i;
     json_t *rr;
     json_array_foreach(rrset, i, rr)
     {
-        if (!json_is_object(rr)) {
-            snprintf(msg, sizeof(msg), "replaceRRSet: rrset[%zu] is not an object", i);
-            goto refused;
-        }
-        if (add_rec(&op, z, c->pinned->world->steer, rr, "replaceRRSet", msg, sizeof(msg)))
-            goto refused;
+        if (rc)
+            break;
+        if (!json_is_object(rr))
+            rc = gs_err_set(&e->err, GS_EINVAL, "replaceRRSet: rrset[%zu] is not an object", i);
+        else
+            rc = add_rec(&op, z, c->snap->world->steer, rr, e);
     }
-    if (check_name_after(c, z, &op, msg, sizeof(msg)))
-        goto refused;
-    snap_unpin(c->slot);
-    take_op(c, &op, "replaceRRSet");
-    return;
-refused:
-    snap_unpin(c->slot);
-    refuse(c, &op, msg);
+    if (rc == 0)
+        rc = check_name_after(c, z, &op, e);
+    take_op(c, &op, rc, e);
 }
 
 static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    (void)e;
-    char msg[768];
     json_t *rr = json_object_get(params, "rr");
     if (!json_is_object(rr)) {
         refuse_msg(c, "feedRecord: parameter 'rr' must be an object");
         return;
     }
-    const zone_t *z = pin_trx_zone(c, "feedRecord");
+    const zone_t *z = trx_zone(c, e);
     if (!z)
         return;
     trx_op_t op = {.feed = true};
-    int rc = add_rec(&op, z, c->pinned->world->steer, rr, "feedRecord", msg, sizeof(msg));
-    snap_unpin(c->slot);
-    if (rc) {
-        refuse(c, &op, msg);
-        return;
-    }
-    take_op(c, &op, "feedRecord");
+    take_op(c, &op, add_rec(&op, z, c->snap->world->steer, rr, e), e);
 }
 
 /* feedEnts / feedEnts3 (pdns sends them after an AXFR into a secondary
  * zone): empty non-terminals are derived from the records at every commit,
  * so the names are only checked (strings, or pdns 4's {"nonterm": name}
  * objects, inside the zone) and not kept. A bad one is a refused write. */
-static void feed_ents(rb_conn_t *c, json_t *params, const char *method)
+static void feed_ents(rb_conn_t *c, json_t *params, perr_t *e)
 {
-    char msg[768];
     json_t *nt = json_object_get(params, "nonterm");
     if (!json_is_array(nt)) {
-        snprintf(msg, sizeof(msg), "%s: parameter 'nonterm' must be an array", method);
-        refuse_msg(c, msg);
+        gs_err_set(&e->err, GS_EINVAL, "%s: parameter 'nonterm' must be an array", e->method);
+        refuse_msg(c, e->err.text);
         return;
     }
-    const zone_t *z = pin_trx_zone(c, method);
+    const zone_t *z = trx_zone(c, e);
     if (!z)
         return;
     size_t i;
     json_t *v;
-    msg[0] = '\0';
+    int rc = 0;
     json_array_foreach(nt, i, v)
     {
         json_t *s = json_is_object(v) ? json_object_get(v, "nonterm") : v;
@@ -1015,32 +957,18 @@ static void feed_ents(rb_conn_t *c, json_t *params, const char *method)
         int n = !json_is_string(s)     ? gs_err_set(&ge, GS_EINVAL, "not a name")
                 : len <= DNAME_MAXTEXT ? dname_canon(json_string_value(s), len, true, name, &ge)
                                        : gs_err_set(&ge, GS_EINVAL, "name too long");
-        if (n < 0) {
-            snprintf(msg, sizeof(msg), "%s: nonterm[%zu]: %s", method, i, ge.text);
+        if (n < 0)
+            rc = gs_err_set(&e->err, GS_EINVAL, "%s: nonterm[%zu]: %s", e->method, i, ge.text);
+        else if (!dname_in_zone(name, (size_t)n, z->name, z->name_len))
+            rc = gs_err_set(&e->err, GS_EINVAL, "%s: %s is not in zone %s", e->method, name,
+                            z->name);
+        if (rc)
             break;
-        }
-        if (!dname_in_zone(name, (size_t)n, z->name, z->name_len)) {
-            snprintf(msg, sizeof(msg), "%s: %s is not in zone %s", method, name, z->name);
-            break;
-        }
     }
-    snap_unpin(c->slot);
-    if (msg[0])
-        refuse_msg(c, msg);
+    if (rc)
+        refuse_msg(c, e->err.text);
     else
         put_true(c);
-}
-
-static void m_feed_ents(rb_conn_t *c, json_t *params, perr_t *e)
-{
-    (void)e;
-    feed_ents(c, params, "feedEnts");
-}
-
-static void m_feed_ents3(rb_conn_t *c, json_t *params, perr_t *e)
-{
-    (void)e;
-    feed_ents(c, params, "feedEnts3");
 }
 
 static void m_commit(rb_conn_t *c, json_t *params, perr_t *e)
@@ -1079,7 +1007,7 @@ static void m_backend_cmd(rb_conn_t *c, json_t *params, perr_t *e)
 {
     const char *q;
     if (p_str(params, "query", &q, NULL, e)) {
-        put_false_log(c, "%s", e->msg);
+        put_false_log(c, "%s", e->err.text);
         return;
     }
     buf_t text;
@@ -1108,8 +1036,8 @@ static const struct {
     {"startTransaction", m_start_trx},
     {"replaceRRSet", m_replace_rrset},
     {"feedRecord", m_feed_record},
-    {"feedEnts", m_feed_ents},
-    {"feedEnts3", m_feed_ents3},
+    {"feedEnts", feed_ents},
+    {"feedEnts3", feed_ents},
     {"commitTransaction", m_commit},
     {"abortTransaction", m_abort},
     {"directBackendCmd", m_backend_cmd},
@@ -1126,7 +1054,18 @@ static void poison_malformed(rb_conn_t *c)
     }
 }
 
+static void handle(rb_conn_t *c, const char *line, size_t len);
+
 const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
+{
+    c->snap = snap_pin(c->slot);
+    handle(c, line, len);
+    snap_unpin(c->slot);
+    c->snap = NULL;
+    return &c->out;
+}
+
+static void handle(rb_conn_t *c, const char *line, size_t len)
 {
     scan_lookup_t sl;
     if (scan_lookup(line, len, &sl)) {
@@ -1137,14 +1076,14 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
             overlay_lookup(c, &r);
         else
             do_lookup(c, &r);
-        return &c->out;
+        return;
     }
     json_error_t jerr;
     json_t *req = json_loadb(line, len, 0, &jerr);
     if (!req) {
         put_false_log(c, "malformed request: %s at column %d", jerr.text, jerr.column);
         poison_malformed(c);
-        return &c->out;
+        return;
     }
     json_t *m = json_object_get(req, "method");
     json_t *params = json_object_get(req, "parameters");
@@ -1176,5 +1115,4 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
     if (!req_ok)
         poison_malformed(c);
     json_decref(req);
-    return &c->out;
 }
