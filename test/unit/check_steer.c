@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "backend/steering/steer.h"
+#include "common/buf.h"
+#include "common/hash.h"
 #include "geo/mmdb_writer.h"
 #include "test/unit/unit.h"
 
@@ -684,6 +686,266 @@ START_TEST(test_geo_asn_country_cidr)
 }
 END_TEST
 
+/* ---- every decision, pinned ----------------------------------------------------------
+ * A digest of every field of every decision over a grid: every policy type
+ * with each all-down rule, clients of both families (with and without ECS,
+ * inside and outside the databases' networks), several random seeds, and
+ * operator/health states from "nothing known" to "everything out"; plus
+ * each policy's type name, answerable qtypes and used endpoints. The
+ * constant was computed on the engine before the per-policy operations
+ * table (commit 97508f7); a refactoring must leave it unchanged. A change
+ * of behaviour changes it on purpose: say which in the commit. To see what
+ * moved, run this test with GS_STEER_DUMP=<file> on both trees and diff. */
+
+/* A database of five networks with locations (one with a subdivision, one
+ * IPv6) and an ASN database of one network. */
+static void pin_databases(const char *cpath, const char *apath)
+{
+    static const struct {
+        const char *cont, *country, *sub;
+        double lat, lon;
+        uint32_t lo, hi;
+        bool v6;
+    } nets[] = {
+        {"EU", "DE", NULL, 50.1, 8.7, 0x0a000000u, 0x0a07ffffu, false},    /* 10.0/13 */
+        {"EU", "DE", "BY", 48.1, 11.6, 0x0a080000u, 0x0a0fffffu, false},   /* 10.8/13 */
+        {"AS", "JP", NULL, 35.7, 139.7, 0xac100000u, 0xac13ffffu, false},  /* 172.16/14 */
+        {"NA", "US", NULL, 37.8, -122.4, 0xac140000u, 0xac17ffffu, false}, /* 172.20/14 */
+        {"OC", "AU", NULL, -33.9, 151.2, 0, 0, true},                      /* 2001:db8:77::/48 */
+    };
+    mmdbw_t *w = mmdbw_new();
+    for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+        mmdbw_buf_t rec = {0};
+        mmdbw_put_map(&rec, nets[i].sub ? 4 : 3);
+        mmdbw_put_str(&rec, "continent");
+        mmdbw_put_map(&rec, 1);
+        mmdbw_put_str(&rec, "code");
+        mmdbw_put_str(&rec, nets[i].cont);
+        mmdbw_put_str(&rec, "country");
+        mmdbw_put_map(&rec, 1);
+        mmdbw_put_str(&rec, "iso_code");
+        mmdbw_put_str(&rec, nets[i].country);
+        mmdbw_put_str(&rec, "location");
+        mmdbw_put_map(&rec, 2);
+        mmdbw_put_str(&rec, "latitude");
+        mmdbw_put_double(&rec, nets[i].lat);
+        mmdbw_put_str(&rec, "longitude");
+        mmdbw_put_double(&rec, nets[i].lon);
+        if (nets[i].sub) {
+            mmdbw_put_str(&rec, "subdivisions");
+            mmdbw_put_array(&rec, 1);
+            mmdbw_put_map(&rec, 1);
+            mmdbw_put_str(&rec, "iso_code");
+            mmdbw_put_str(&rec, nets[i].sub);
+        }
+        uint32_t data = mmdbw_data(w, rec.data, rec.len);
+        if (nets[i].v6) {
+            uint8_t lo[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x77}, hi[16];
+            memcpy(hi, lo, 16);
+            memset(hi + 6, 0xff, 10);
+            mmdbw_insert_range6(w, lo, hi, data);
+        } else {
+            mmdbw_insert_range4(w, nets[i].lo, nets[i].hi, data);
+        }
+        mmdbw_buf_free(&rec);
+    }
+    mmdbw_meta_t meta = {.database_type = "GeoSteer-Test", .description = "unit test"};
+    gs_err_t err;
+    ck_assert_int_eq(mmdbw_write(w, cpath, &meta, NULL, &err), 0);
+    mmdbw_free(w);
+    mmdbw_buf_t rec = {0};
+    mmdbw_put_map(&rec, 1);
+    mmdbw_put_str(&rec, "autonomous_system_number");
+    mmdbw_put_u32(&rec, 64500);
+    write_db(apath, 0x0a010000u, 0x0a01ffffu, &rec); /* 10.1.0.0/16: AS64500 */
+}
+
+/* Endpoints e0..e10 (e7 without AAAA, e10 a CNAME only), pools p0..p5 with fallback
+ * chains, and for every type one policy per all-down rule. */
+static steer_t *pin_engine(const geo_db_t *country, const geo_db_t *asn)
+{
+    static const struct {
+        bool loc;
+        double lat, lon;
+        uint32_t weight;
+    } eps[] = {{true, 50.1, 8.7, 0},   {true, 40.7, -74.0, 1},  {true, 35.7, 139.7, 2},
+               {true, 51.5, -0.1, 3},  {true, -33.9, 151.2, 5}, {true, 37.8, -122.4, 1},
+               {false, 0, 0, 4},       {true, 1.3, 103.8, 0},   {true, 48.9, 2.4, 2},
+               {true, -23.5, -46.6, 7}};
+    steer_builder_t *b = steer_builder_new();
+    uint32_t e[11];
+    for (int i = 0; i < 10; i++) {
+        char name[8], a4[16], a6[24], a4b[16];
+        snprintf(name, sizeof(name), "e%d", i);
+        snprintf(a4, sizeof(a4), "192.0.2.%d", i + 1);
+        snprintf(a4b, sizeof(a4b), "198.51.100.%d", i + 1);
+        snprintf(a6, sizeof(a6), "2001:db8::%d", i + 1);
+        const char *a[] = {a4, a4b}, *aaaa[] = {a6};
+        e[i] = steer_add_endpoint(b, name, a, i % 3 == 0 ? 2 : 1, aaaa, i == 7 ? 0 : 1, NULL,
+                                  eps[i].loc, eps[i].lat, eps[i].lon, eps[i].weight);
+    }
+    e[10] = steer_add_endpoint(b, "e10", NULL, 0, NULL, 0, "target.example.", false, 0, 0, 1);
+    uint32_t p3e[] = {e[8], e[9]}, p4e[] = {e[0], e[5], e[9], e[6]};
+    uint32_t p3 = steer_add_pool(b, "p3", p3e, 2, 2, -1);
+    uint32_t p2 = steer_add_pool(b, "p2", &e[5], 3, 1, -1);
+    uint32_t p1 = steer_add_pool(b, "p1", &e[3], 2, 1, (int32_t)p2);
+    uint32_t p0 = steer_add_pool(b, "p0", &e[0], 3, 2, (int32_t)p1);
+    uint32_t p4 = steer_add_pool(b, "p4", p4e, 4, 2, (int32_t)p3);
+    uint32_t p5 = steer_add_pool(b, "p5", &e[10], 1, 1, -1);
+    static const steer_type_t types[] = {STEER_ALL,        STEER_RANDOM, STEER_WEIGHTED,
+                                         STEER_HASHED,     STEER_CHASH,  STEER_FAILOVER,
+                                         STEER_MULTIVALUE, STEER_GEO,    STEER_PROXIMITY};
+    static const steer_down_t downs[] = {STEER_DOWN_ALL, STEER_DOWN_FIRST, STEER_DOWN_POOL,
+                                         STEER_DOWN_EMPTY};
+    static const uint8_t hv4[] = {24, 20, 32, 0}, hv6[] = {56, 48, 64, 0};
+    static const int32_t bias[] = {0, 800, -300};
+    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+        for (size_t k = 0; k < 4; k++) {
+            char name[16];
+            snprintf(name, sizeof(name), "t%zu-d%zu", t, k);
+            uint32_t single[1] = {k % 2 ? p0 : p4}, fo[3] = {p0, p4, p2}, near[3] = {p0, p4, p1};
+            bool multi = types[t] == STEER_FAILOVER || types[t] == STEER_PROXIMITY;
+            steer_policy_def_t def = {
+                .name = name,
+                .type = types[t],
+                .ttl = 10 + (uint32_t)(t * 4 + k),
+                .all_down = downs[k],
+                .all_down_pool = downs[k] == STEER_DOWN_POOL ? (int32_t)p3 : -1,
+                .pools = types[t] == STEER_FAILOVER    ? fo
+                         : types[t] == STEER_PROXIMITY ? near
+                         : types[t] == STEER_GEO       ? (uint32_t[]){p0}
+                                                       : single,
+                .npools = multi ? 3 - (k == 3) : 1,
+                .max = (uint32_t)k,
+                .hash_v4 = hv4[k],
+                .hash_v6 = hv6[k],
+                .bias_km = k == 1 ? NULL : bias,
+                .nearest = (uint32_t)k,
+                .default_pool = k == 2 ? p1 : p2,
+            };
+            uint32_t pi = steer_add_policy(b, &def);
+            if (types[t] != STEER_GEO)
+                continue;
+            uint8_t n4[16] = {10, 1, 2, 0}, n6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 5};
+            steer_add_rule(b, pi, STEER_KEY_CIDR, NULL, 0, AF_INET, n4, 24, p4);
+            steer_add_rule(b, pi, STEER_KEY_CIDR, NULL, 0, AF_INET6, n6, 48, p3);
+            steer_add_rule(b, pi, STEER_KEY_ASN, NULL, 64500, 0, NULL, 0, p0);
+            steer_add_rule(b, pi, STEER_KEY_COUNTRY, "DE", 0, 0, NULL, 0, p1);
+            steer_add_rule(b, pi, STEER_KEY_SUBDIVISION, "DE-BY", 0, 0, NULL, 0, p3);
+            steer_add_rule(b, pi, STEER_KEY_CONTINENT, "AS", 0, 0, NULL, 0, k == 3 ? p5 : p4);
+        }
+    return steer_build(b, country, asn);
+}
+
+typedef struct {
+    uint8_t state[11];
+    int64_t until[11];
+    int64_t now;
+    unsigned down; /* bit e: endpoint e DOWN */
+    bool no_health;
+} pin_adm_t;
+
+START_TEST(test_decisions_pinned)
+{
+    char cpath[] = "/tmp/gs-steer-pin-c.XXXXXX", apath[] = "/tmp/gs-steer-pin-a.XXXXXX";
+    close(mkstemp(cpath));
+    close(mkstemp(apath));
+    pin_databases(cpath, apath);
+    geo_db_t *country, *asn;
+    gs_err_t err;
+    ck_assert_int_eq(geo_db_open(cpath, &country, &err), 0);
+    ck_assert_int_eq(geo_db_open(apath, &asn, &err), 0);
+    static const struct {
+        const char *rr, *remote;
+    } clients[] = {
+        {"10.5.0.1/32", "192.0.2.53"},
+        {"10.9.1.0/24", "192.0.2.53"},
+        {"10.1.5.1/32", "192.0.2.53"},
+        {"10.1.2.77/32", "192.0.2.53"},
+        {"172.16.3.0/24", "192.0.2.53"},
+        {"172.21.0.0/16", "192.0.2.53"},
+        {"192.0.2.1/32", "192.0.2.53"},
+        {"0.0.0.0/0", "172.16.9.9"},
+        {"::/0", "10.5.0.9"},
+        {"2001:db8:5:1::/64", "192.0.2.53"},
+        {"2001:db8:77::/48", "192.0.2.53"},
+        {"2001:db8:99::/40", "192.0.2.53"},
+    };
+    static const uint64_t rnds[] = {0, 1, 0x9e3779b97f4a7c15ull, 12345678901ull};
+    static const pin_adm_t adms[] = {
+        {.no_health = true},
+        {.down = 0},
+        {.down = 1u << 1},
+        {.down = 7},
+        {.down = 0x7ff},
+        {.down = 0xfe}, /* failover: p0's whole chain out, p4 healthy */
+        {.state =
+             {[5] = STEER_ADMIN_DRAIN, [9] = STEER_ADMIN_FORCE_DOWN, [1] = STEER_ADMIN_FORCE_UP},
+         .down = (1u << 1) | (1u << 3) | (1u << 4)},
+        {.state = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, .down = 0x7ff},
+        {.state = {[0] = STEER_ADMIN_DRAIN, [8] = STEER_ADMIN_FORCE_DOWN},
+         .until = {[0] = 5, [8] = 50},
+         .now = 10,
+         .down = 1u << 2},
+    };
+    steer_t *s = pin_engine(country, asn);
+    buf_t text;
+    buf_init(&text);
+    const uint32_t npol = 36; /* 9 types x 4 all-down rules, in that order */
+    ck_assert_int_eq(steer_policy_find(s, "t8-d3", 5), (int32_t)npol - 1);
+    for (uint32_t pi = 0; pi < npol; pi++) {
+        buf_printf(&text, "policy %s type %s ttl %u qtypes %u uses", steer_policy_name(s, pi),
+                   steer_policy_type_name(s, pi), steer_policy_ttl(s, pi),
+                   steer_policy_qtypes(s, pi));
+        for (uint32_t e = 0; e < steer_endpoint_count(s); e++)
+            if (steer_policy_uses(s, pi, e))
+                buf_printf(&text, " %u", e);
+        buf_putc(&text, '\n');
+        for (size_t ci = 0; ci < sizeof(clients) / sizeof(clients[0]); ci++) {
+            steer_client_t c;
+            ck_assert_int_eq(steer_client_parse(clients[ci].rr, strlen(clients[ci].rr),
+                                                clients[ci].remote, strlen(clients[ci].remote), &c),
+                             0);
+            for (size_t ai = 0; ai < sizeof(adms) / sizeof(adms[0]); ai++) {
+                const pin_adm_t *pa = &adms[ai];
+                unsigned down = pa->down;
+                steer_admin_t adm = {
+                    pa->state, pa->until, 11, pa->now, pa->no_health ? NULL : mask_down, &down};
+                for (size_t ri = 0; ri < sizeof(rnds) / sizeof(rnds[0]); ri++) {
+                    steer_decision_t d;
+                    steer_decide_admin(s, pi, &c, rnds[ri], ai ? &adm : NULL, &d);
+                    buf_printf(&text,
+                               "%s c%zu a%zu r%zu: ttl %u scope %u split %d depth %u pool %d "
+                               "why '%s' all_down %d picks",
+                               steer_policy_name(s, pi), ci, ai, ri, d.ttl, d.scope, d.split,
+                               d.depth, d.pool == UINT32_MAX ? -1 : (int)d.pool,
+                               d.why ? d.why : "-", d.all_down);
+                    for (uint16_t i = 0; i < d.n; i++)
+                        buf_printf(&text, " %u", d.picks[i]);
+                    buf_putc(&text, '\n');
+                }
+            }
+        }
+    }
+    const char *dump = getenv("GS_STEER_DUMP");
+    if (dump) {
+        FILE *f = fopen(dump, "w");
+        ck_assert_ptr_nonnull(f);
+        fwrite(text.data, 1, text.len, f);
+        fclose(f);
+    }
+    uint64_t digest = gs_fnv64(text.data, text.len);
+    ck_assert_msg(digest == 0x90e17343cb70156bull, "decisions digest %#018llx over %zu bytes",
+                  (unsigned long long)digest, text.len);
+    buf_free(&text);
+    steer_free(s);
+    geo_db_close(country);
+    geo_db_close(asn);
+    unlink(cpath);
+    unlink(apath);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("steer");
@@ -703,6 +965,7 @@ int main(void)
     tcase_add_test(tc, test_chash_weights);
     tcase_add_test(tc, test_many_addresses);
     tcase_add_test(tc, test_scope_families);
+    tcase_add_test(tc, test_decisions_pinned);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
