@@ -1,22 +1,17 @@
-/* geosteerd: the pdns remote backend. Parses the command line and config,
- * opens the zone store, serves the socket until SIGTERM/SIGINT. */
-#include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
+/* geosteerd: the pdns remote backend. Parses the command line, reads the
+ * config once, opens the zone store, serves the socket until SIGTERM or
+ * SIGINT, reloads on SIGHUP. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
-#include "backend/steering/config.h"
-#include "backend/protocol/server.h"
 #include "backend/daemon/state.h"
+#include "backend/protocol/server.h"
+#include "backend/steering/config.h"
 #include "common/log.h"
 #include "common/mem.h"
-
-#ifndef GEOSTEER_VERSION
-#define GEOSTEER_VERSION "0.0.0"
-#endif
+#include "common/program.h"
 
 static void usage(FILE *f)
 {
@@ -34,169 +29,166 @@ static void usage(FILE *f)
             CFG_DEFAULT_SOCKET, CFG_DEFAULT_ZONE_DB);
 }
 
-int main(int argc, char **argv)
+/* What start-up needs of the command line. */
+typedef struct {
+    program_t prog;
+    const char *config, *socket, *zone_db;
+    bool check;
+} args_t;
+
+/* Returns -1 to go on, or main's exit status. */
+static int parse_args(int argc, char **argv, args_t *a)
 {
+    enum { OPT_CHECK = 0x200 };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"socket", required_argument, NULL, 's'},
                                          {"zone-db", required_argument, NULL, 'd'},
-                                         {"log-level", required_argument, NULL, 'l'},
-                                         {"syslog", no_argument, NULL, 'S'},
-                                         {"check", no_argument, NULL, 'C'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
+                                         {"check", no_argument, NULL, OPT_CHECK},
+                                         PROGRAM_LOG_OPTIONS,
+                                         PROGRAM_OPTIONS,
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *sock = NULL, *db = NULL, *level = NULL;
-    int use_syslog = 0, check = 0, c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "c:s:d:l:Vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 's':
-            sock = optarg;
-            break;
-        case 'd':
-            db = optarg;
-            break;
-        case 'l':
-            level = optarg;
-            break;
-        case 'S':
-            use_syslog = 1;
-            break;
-        case 'C':
-            check = 1;
-            break;
-        case 'V':
-            printf("geosteerd %s\n", GEOSTEER_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return EX_USAGE;
-        }
+        if (c == 'c')
+            a->config = optarg;
+        else if (c == 's')
+            a->socket = optarg;
+        else if (c == 'd')
+            a->zone_db = optarg;
+        else if (c == OPT_CHECK)
+            a->check = true;
+        else if ((rc = program_option(&a->prog, c)) >= 0)
+            return rc;
     }
     if (optind != argc) {
         usage(stderr);
         return EX_USAGE;
     }
+    return -1;
+}
 
-    /* The check and start-up run the same validation (cfg_load_all: the
-     * file, then every file it names), so --check cannot pass a config that
-     * start-up refuses. Start-up runs it again below, through the state. */
-    cfg_t cfg;
-    cfg_defaults(&cfg);
-    if (config) {
-        buf_t errors;
-        buf_init(&errors);
-        if (cfg_load_all(config, &cfg, NULL, &errors) != 0) {
-            fputs(errors.data, stderr);
-            buf_free(&errors);
-            cfg_free(&cfg);
-            return EX_CONFIG;
-        }
-        buf_free(&errors);
-    }
-    if (sock) {
-        free(cfg.socket);
-        cfg.socket = mem_strdup(sock);
-    }
-    if (db) {
-        free(cfg.zone_db);
-        cfg.zone_db = mem_strdup(db);
-    }
-    if (level && (cfg.log_level = cfg_log_level(level)) < 0) {
-        fprintf(stderr, "geosteerd: unknown log level '%s'\n", level);
-        cfg_free(&cfg);
-        return EX_USAGE;
-    }
-    if (check) {
-        printf("%s: OK (socket %s, zone store %s)\n", config ? config : "(defaults)", cfg.socket,
-               cfg.zone_db);
-        cfg_free(&cfg);
-        return 0;
-    }
-    log_set_level(cfg.log_level);
-    if (use_syslog)
-        log_use_syslog("geosteerd");
-
-    /* Signals are taken synchronously by this thread; every other thread
-     * inherits the blocked mask. A peer closing mid-write must not kill us. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    gs_err_t err;
-    if (state_open(cfg.zone_db, &err) != 0) {
-        log_err("geosteerd: %s", err.text);
-        cfg_free(&cfg);
-        return EX_IOERR;
-    }
-    /* Plan and health state live beside the socket unless the config says. */
-    char *dir = mem_strdup(cfg.socket), *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    state_set_runtime_default(dir);
-    free(dir);
-    if (config) {
-        buf_t errors;
-        buf_init(&errors);
-        if (state_load_config(config, &errors) != 0) {
-            fputs(errors.data ? errors.data : "", stderr);
-            buf_free(&errors);
-            state_close();
-            cfg_free(&cfg);
-            return EX_CONFIG;
-        }
-        buf_free(&errors);
-    }
-    rb_server_opts_t so = {.socket_path = cfg.socket,
-                           .socket_mode = cfg.socket_mode,
-                           .max_connections = cfg.max_connections};
-    rb_server_t *srv;
-    if (rb_server_start(&so, &srv, &err) != 0) {
-        log_err("geosteerd: %s", err.text);
-        state_close();
-        cfg_free(&cfg);
-        return EX_UNAVAILABLE;
-    }
-    log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, cfg.socket, cfg.zone_db);
+/* Serves until SIGTERM or SIGINT. The main thread takes the signals
+ * synchronously and wakes every second to follow the probe and to notice
+ * replaced GeoIP files (two stat calls), so that a replacement is served
+ * within the bound the README states. */
+static void serve(const sigset_t *set)
+{
     for (;;) {
-        /* Wake every second to follow the probe and to notice replaced
-         * GeoIP files (two stat calls), so that a replacement is served
-         * within the bound the README states. */
         struct timespec tick = {1, 0};
-        int sig = sigtimedwait(&set, NULL, &tick);
+        int sig = sigtimedwait(set, NULL, &tick);
         if (sig < 0) {
             state_check_health();
             state_check_geoip();
             continue;
         }
-        if (sig == SIGHUP) {
-            buf_t errors;
-            buf_init(&errors);
-            if (state_reload(&errors) == 0) {
-                log_info("geosteerd: SIGHUP: config reloaded");
-            } else {
-                log_err("geosteerd: SIGHUP: reload refused, the running config keeps serving:");
-                for (char *line = strtok(errors.data ? errors.data : "", "\n"); line;
-                     line = strtok(NULL, "\n"))
-                    log_err("  %s", line);
-            }
-            buf_free(&errors);
-            continue;
+        if (sig != SIGHUP) {
+            log_info("geosteerd: signal %d, shutting down", sig);
+            return;
         }
-        log_info("geosteerd: signal %d, shutting down", sig);
-        break;
+        buf_t errors;
+        buf_init(&errors);
+        if (state_reload(&errors) == 0) {
+            log_info("geosteerd: SIGHUP: config reloaded");
+        } else {
+            log_err("geosteerd: SIGHUP: reload refused, the running config keeps serving:");
+            for (char *line = strtok(errors.data ? errors.data : "", "\n"); line;
+                 line = strtok(NULL, "\n"))
+                log_err("  %s", line);
+        }
+        buf_free(&errors);
     }
-    rb_server_stop(srv);
+}
+
+/* Runs the daemon on the validated `cfg` (with its GeoIP files open in
+ * `files`); returns main's exit status. */
+static int run(const args_t *a, cfg_t *cfg, cfg_files_t *files)
+{
+    sigset_t set;
+    program_block_signals(&set);
+    /* The settings start-up uses, kept: the config itself goes to the state. */
+    char *sock = mem_strdup(cfg->socket), *db = mem_strdup(cfg->zone_db);
+    rb_server_opts_t so = {.socket_path = sock,
+                           .socket_mode = cfg->socket_mode,
+                           .max_connections = cfg->max_connections};
+    int status = 0;
+    gs_err_t err;
+    if (state_open(db, &err) != 0) {
+        log_err("geosteerd: %s", err.text);
+        status = EX_IOERR;
+        goto out;
+    }
+    /* Plan and health state live beside the socket unless the config says. */
+    char *dir = mem_strdup(sock), *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    state_set_runtime_default(dir);
+    free(dir);
+    if (a->config) {
+        buf_t errors;
+        buf_init(&errors);
+        if (state_install_config(a->config, cfg, files, &errors) != 0) {
+            fputs(errors.data ? errors.data : "", stderr);
+            status = EX_CONFIG;
+        }
+        buf_free(&errors);
+    }
+    rb_server_t *srv = NULL;
+    if (status == 0 && rb_server_start(&so, &srv, &err) != 0) {
+        log_err("geosteerd: %s", err.text);
+        status = EX_UNAVAILABLE;
+    }
+    if (status == 0) {
+        log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, sock, db);
+        serve(&set);
+        rb_server_stop(srv);
+    }
     state_close();
+out:
+    free(sock);
+    free(db);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a = {.prog = {.name = "geosteerd", .usage = usage}};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+
+    /* geosteer.json is read once. --check and start-up run the same
+     * validation (cfg_load_all: the file, then every file it names), so
+     * --check cannot pass a config that start-up refuses. */
+    cfg_t cfg;
+    cfg_files_t files = {0};
+    cfg_defaults(&cfg);
+    if (a.config) {
+        buf_t errors;
+        buf_init(&errors);
+        if (cfg_load_all(a.config, &cfg, &files, &errors) != 0) {
+            fputs(errors.data, stderr);
+            buf_free(&errors);
+            cfg_files_close(&files);
+            cfg_free(&cfg);
+            return EX_CONFIG;
+        }
+        buf_free(&errors);
+    }
+    if (a.socket) {
+        free(cfg.socket);
+        cfg.socket = mem_strdup(a.socket);
+    }
+    if (a.zone_db) {
+        free(cfg.zone_db);
+        cfg.zone_db = mem_strdup(a.zone_db);
+    }
+    int status = program_start(&a.prog, argc, cfg.log_level);
+    if (status == 0 && a.check)
+        printf("%s: OK (socket %s, zone store %s)\n", a.config ? a.config : "(defaults)",
+               cfg.socket, cfg.zone_db);
+    else if (status == 0)
+        status = run(&a, &cfg, &files);
+    cfg_files_close(&files);
     cfg_free(&cfg);
-    return 0;
+    return status;
 }

@@ -10,12 +10,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
-
-#ifndef GEOSTEER_VERSION
-#define GEOSTEER_VERSION "0.0.0"
-#endif
-
-#define DEFAULT_SOCKET "/run/geosteer/backend.sock"
+#include "common/program.h"
 
 static void usage(FILE *f)
 {
@@ -29,20 +24,20 @@ static void usage(FILE *f)
             "zone load <zone> <file> sends the file's absolute path: geosteerd reads it.\n"
             "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage, 66 no such\n"
             "file (zone load).\n",
-            DEFAULT_SOCKET);
+            GS_DEFAULT_SOCKET);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
                                          {"timeout", required_argument, NULL, 't'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
+                                         PROGRAM_OPTIONS,
                                          {NULL, 0, NULL, 0}};
+    program_t prog = {.name = "geosteer", .usage = usage};
     const char *sock = getenv("GEOSTEER_SOCKET");
-    int timeout = 30000, c;
+    int timeout = 30000, c, rc;
     if (!sock || !*sock)
-        sock = DEFAULT_SOCKET;
+        sock = GS_DEFAULT_SOCKET;
     while ((c = getopt_long(argc, argv, "+s:t:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -55,15 +50,9 @@ int main(int argc, char **argv)
                 return EX_USAGE;
             }
             break;
-        case 'V':
-            printf("geosteer %s\n", GEOSTEER_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
         default:
-            usage(stderr);
-            return EX_USAGE;
+            if ((rc = program_option(&prog, c)) >= 0)
+                return rc;
         }
     }
     if (optind == argc) {
@@ -97,7 +86,7 @@ int main(int argc, char **argv)
     client_join(argc - optind, argv + optind, &cmd);
     free(abs);
     gs_err_t err;
-    int rc = client_call(sock, cmd.data, timeout, &reply, &err);
+    rc = client_call(sock, cmd.data, timeout, &reply, &err);
     int status;
     if (rc != 0) {
         fprintf(stderr, "geosteer: %s\n", err.text);

@@ -27,7 +27,10 @@
 #include "common/compiler.h"
 
 #define PLAN_FORMAT 1
-#define PLAN_DEFAULT_RUNTIME_DIR "/run/geosteer"
+/* The heartbeat interval when none is configured: the default of
+ * settings.probe.heartbeat_interval (config_schema.c) and the probe's
+ * before it has read a plan. */
+#define PLAN_DEFAULT_HEARTBEAT_MS 1000
 #define PLAN_MAX_CHECKS 65536
 #define PLAN_MAX_EXPECT 16
 #define PLAN_MAX_HEADERS 32

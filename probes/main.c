@@ -1,18 +1,11 @@
 /* geosteer-probe: runs the health checks geosteerd plans and publishes
  * their results in the health state file. */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sysexits.h>
 
 #include "common/log.h"
-#include "common/plan.h"
+#include "common/program.h"
 #include "probes/probe.h"
-
-#ifndef GEOSTEER_VERSION
-#define GEOSTEER_VERSION "0.0.0"
-#endif
 
 static void usage(FILE *f)
 {
@@ -24,64 +17,28 @@ static void usage(FILE *f)
             "      --syslog           log to syslog instead of stderr\n"
             "  -V, --version          print the version\n"
             "  -h, --help             this text\n",
-            PLAN_DEFAULT_RUNTIME_DIR);
+            GS_DEFAULT_RUNTIME_DIR);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"runtime-dir", required_argument, NULL, 'r'},
-                                         {"log-level", required_argument, NULL, 'l'},
-                                         {"syslog", no_argument, NULL, 'S'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
+                                         PROGRAM_LOG_OPTIONS,
+                                         PROGRAM_OPTIONS,
                                          {NULL, 0, NULL, 0}};
-    const char *dir = PLAN_DEFAULT_RUNTIME_DIR, *level = NULL;
-    int use_syslog = 0, c;
+    program_t prog = {.name = "geosteer-probe", .usage = usage};
+    const char *dir = GS_DEFAULT_RUNTIME_DIR;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "r:l:Vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
+        if (c == 'r')
             dir = optarg;
-            break;
-        case 'l':
-            level = optarg;
-            break;
-        case 'S':
-            use_syslog = 1;
-            break;
-        case 'V':
-            printf("geosteer-probe %s\n", GEOSTEER_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return EX_USAGE;
-        }
+        else if ((rc = program_option(&prog, c)) >= 0)
+            return rc;
     }
-    if (optind != argc) {
-        usage(stderr);
-        return EX_USAGE;
-    }
-    if (level) {
-        int lvl = log_level_parse(level);
-        if (lvl < 0) {
-            fprintf(stderr, "geosteer-probe: unknown log level '%s'\n", level);
-            return EX_USAGE;
-        }
-        log_set_level(lvl);
-    }
-    if (use_syslog)
-        log_use_syslog("geosteer-probe");
-
-    /* Taken through the probe's signalfd. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if ((rc = program_start(&prog, argc, -1)) != 0)
+        return rc;
+    sigset_t set; /* taken through the probe's signalfd */
+    program_block_signals(&set);
 
     probe_t *p;
     gs_err_t err;
@@ -90,7 +47,7 @@ int main(int argc, char **argv)
         return EX_OSERR;
     }
     log_info("geosteer-probe %s: runtime directory %s", GEOSTEER_VERSION, dir);
-    int rc = probe_run(p);
+    rc = probe_run(p);
     probe_free(p);
     return rc == 0 ? 0 : EX_SOFTWARE;
 }

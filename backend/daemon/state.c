@@ -710,6 +710,25 @@ static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files
     return 0;
 }
 
+/* Installs a config read and validated by cfg_load_all (its GeoIP files
+ * open in `files`): on success `cfg` becomes the live config (taken over),
+ * on failure it is left to the caller. Writer lock held. */
+static int install_config_locked(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors)
+{
+    int rc = install_locked(path, cfg, files, true, errors);
+    if (rc)
+        return rc;
+    cfg_free(&live_cfg);
+    live_cfg = *cfg;
+    cfg_defaults(cfg); /* the caller's copy no longer owns anything */
+    live_cfg_loaded = true;
+    if (!config_path || strcmp(config_path, path) != 0) {
+        free(config_path);
+        config_path = mem_strdup(path);
+    }
+    return 0;
+}
+
 static int load_config_locked(const char *path, buf_t *errors)
 {
     cfg_t cfg;
@@ -718,20 +737,18 @@ static int load_config_locked(const char *path, buf_t *errors)
     /* The same validation as geosteerd --check and geosteer check. */
     int rc = cfg_load_all(path, &cfg, &files, errors);
     if (rc == 0)
-        rc = install_locked(path, &cfg, &files, true, errors);
+        rc = install_config_locked(path, &cfg, &files, errors);
     cfg_files_close(&files);
-    if (rc) {
-        cfg_free(&cfg);
-        return rc;
-    }
-    cfg_free(&live_cfg);
-    live_cfg = cfg;
-    live_cfg_loaded = true;
-    if (!config_path || strcmp(config_path, path) != 0) {
-        free(config_path);
-        config_path = mem_strdup(path);
-    }
-    return 0;
+    cfg_free(&cfg);
+    return rc;
+}
+
+int state_install_config(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = install_config_locked(path, cfg, files, errors);
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
 }
 
 void state_set_runtime_default(const char *dir)

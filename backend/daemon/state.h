@@ -81,6 +81,14 @@ GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char 
  * zone could no longer be answered (state_check_steer, state_check_prog). */
 GS_WARN_UNUSED int state_load_config(const char *path, buf_t *errors);
 
+/* state_load_config for a config the caller has already read and validated
+ * with cfg_load_all (`files`: the GeoIP files it opened, still the caller's
+ * to close), so that geosteerd reads geosteer.json once at start-up. On
+ * success `cfg` is taken over (left holding nothing); on failure it is
+ * unchanged. */
+GS_WARN_UNUSED int state_install_config(const char *path, cfg_t *cfg, cfg_files_t *files,
+                                        buf_t *errors);
+
 /* The runtime directory (check plan, health state file) used when the config
  * sets no settings.runtime_dir: the directory of the socket being served. */
 void state_set_runtime_default(const char *dir);

@@ -29,12 +29,13 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
+#include "common/paths.h"
 #include "common/plan.h"
 #include "geo/geodb.h"
 #include "common/compiler.h"
 
-#define CFG_DEFAULT_SOCKET "/run/geosteer/backend.sock"
-#define CFG_DEFAULT_ZONE_DB "/var/lib/geosteer/zones.db"
+#define CFG_DEFAULT_SOCKET GS_DEFAULT_SOCKET
+#define CFG_DEFAULT_ZONE_DB GS_DEFAULT_ZONE_DB
 #define CFG_DEFAULT_GEOIP_MAX_AGE_DAYS 45
 
 /* Limits of the schema (doc/config.md). */
@@ -42,7 +43,7 @@
 #define CFG_POOL_MAX_ENDPOINTS 256
 #define CFG_MAX_MIN_HEALTHY 64
 #define CFG_MAX_EXPECT 16
-#define CFG_DEFAULT_RUNTIME_DIR PLAN_DEFAULT_RUNTIME_DIR
+#define CFG_DEFAULT_RUNTIME_DIR GS_DEFAULT_RUNTIME_DIR
 
 /* What geosteerd does with health once the probe's heartbeat is stale and
  * the grace period is over. */
