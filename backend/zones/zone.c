@@ -139,27 +139,11 @@ static void mark_auth(zone_t *z)
     }
 }
 
-zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, size_t nrecs,
-                   const zone_input_meta_t *meta, size_t nmeta)
+/* The owner names of `refs` (sorted by name) and each one's ancestors below
+ * it and above the apex, sorted, duplicates kept. Returns an owned array. */
+static name_ent_t *collect_names(const zone_t *z, const rec_ref_t *refs, size_t nrecs,
+                                 size_t *count)
 {
-    zone_t *z = mem_calloc(1, sizeof(*z));
-    z->arena = arena_new();
-    z->id = id;
-    z->name_len = (uint32_t)strlen(apex);
-    z->name = arena_strndup(z->arena, apex, z->name_len);
-    z->nrecords = nrecs;
-
-    rec_ref_t *refs = mem_calloc(nrecs, sizeof(*refs));
-    size_t nprogs = 0;
-    for (size_t i = 0; i < nrecs; i++) {
-        refs[i].rec = &recs[i];
-        refs[i].order = i;
-        nprogs += recs[i].prog != NULL;
-    }
-    z->progs = mem_calloc(nprogs ? nprogs : 1, sizeof(*z->progs));
-    qsort(refs, nrecs, sizeof(*refs), cmp_rec_ref);
-
-    /* Every owner name, plus each of its ancestors below it and above the apex. */
     size_t nents = 0, cap = nrecs + 1;
     name_ent_t *ents = mem_calloc(cap, sizeof(*ents));
     for (size_t i = 0; i < nrecs; i++) {
@@ -183,23 +167,55 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
         }
     }
     qsort(ents, nents, sizeof(*ents), cmp_name_ent);
+    *count = nents;
+    return ents;
+}
 
+/* Fills node `n` with records refs[from..to) (all of its name, ordered by
+ * type then arrival). A LUA record takes a reference to its program. */
+static void fill_records(zone_t *z, zone_node_t *n, const rec_ref_t *refs, size_t from, size_t to)
+{
+    n->nrecs = (uint32_t)(to - from);
+    n->recs = arena_alloc(z->arena, sizeof(zone_rec_t) * n->nrecs);
+    for (size_t q = from; q < to; q++) {
+        const zone_input_rec_t *in = refs[q].rec;
+        zone_rec_t *zr = &n->recs[q - from];
+        *zr = (zone_rec_t){.type = in->type,
+                           .content = arena_strndup(z->arena, in->content, strlen(in->content)),
+                           .ttl = in->ttl,
+                           .auth = true};
+        if (zr->type->kind == RR_KIND_LUA && in->prog) {
+            luac_prog_t *prog = luac_ref(in->prog);
+            z->progs[z->nprogs++] = prog;
+            zr->prog = prog;
+            zr->dyn_type = prog->type;
+            n->dynamic = true;
+        }
+        if (zr->type->code == RR_TYPE_SOA && n->name_len == z->name_len)
+            rr_soa_serial(zr->content, &z->serial);
+    }
+}
+
+/* One node per distinct name of `ents`, in canonical order; real names get
+ * their records from `refs` (same order). */
+static void build_nodes(zone_t *z, const name_ent_t *ents, size_t nents, const rec_ref_t *refs,
+                        size_t nrecs)
+{
     size_t nnodes = 0;
     for (size_t i = 0; i < nents; i++)
         if (i == 0 || strcmp(ents[i].name, ents[i - 1].name) != 0)
             nnodes++;
     z->nodes = arena_alloc(z->arena, sizeof(zone_node_t) * (nnodes ? nnodes : 1));
     z->nnodes = 0;
-    size_t r = 0; /* cursor into refs, same order as ents */
+    size_t r = 0; /* cursor into refs */
     for (size_t i = 0; i < nents;) {
         size_t j = i;
         bool real = false;
         while (j < nents && strcmp(ents[j].name, ents[i].name) == 0)
             real |= ents[j++].real;
         zone_node_t *n = &z->nodes[z->nnodes++];
-        memset(n, 0, sizeof(*n));
-        n->name_len = (uint32_t)ents[i].len;
-        n->name = arena_strndup(z->arena, ents[i].name, ents[i].len);
+        *n = (zone_node_t){.name_len = (uint32_t)ents[i].len,
+                           .name = arena_strndup(z->arena, ents[i].name, ents[i].len)};
         n->hash = dname_hash(n->name, n->name_len);
         if (real) {
             while (r < nrecs && strcmp(refs[r].rec->name, n->name) < 0)
@@ -207,44 +223,15 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
             size_t k = r;
             while (k < nrecs && strcmp(refs[k].rec->name, n->name) == 0)
                 k++;
-            n->nrecs = (uint32_t)(k - r);
-            n->recs = arena_alloc(z->arena, sizeof(zone_rec_t) * n->nrecs);
-            for (size_t q = r; q < k; q++) {
-                zone_rec_t *zr = &n->recs[q - r];
-                memset(zr, 0, sizeof(*zr));
-                zr->type = refs[q].rec->type;
-                zr->content =
-                    arena_strndup(z->arena, refs[q].rec->content, strlen(refs[q].rec->content));
-                zr->ttl = refs[q].rec->ttl;
-                zr->auth = true;
-                if (zr->type->kind == RR_KIND_LUA && refs[q].rec->prog) {
-                    luac_prog_t *prog = luac_ref(refs[q].rec->prog);
-                    z->progs[z->nprogs++] = prog;
-                    zr->prog = prog;
-                    zr->dyn_type = prog->type;
-                    n->dynamic = true;
-                }
-                if (zr->type->code == RR_TYPE_SOA && n->name_len == z->name_len)
-                    rr_soa_serial(zr->content, &z->serial);
-            }
+            fill_records(z, n, refs, r, k);
             r = k;
         }
         i = j;
     }
-    free(ents);
-    free(refs);
+}
 
-    htab_init(&z->index, z->nnodes);
-    for (size_t i = 0; i < z->nnodes; i++)
-        htab_add(&z->index, z->nodes[i].hash, (uint32_t)i);
-
-    mark_auth(z);
-    buf_t tmp;
-    buf_init(&tmp);
-    for (size_t i = 0; i < z->nnodes; i++)
-        build_replies(z, &z->nodes[i], &tmp);
-    buf_free(&tmp);
-
+static void copy_meta(zone_t *z, const zone_input_meta_t *meta, size_t nmeta)
+{
     z->meta = arena_alloc(z->arena, sizeof(zone_meta_t) * (nmeta ? nmeta : 1));
     z->nmeta = nmeta;
     for (size_t i = 0; i < nmeta; i++) {
@@ -255,6 +242,46 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
             z->meta[i].values[k] =
                 arena_strndup(z->arena, meta[i].values[k], strlen(meta[i].values[k]));
     }
+}
+
+/* Phases: sort the records by name and type; collect every name with its
+ * empty non-terminal ancestors; build the nodes; index them; mark what
+ * lies below a delegation; prebuild each node's replies; copy metadata. */
+zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, size_t nrecs,
+                   const zone_input_meta_t *meta, size_t nmeta)
+{
+    zone_t *z = mem_calloc(1, sizeof(*z));
+    z->arena = arena_new();
+    z->id = id;
+    z->name_len = (uint32_t)strlen(apex);
+    z->name = arena_strndup(z->arena, apex, z->name_len);
+    z->nrecords = nrecs;
+
+    rec_ref_t *refs = mem_calloc(nrecs ? nrecs : 1, sizeof(*refs));
+    size_t nprogs = 0;
+    for (size_t i = 0; i < nrecs; i++) {
+        refs[i] = (rec_ref_t){&recs[i], i};
+        nprogs += recs[i].prog != NULL;
+    }
+    qsort(refs, nrecs, sizeof(*refs), cmp_rec_ref);
+    z->progs = mem_calloc(nprogs ? nprogs : 1, sizeof(*z->progs));
+
+    size_t nents;
+    name_ent_t *ents = collect_names(z, refs, nrecs, &nents);
+    build_nodes(z, ents, nents, refs, nrecs);
+    free(ents);
+    free(refs);
+
+    htab_init(&z->index, z->nnodes);
+    for (size_t i = 0; i < z->nnodes; i++)
+        htab_add(&z->index, z->nodes[i].hash, (uint32_t)i);
+    mark_auth(z);
+    buf_t tmp;
+    buf_init(&tmp);
+    for (size_t i = 0; i < z->nnodes; i++)
+        build_replies(z, &z->nodes[i], &tmp);
+    buf_free(&tmp);
+    copy_meta(z, meta, nmeta);
     return z;
 }
 
