@@ -44,6 +44,11 @@ static uint32_t name_hash(const char *s)
     return gs_fnv32(s, strlen(s));
 }
 
+/* The pending ops by name. Not common/htab.h: a name has any number of
+ * ops, which trx_next_on must return in arrival order while ops keep
+ * arriving, so each bucket is a chain with a tail (appending stays O(1))
+ * and the chains are rebuilt when the buckets double. */
+
 /* Appends op `k` to the chain of its bucket. */
 static void index_add(trx_t *t, size_t k)
 {
