@@ -5,6 +5,14 @@
 
 #include "common/hash.h"
 
+/* One pass over the presentation form. Two lengths are tracked because the
+ * limits are on the wire form: `label` counts a label's octets (an escape,
+ * \DDD or \c, is one octet however many characters it takes) and `wire`
+ * the whole name's (each label plus its length byte, plus the root's), so
+ * a name is refused exactly when pdns would refuse it. Escapes are kept
+ * as written, except that an escaped letter is lowercased like any other
+ * letter: the canonical form must compare equal byte for byte for every
+ * spelling of the same name. */
 int dname_canon(const char *in, size_t len, bool dot_optional, char *out, gs_err_t *err)
 {
     if (len == 0)
@@ -90,6 +98,9 @@ bool dname_in_zone(const char *name, size_t name_len, const char *zone, size_t z
     return name[dot] == '.' && !escaped_at(name, dot);
 }
 
+/* The parent starts after the first unescaped dot. The root's parent is
+ * -1; a one-label name's parent is the root, returned as the index of its
+ * final dot. */
 int dname_parent(const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -103,6 +114,10 @@ int dname_parent(const char *name, size_t len)
     return -1;
 }
 
+/* Lowercasing and hashing in one loop is the lookup path's only pass over
+ * the query name (pdns sends the name as the client wrote it). ASCII only:
+ * DNS case-insensitivity covers A-Z, and bytes above 0x7f in a name are
+ * escapes in presentation form anyway. */
 uint32_t dname_lower_hash(char *dst, const char *src, size_t len)
 {
     uint32_t h = GS_FNV32_BASIS;

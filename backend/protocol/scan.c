@@ -22,7 +22,10 @@ static bool lit(cur_t *c, char ch)
     return false;
 }
 
-/* A string without escapes or control characters. */
+/* A string without escapes or control characters. Anything else (an escape,
+ * a control character, a non-ASCII byte) declines rather than decodes: the
+ * general path's jansson parser then reads the line, and the scanner never
+ * has to agree with it on how an escape or an invalid UTF-8 byte reads. */
 static bool str(cur_t *c, scan_str_t *s)
 {
     if (!lit(c, '"'))
@@ -48,6 +51,12 @@ static bool key_is(const scan_str_t *k, const char *name)
     return k->len == n && memcmp(k->p, name, n) == 0;
 }
 
+/* pdns's remote backend writes the lookup line from a fixed template:
+ * "method" first, then "parameters" as a flat object of strings and one
+ * integer. The scanner accepts exactly that shape in place (no copies, no
+ * allocation) and declines everything else, so being wrong costs only the
+ * general path's speed, never a different answer. Unknown keys are
+ * skipped, as jansson's reader would ignore them. */
 bool scan_lookup(const char *line, size_t len, scan_lookup_t *out)
 {
     cur_t c = {line, line + len};
@@ -88,6 +97,8 @@ bool scan_lookup(const char *line, size_t len, scan_lookup_t *out)
                     c.p++;
                 const char *d = c.p;
                 int64_t n = 0;
+                /* At most 18 digits, so n cannot overflow; a longer number
+                 * (or a fraction, an exponent) falls to the general path. */
                 while (c.p < c.end && *c.p >= '0' && *c.p <= '9' && c.p - d < 18)
                     n = n * 10 + (*c.p++ - '0');
                 if (c.p == d || (c.p < c.end && (*c.p == '.' || *c.p == 'e' || *c.p == 'E' ||
