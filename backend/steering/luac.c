@@ -1,5 +1,22 @@
-/* The LUA-record subset compiler: tokens, a generic value parser, then one
- * checker per function. */
+/* The LUA-record subset compiler, in two passes over each call:
+ *   1. A generic value parser (parse_value) reads an argument list into a
+ *      tree of strings, numbers, booleans and tables (val_t), knowing
+ *      nothing of what the values are for. Lua's syntax errors are found
+ *      here.
+ *   2. The checkers turn that tree into the program's types: the builtin
+ *      table (`builtins`) says how many arguments a function takes and what
+ *      each must be; the argument checkers, the option table (`opt_rows`)
+ *      and the condition table (`conds`) refuse what does not fit, with the
+ *      column of the offending value, and store the compiled form.
+ * Everything is decided here, once, when the record is written: the
+ * evaluator (luaeval.c) never sees a value it would have to check, and has
+ * no error path.
+ *
+ * Memory: a program and everything it points to live in one arena (the
+ * program struct itself is malloc'd, for its reference count). The parse
+ * tree is allocated in the same arena and stays there, unused, until the
+ * program is freed: a few hundred bytes per record, for the simplicity of
+ * one owner and no copy. */
 #include "backend/steering/luac.h"
 
 #include <arpa/inet.h>
@@ -20,6 +37,10 @@
 
 typedef enum { V_STR, V_NUM, V_BOOL, V_TABLE } vkind_t;
 
+/* One parsed value. Tables keep Lua's two forms in one list, in the order
+ * written: `{'a', 'b'}` has keys NULL, `{selector='all'}` has key
+ * "selector"; whether a table is a list or a record is the checker's
+ * question, not the parser's. */
 typedef struct val {
     vkind_t kind;
     size_t pos; /* column, from 1 */
@@ -31,13 +52,17 @@ typedef struct val {
     size_t n;
 } val_t;
 
+/* The compiler's state. Every step reports failure both by its return
+ * value and in `rc`: `fail` keeps the first error, so a caller that goes on
+ * after a failure (or reports a second, vaguer one) cannot overwrite the
+ * precise reason given deeper down. */
 typedef struct {
-    const char *code;
-    size_t len, i;
-    arena_t *arena;
+    const char *code; /* the unquoted code; not NUL-terminated in general */
+    size_t len, i;    /* its length, and the cursor */
+    arena_t *arena;   /* the program's */
     gs_err_t *err;
-    int rc;
-    uint16_t qtype;
+    int rc;         /* 0, or the first failure's code */
+    uint16_t qtype; /* the record type the values must have */
 } ctx_t;
 
 static int fail(ctx_t *x, size_t pos, const char *fmt, ...) GS_PRINTF(3, 4);
@@ -59,7 +84,8 @@ static void skip_ws(ctx_t *x)
     for (;;) {
         while (x->i < x->len && isspace((unsigned char)x->code[x->i]))
             x->i++;
-        /* Lua line comments */
+        /* Lua line comments. A long comment (--[[ ... ]]) is read as a
+         * line comment too: its later lines are then code, and refused. */
         if (x->i + 1 < x->len && x->code[x->i] == '-' && x->code[x->i + 1] == '-') {
             while (x->i < x->len && x->code[x->i] != '\n')
                 x->i++;
@@ -95,7 +121,9 @@ static bool want(ctx_t *x, char c, const char *what)
     return false;
 }
 
-/* A name at the cursor (not consumed), its length, or 0. */
+/* A name at the cursor (not consumed), its length, or 0. Names are
+ * matched byte for byte against the tables below: Lua is case-sensitive,
+ * and so is this subset (`PickRandom` is an unknown function). */
 static size_t name_len(ctx_t *x)
 {
     skip_ws(x);
@@ -126,6 +154,9 @@ static val_t *new_val(ctx_t *x, vkind_t k, size_t pos)
     return v;
 }
 
+/* A Lua short string ('...' or "..."). Only the escapes a value needs are
+ * read (\n \t \\ \' \"); Lua's others (\ddd, \x, \z, ...) are refused
+ * rather than half-understood. */
 static val_t *parse_string(ctx_t *x)
 {
     size_t pos = x->i + 1;
@@ -249,6 +280,10 @@ static val_t *parse_table(ctx_t *x, int depth)
             t->keys = keys;
             cap = ncap;
         }
+        /* The parser's own bound, above every checker's (LUAC_MAX_VALUES
+         * values, 64 branches...): a list a little too long gets the
+         * checker's precise reason, and no table can hold more memory than
+         * this. */
         if (t->n >= 4 * LUAC_MAX_VALUES) {
             fail(x, v->pos, "table with more than %d items", 4 * LUAC_MAX_VALUES);
             return NULL;
@@ -267,6 +302,8 @@ static val_t *parse_table(ctx_t *x, int depth)
 static val_t *parse_value(ctx_t *x, int depth)
 {
     skip_ws(x);
+    /* The subset nests tables three deep at most (view rules); the bound
+     * keeps the recursion short on any input. */
     if (depth > 8) {
         fail(x, x->i + 1, "tables nested deeper than 8 levels");
         return NULL;
@@ -327,7 +364,9 @@ static val_t *parse_value(ctx_t *x, int depth)
     return NULL;
 }
 
-/* Parses `name(args)` with the cursor on the name. */
+/* Parses `(args)` with the cursor after a function's name. At most 8
+ * arguments: more than any builtin takes (3), so that a few too many get
+ * the builtin's "takes N arguments, got M" rather than this bound. */
 static val_t **parse_args(ctx_t *x, size_t *n)
 {
     *n = 0;
@@ -355,6 +394,13 @@ static val_t **parse_args(ctx_t *x, size_t *n)
 
 /* ---- checks of values ---- */
 
+/* Is `v` a whole number from lo to hi? (In range first: converting a double
+ * outside uint32_t's range is undefined.) */
+static bool whole_in(const val_t *v, double lo, double hi)
+{
+    return v->kind == V_NUM && v->num >= lo && v->num <= hi && v->num == (double)(uint32_t)v->num;
+}
+
 static const char *kind_name(vkind_t k)
 {
     return k == V_STR    ? "a string"
@@ -363,7 +409,11 @@ static const char *kind_name(vkind_t k)
                          : "a table";
 }
 
-/* Checks and normalises one answer value for the record's type. */
+/* Checks and normalises one answer value for the record's type, into the
+ * text pdns will be given: A as written (inet_pton accepts only the dotted
+ * quad, so what passes is already canonical), AAAA in RFC 5952 form, CNAME
+ * as a canonical absolute name, TXT quoted and escaped as one DNS string
+ * (hence 255 bytes). Answers are never checked again at evaluation. */
 static const char *answer_value(ctx_t *x, const val_t *v)
 {
     if (v->kind != V_STR) {
@@ -373,20 +423,20 @@ static const char *answer_value(ctx_t *x, const val_t *v)
     uint8_t a[16];
     char text[INET6_ADDRSTRLEN];
     switch (x->qtype) {
-    case 1:
+    case RR_TYPE_A:
         if (inet_pton(AF_INET, v->s, a) != 1) {
             fail(x, v->pos, "'%.60s' is not an IPv4 address (the record is of type A)", v->s);
             return NULL;
         }
         return arena_strndup(x->arena, v->s, strlen(v->s));
-    case 28:
+    case RR_TYPE_AAAA:
         if (inet_pton(AF_INET6, v->s, a) != 1) {
             fail(x, v->pos, "'%.60s' is not an IPv6 address (the record is of type AAAA)", v->s);
             return NULL;
         }
         inet_ntop(AF_INET6, a, text, sizeof(text));
         return arena_strndup(x->arena, text, strlen(text));
-    case 5: {
+    case RR_TYPE_CNAME: {
         char canon[DNAME_MAXTEXT + 1];
         gs_err_t e;
         if (dname_canon(v->s, strlen(v->s), true, canon, &e) < 0) {
@@ -417,7 +467,10 @@ static const char *answer_value(ctx_t *x, const val_t *v)
     }
 }
 
-/* A list of answer values: a table of strings (or one string). */
+/* A list of answer values: a table of strings, or (`allow_single`, a
+ * literal answer) one string. The functions take tables only: pdns declares
+ * their arguments as lists, so `pickrandom('192.0.2.1')` is refused here
+ * rather than given a meaning pdns does not give it. */
 static bool value_list(ctx_t *x, const val_t *v, luac_set_t *out, bool allow_single)
 {
     if (v->kind == V_STR && allow_single) {
@@ -465,19 +518,24 @@ static bool weighted_list(ctx_t *x, const val_t *v, luac_set_t *out)
             fail(x, p->pos, "expected a {weight, value} pair");
             return false;
         }
-        double w = p->items[0]->num;
-        if (!(w >= 1 && w <= 1000000) || w != (double)(uint32_t)w) {
-            fail(x, p->items[0]->pos, "weights are whole numbers from 1 to 1000000, got %g", w);
+        /* From 1: a value of weight 0 would never be answered. Up to 10^6:
+         * LUAC_MAX_VALUES of them sum below 2^28, far inside the 64-bit
+         * sum the evaluator's weighted pick takes. */
+        if (!whole_in(p->items[0], 1, 1000000)) {
+            fail(x, p->items[0]->pos, "weights are whole numbers from 1 to 1000000, got %g",
+                 p->items[0]->num);
             return false;
         }
-        out->items[i].weight = (uint32_t)w;
+        out->items[i].weight = (uint32_t)p->items[0]->num;
         if (!(out->items[i].value = answer_value(x, p->items[1])))
             return false;
     }
     return true;
 }
 
-/* addrs or {set1, set2, ...} for if*up: one or several sets. */
+/* addrs or {set1, set2, ...} for if*up: one or several sets. Which it is
+ * is decided by the first item alone (a table: sets); a mixed table then
+ * fails at its first item of the other shape, with that item's column. */
 static bool address_sets(ctx_t *x, const val_t *v, luac_sel_t *s)
 {
     if (x->qtype != RR_TYPE_A && x->qtype != RR_TYPE_AAAA) {
@@ -496,6 +554,81 @@ static bool address_sets(ctx_t *x, const val_t *v, luac_sel_t *s)
         if (!value_list(x, nested ? v->items[i] : v, &s->sets[i], false))
             return false;
     return true;
+}
+
+/* ---- options of ifportup/ifurlup ---- */
+
+/* The whole option language is checked here, when the record is written:
+ * a value out of range is refused with its column rather than clamped or
+ * defaulted later, so an accepted record means what it says. Only what
+ * cannot be known before the record is served (whether an address answers)
+ * is left to run time: the probe checks, the evaluator reads the result by
+ * check id (luaeval.c).
+ *
+ * The ranges keep every check compiled from a record inside what the check
+ * plan accepts (plan.c's reader: interval 0.1 s to 1 h, timeout 10 ms up to
+ * the interval, fall 1..100, body_max up to 1 MiB, PLAN_MAX_HEADERS
+ * headers), so that no record accepted here can make a plan the probe
+ * refuses. `timeout` must be below `interval` (checked after every option
+ * is read, since either may come first) so that a check never overlaps
+ * itself. timeout <= 60 s and minimumFailures <= 10 are narrower than the
+ * plan's bounds; widening them is safe for the probe up to those bounds.
+ * Text options end up in an HTTP request (useragent, headers) or the plan
+ * file, so they are one line: a line break would let a value add headers
+ * of its own. */
+
+/* How an option's value is read and stored. */
+typedef enum {
+    OPT_SELECTOR, /* a selector name (no 'empty') -> luac_pick_t */
+    OPT_BACKUP,   /* a selector name or 'empty' -> luac_pick_t */
+    OPT_SECONDS,  /* seconds in [lo, hi] -> uint32_t milliseconds */
+    OPT_NUMBER,   /* a number in [lo, hi] -> uint32_t, fraction dropped */
+    OPT_TEXT,     /* one line of text -> const char * (arena) */
+    OPT_HEADERS,  /* {['Name']='value', ...} -> headers, nheaders */
+    OPT_REFUSED,  /* a pdns option geosteer does not implement */
+} opt_kind_t;
+
+typedef struct {
+    const char *name;
+    opt_kind_t kind;
+    bool url_only; /* an HTTP setting: refused in ifportup */
+    double lo, hi; /* OPT_SECONDS, OPT_NUMBER: the accepted range */
+    double dflt;   /* OPT_SECONDS, OPT_NUMBER: pdns's default, in the unit written */
+    size_t field;  /* where the value goes in luac_opts_t */
+} opt_row_t;
+
+/* offsetof a field of luac_opts_t, which must have type T: a row cannot
+ * point a number at a string field. */
+#define OPT_FIELD(f, T)                                                                            \
+    (offsetof(luac_opts_t, f) + 0 * sizeof(_Generic(((luac_opts_t *)0)->f, T : 1)))
+
+static const opt_row_t opt_rows[] = {
+    {"selector", OPT_SELECTOR, false, 0, 0, 0, OPT_FIELD(selector, luac_pick_t)},
+    {"backupSelector", OPT_BACKUP, false, 0, 0, 0, OPT_FIELD(backup, luac_pick_t)},
+    {"timeout", OPT_SECONDS, false, 0.01, 60, 2, OPT_FIELD(timeout_ms, uint32_t)},
+    {"interval", OPT_SECONDS, false, 1, 3600, 5, OPT_FIELD(interval_ms, uint32_t)},
+    {"minimumFailures", OPT_NUMBER, false, 1, 10, 1, OPT_FIELD(min_failures, uint32_t)},
+    {"byteslimit", OPT_NUMBER, true, 0, 1 << 20, 0, OPT_FIELD(byteslimit, uint32_t)},
+    {"httpcode", OPT_NUMBER, true, 100, 599, 200, OPT_FIELD(httpcode, uint32_t)},
+    {"stringmatch", OPT_TEXT, true, 0, 0, 0, OPT_FIELD(stringmatch, const char *)},
+    {"useragent", OPT_TEXT, true, 0, 0, 0, OPT_FIELD(useragent, const char *)},
+    {"headers", OPT_HEADERS, true, 0, 0, 0, OPT_FIELD(headers, const char *(*)[2])},
+    {"source", OPT_REFUSED, false, 0, 0, 0, 0},
+    {"failOnIncompleteCheck", OPT_REFUSED, false, 0, 0, 0, 0},
+};
+
+static const opt_row_t *opt_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(opt_rows) / sizeof(opt_rows[0]); i++)
+        if (strcmp(name, opt_rows[i].name) == 0)
+            return &opt_rows[i];
+    return NULL;
+}
+
+/* The number of a numeric row as stored: whole milliseconds for seconds. */
+static uint32_t opt_scaled(const opt_row_t *r, double d)
+{
+    return r->kind == OPT_SECONDS ? (uint32_t)(d * 1000 + 0.5) : (uint32_t)d;
 }
 
 static bool pick_name(ctx_t *x, const val_t *v, bool backup, luac_pick_t *out)
@@ -531,14 +664,65 @@ static bool text_opt(ctx_t *x, const val_t *v, const char *name, const char **ou
     return true;
 }
 
+/* headers={['Name']='value', ...}. */
+static bool headers_opt(ctx_t *x, const val_t *v, luac_opts_t *o)
+{
+    if (v->kind != V_TABLE || v->n > 32) {
+        fail(x, v->pos, "option 'headers' must be a table {['Name']='value', ...}");
+        return false;
+    }
+    o->headers = arena_alloc(x->arena, (v->n + 1) * sizeof(*o->headers));
+    for (size_t h = 0; h < v->n; h++) {
+        const char *name = v->keys[h], *val;
+        /* The name goes into a request line as is: no blank, no colon. */
+        if (!name || !*name || strpbrk(name, " :\r\n\t") ||
+            !text_opt(x, v->items[h], "headers", &val)) {
+            fail(x, v->items[h]->pos, "option 'headers' must map names to strings");
+            return false;
+        }
+        o->headers[o->nheaders][0] = name;
+        o->headers[o->nheaders++][1] = val;
+    }
+    return true;
+}
+
+/* Reads the value `v` of option row `r` into `o`. */
+static bool opt_read(ctx_t *x, const opt_row_t *r, const val_t *v, luac_opts_t *o)
+{
+    void *field = (char *)o + r->field;
+    double d;
+    switch (r->kind) {
+    case OPT_SELECTOR:
+    case OPT_BACKUP:
+        return pick_name(x, v, r->kind == OPT_BACKUP, field);
+    case OPT_SECONDS:
+    case OPT_NUMBER:
+        if (!num_opt(x, v, r->name, r->lo, r->hi, &d))
+            return false;
+        *(uint32_t *)field = opt_scaled(r, d);
+        return true;
+    case OPT_TEXT:
+        return text_opt(x, v, r->name, field);
+    case OPT_HEADERS:
+        return headers_opt(x, v, o);
+    case OPT_REFUSED:
+        break;
+    }
+    fail(x, v->pos, "option '%s' is not supported by geosteer (see the migration guide)", r->name);
+    return false;
+}
+
+/* The options table of ifportup/ifurlup (NULL when the call has none):
+ * pdns's defaults, then each named option over them. Keys repeat as in
+ * Lua: the last one counts. */
 static bool options(ctx_t *x, const val_t *v, luac_sel_t *s)
 {
     luac_opts_t *o = &s->opts;
     o->selector = o->backup = LUAC_PICK_RANDOM;
-    o->timeout_ms = 2000;
-    o->interval_ms = 5000;
-    o->min_failures = 1;
-    o->httpcode = 200;
+    for (size_t i = 0; i < sizeof(opt_rows) / sizeof(opt_rows[0]); i++)
+        if (opt_rows[i].kind == OPT_SECONDS || opt_rows[i].kind == OPT_NUMBER)
+            *(uint32_t *)((char *)o + opt_rows[i].field) =
+                opt_scaled(&opt_rows[i], opt_rows[i].dflt);
     if (!v)
         return true;
     if (v->kind != V_TABLE) {
@@ -548,73 +732,21 @@ static bool options(ctx_t *x, const val_t *v, luac_sel_t *s)
     for (size_t i = 0; i < v->n; i++) {
         const char *k = v->keys[i];
         const val_t *o_v = v->items[i];
-        double d;
         if (!k) {
             fail(x, o_v->pos, "options are named: {name=value, ...}");
             return false;
         }
-        bool url_only = !strcmp(k, "stringmatch") || !strcmp(k, "useragent") ||
-                        !strcmp(k, "byteslimit") || !strcmp(k, "httpcode") || !strcmp(k, "headers");
-        if (url_only && s->kind != LUAC_IFURLUP) {
+        const opt_row_t *r = opt_find(k);
+        if (r && r->url_only && s->kind != LUAC_IFURLUP) {
             fail(x, o_v->pos, "option '%s' is only for ifurlup", k);
             return false;
         }
-        if (!strcmp(k, "selector")) {
-            if (!pick_name(x, o_v, false, &o->selector))
-                return false;
-        } else if (!strcmp(k, "backupSelector")) {
-            if (!pick_name(x, o_v, true, &o->backup))
-                return false;
-        } else if (!strcmp(k, "timeout")) {
-            if (!num_opt(x, o_v, k, 0.01, 60, &d))
-                return false;
-            o->timeout_ms = (uint32_t)(d * 1000 + 0.5);
-        } else if (!strcmp(k, "interval")) {
-            if (!num_opt(x, o_v, k, 1, 3600, &d))
-                return false;
-            o->interval_ms = (uint32_t)(d * 1000 + 0.5);
-        } else if (!strcmp(k, "minimumFailures")) {
-            if (!num_opt(x, o_v, k, 1, 10, &d))
-                return false;
-            o->min_failures = (uint32_t)d;
-        } else if (!strcmp(k, "byteslimit")) {
-            if (!num_opt(x, o_v, k, 0, 1 << 20, &d))
-                return false;
-            o->byteslimit = (uint32_t)d;
-        } else if (!strcmp(k, "httpcode")) {
-            if (!num_opt(x, o_v, k, 100, 599, &d))
-                return false;
-            o->httpcode = (uint32_t)d;
-        } else if (!strcmp(k, "stringmatch")) {
-            if (!text_opt(x, o_v, k, &o->stringmatch))
-                return false;
-        } else if (!strcmp(k, "useragent")) {
-            if (!text_opt(x, o_v, k, &o->useragent))
-                return false;
-        } else if (!strcmp(k, "headers")) {
-            if (o_v->kind != V_TABLE || o_v->n > 32) {
-                fail(x, o_v->pos, "option 'headers' must be a table {['Name']='value', ...}");
-                return false;
-            }
-            o->headers = arena_alloc(x->arena, (o_v->n + 1) * sizeof(*o->headers));
-            for (size_t h = 0; h < o_v->n; h++) {
-                const char *name = o_v->keys[h], *val;
-                if (!name || !*name || strpbrk(name, " :\r\n\t") ||
-                    !text_opt(x, o_v->items[h], "headers", &val)) {
-                    fail(x, o_v->items[h]->pos, "option 'headers' must map names to strings");
-                    return false;
-                }
-                o->headers[o->nheaders][0] = name;
-                o->headers[o->nheaders++][1] = val;
-            }
-        } else if (!strcmp(k, "source") || !strcmp(k, "failOnIncompleteCheck")) {
-            fail(x, o_v->pos, "option '%s' is not supported by geosteer (see the migration guide)",
-                 k);
-            return false;
-        } else {
+        if (!r) {
             fail(x, o_v->pos, "unknown option '%s'", k);
             return false;
         }
+        if (!opt_read(x, r, o_v, o))
+            return false;
     }
     if (o->timeout_ms >= o->interval_ms) {
         fail(x, v->pos, "timeout (%u ms) must be below the check interval (%u ms)", o->timeout_ms,
@@ -677,7 +809,10 @@ static bool net_list(ctx_t *x, const val_t *v, luac_net_t **out, size_t *n)
     return true;
 }
 
-/* Splits an http(s) URL into scheme, host, port and path (arena copies). */
+/* Splits an http(s) URL into scheme, host, port and path (arena copies).
+ * The probe connects to each checked address itself and sends the URL's
+ * host as Host and SNI (plan.h), so the host is never resolved and may be
+ * any name. A query or fragment without a path gives the path "/". */
 static bool parse_url(ctx_t *x, const val_t *v, luac_sel_t *s)
 {
     const char *u = v->s;
@@ -717,7 +852,11 @@ static bool parse_url(ctx_t *x, const val_t *v, luac_sel_t *s)
 }
 
 /* The health check of one ifportup/ifurlup address, borrowing strings from
- * the program. */
+ * the program. Used twice with the same result: at compile time for the id
+ * (set_check_ids), and when the plan is built (plan_one). Computing the id
+ * once, into the item, is what lets the evaluator read an address's health
+ * with one lookup by id, and lets the same address with the same settings
+ * in many records (or in geosteer.json) be one check. */
 static void fill_check(const luac_sel_t *s, const luac_item_t *it, plan_check_t *c)
 {
     memset(c, 0, sizeof(*c));
@@ -800,17 +939,76 @@ size_t luac_plan_checks(const luac_prog_t *p, plan_t *plan, const char *label)
     return luac_each_check(p, plan_one, &pc);
 }
 
-/* ---- selections ---- */
+/* ---- builtins: the functions a selection may call ---- */
 
-static const char *const sel_names[] = {
-    "values",     "ifportup",    "ifurlup",     "pickrandom",  "pickrandomsample",
-    "pickhashed", "pickwrandom", "pickwhashed", "pickchashed", "pickclosest",
-    "all",        "view",        "steer",
+/* What one argument of a builtin must be. Each kind has one checker
+ * (arg_checks) that refuses anything else with the argument's column and
+ * stores the compiled form in the selection; the messages say what the
+ * argument is for, so a kind is as specific as its message. */
+typedef enum {
+    ARG_PORT,     /* a whole number 1..65535 -> port */
+    ARG_URL,      /* an http:// or https:// URL -> url, https, url_host, url_port, url_path */
+    ARG_SAMPLE,   /* a whole number 1..LUAC_MAX_VALUES -> sample */
+    ARG_VALUES,   /* a non-empty table of answer values -> sets[0] */
+    ARG_WEIGHTED, /* a table of {weight, value} pairs -> sets[0] */
+    ARG_ADDRS,    /* addresses, or a table of address sets (A, AAAA only) -> sets */
+    ARG_OPTIONS,  /* the options table of if*up, optional -> opts */
+    ARG_RULES,    /* view rules {{networks}, {values}} -> rules */
+    ARG_POLICY,   /* a policy name of geosteer.json -> policy */
+} arg_kind_t;
+
+#define BUILTIN_MAX_ARGS 3
+
+/* One row per selection kind, indexed by it. Arguments are checked in
+ * order, so that the first wrong one is the one reported, as a reader
+ * going left to right would find it. */
+typedef struct {
+    const char *name;
+    uint8_t min, max; /* argument count */
+    /* A and AAAA records only. Checked at the name, before the arity: the
+     * function cannot be used in the record at all. (if*up have the same
+     * restriction, reported at their address argument: ARG_ADDRS.) */
+    bool addresses;
+    arg_kind_t args[BUILTIN_MAX_ARGS]; /* the first `max` are used */
+    /* What is specific to the builtin, once every argument is in place;
+     * NULL when nothing is. */
+    void (*finish)(luac_sel_t *s);
+} builtin_t;
+
+static void set_check_ids(luac_sel_t *s);
+
+static const builtin_t builtins[] = {
+    /* Literals (a string or a table of strings) are no call; "values" is
+     * only their name in explanations (luac_sel_name). */
+    [LUAC_STATIC] = {"values", 0, 0, false, {0}, NULL},
+    [LUAC_IFPORTUP] = {"ifportup", 2, 3, false, {ARG_PORT, ARG_ADDRS, ARG_OPTIONS}, set_check_ids},
+    [LUAC_IFURLUP] = {"ifurlup", 2, 3, false, {ARG_URL, ARG_ADDRS, ARG_OPTIONS}, set_check_ids},
+    [LUAC_PICKRANDOM] = {"pickrandom", 1, 1, false, {ARG_VALUES}, NULL},
+    [LUAC_PICKRANDOMSAMPLE] = {"pickrandomsample", 2, 2, false, {ARG_SAMPLE, ARG_VALUES}, NULL},
+    [LUAC_PICKHASHED] = {"pickhashed", 1, 1, false, {ARG_VALUES}, NULL},
+    [LUAC_PICKWRANDOM] = {"pickwrandom", 1, 1, false, {ARG_WEIGHTED}, NULL},
+    [LUAC_PICKWHASHED] = {"pickwhashed", 1, 1, false, {ARG_WEIGHTED}, NULL},
+    [LUAC_PICKCHASHED] = {"pickchashed", 1, 1, false, {ARG_WEIGHTED}, NULL},
+    [LUAC_PICKCLOSEST] = {"pickclosest", 1, 1, true, {ARG_VALUES}, NULL},
+    [LUAC_ALL] = {"all", 1, 1, false, {ARG_VALUES}, NULL},
+    [LUAC_VIEW] = {"view", 1, 1, false, {ARG_RULES}, NULL},
+    [LUAC_STEER] = {"steer", 1, 1, false, {ARG_POLICY}, NULL},
 };
+_Static_assert(sizeof(builtins) / sizeof(builtins[0]) == LUAC_STEER + 1,
+               "one builtin row per selection kind");
 
 const char *luac_sel_name(luac_sel_kind_t k)
 {
-    return (unsigned)k <= LUAC_STEER ? sel_names[k] : "?";
+    return (unsigned)k <= LUAC_STEER ? builtins[k].name : "?";
+}
+
+/* The row of the builtin called `fn`, or NULL. */
+static const builtin_t *builtin_find(const char *fn)
+{
+    for (size_t k = LUAC_STATIC + 1; k < sizeof(builtins) / sizeof(builtins[0]); k++)
+        if (strcmp(fn, builtins[k].name) == 0)
+            return &builtins[k];
+    return NULL;
 }
 
 static bool want_args(ctx_t *x, size_t pos, const char *fn, size_t n, size_t lo, size_t hi)
@@ -824,13 +1022,101 @@ static bool want_args(ctx_t *x, size_t pos, const char *fn, size_t n, size_t lo,
     return false;
 }
 
-static bool one_set(ctx_t *x, luac_sel_t *s)
+/* The single value set of a selection that has one. */
+static luac_set_t *one_set(ctx_t *x, luac_sel_t *s)
 {
     s->sets = arena_alloc(x->arena, sizeof(luac_set_t));
     s->nsets = 1;
+    return &s->sets[0];
+}
+
+static bool arg_port(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    if (!whole_in(v, 1, 65535))
+        return fail(x, v->pos, "the port must be a number from 1 to 65535"), false;
+    s->port = (uint32_t)v->num;
     return true;
 }
 
+static bool arg_url(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    const char *u = v->kind == V_STR ? v->s : NULL;
+    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+        strpbrk(u, " \r\n\t"))
+        return fail(x, v->pos, "the URL must be an http:// or https:// URL"), false;
+    s->url = u;
+    return parse_url(x, v, s);
+}
+
+static bool arg_sample(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    if (!whole_in(v, 1, LUAC_MAX_VALUES))
+        return fail(x, v->pos, "the sample size must be a whole number from 1 to %d",
+                    LUAC_MAX_VALUES),
+               false;
+    s->sample = (uint32_t)v->num;
+    return true;
+}
+
+static bool arg_values(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    return value_list(x, v, one_set(x, s), false);
+}
+
+static bool arg_weighted(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    return weighted_list(x, v, one_set(x, s));
+}
+
+static bool arg_rules(ctx_t *x, const val_t *r, luac_sel_t *s)
+{
+    if (r->kind != V_TABLE || r->n == 0 || r->n > LUAC_MAX_VALUES)
+        return fail(x, r->pos, "view() takes a table of {{networks}, {values}} rules"), false;
+    s->rules = arena_alloc(x->arena, r->n * sizeof(luac_view_rule_t));
+    s->nrules = r->n;
+    for (size_t i = 0; i < r->n; i++) {
+        const val_t *rule = r->items[i];
+        if (rule->kind != V_TABLE || rule->n != 2)
+            return fail(x, rule->pos, "a view rule is {{networks}, {values}}"), false;
+        if (!net_list(x, rule->items[0], &s->rules[i].nets, &s->rules[i].nnets) ||
+            !value_list(x, rule->items[1], &s->rules[i].values, false))
+            return false;
+    }
+    return true;
+}
+
+/* The name is only checked for shape here: policies belong to the config,
+ * which may change without the record being written again. Whether it
+ * names a policy that can answer the record's type is checked at each
+ * write and config reload (state_check_steer), and at evaluation a policy
+ * that is gone answers nothing. */
+static bool arg_policy(ctx_t *x, const val_t *v, luac_sel_t *s)
+{
+    if (v->kind != V_STR || !*v->s || strlen(v->s) > 63 ||
+        strspn(v->s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            strlen(v->s))
+        return fail(x, v->pos, "steer() takes a policy name from geosteer.json"), false;
+    s->policy = v->s;
+    return true;
+}
+
+/* Indexed by arg_kind_t. Only an optional argument's checker is called with
+ * NULL (the call left it out), so that it can fill in defaults. */
+static bool (*const arg_checks[])(ctx_t *x, const val_t *v, luac_sel_t *s) = {
+    [ARG_PORT] = arg_port,     [ARG_URL] = arg_url,           [ARG_SAMPLE] = arg_sample,
+    [ARG_VALUES] = arg_values, [ARG_WEIGHTED] = arg_weighted, [ARG_ADDRS] = address_sets,
+    [ARG_OPTIONS] = options,   [ARG_RULES] = arg_rules,       [ARG_POLICY] = arg_policy,
+};
+_Static_assert(sizeof(arg_checks) / sizeof(arg_checks[0]) == ARG_POLICY + 1,
+               "one checker per argument kind");
+
+static const struct cond_row *cond_find(const char *fn);
+
+/* A selection: a literal, or a call of a builtin. The order of the checks
+ * decides which error a record with several gets, and the tests pin the
+ * messages: the call's own syntax first (parse_args), then the record type,
+ * then the argument count, then each argument left to right, then the
+ * builtin's own finish. */
 static bool selection(ctx_t *x, luac_sel_t *s)
 {
     skip_ws(x);
@@ -840,7 +1126,7 @@ static bool selection(ctx_t *x, luac_sel_t *s)
                           long_open(x) >= 0)) {
         val_t *v = parse_value(x, 0);
         s->kind = LUAC_STATIC;
-        return v && one_set(x, s) && value_list(x, v, &s->sets[0], true);
+        return v && value_list(x, v, one_set(x, s), true);
     }
     size_t n = name_len(x);
     if (!n) {
@@ -850,111 +1136,32 @@ static bool selection(ctx_t *x, luac_sel_t *s)
     char fn[64];
     snprintf(fn, sizeof(fn), "%.*s", (int)(n < 60 ? n : 60), x->code + x->i);
     x->i += n;
-    int kind = -1;
-    for (int k = LUAC_IFPORTUP; k <= LUAC_STEER; k++)
-        if (strcmp(fn, sel_names[k]) == 0)
-            kind = k;
-    if (kind < 0) {
-        static const char *const preds[] = {"country", "continent", "region", "asnum", "netmask"};
-        for (size_t i = 0; i < 5; i++)
-            if (strcmp(fn, preds[i]) == 0) {
-                fail(x, pos, "%s() is a condition: use it in ';if %s(...) then return ... end'", fn,
-                     fn);
-                return false;
-            }
-        if (!peek(x, '('))
+    const builtin_t *b = builtin_find(fn);
+    if (!b) {
+        if (cond_find(fn))
+            fail(x, pos, "%s() is a condition: use it in ';if %s(...) then return ... end'", fn,
+                 fn);
+        else if (!peek(x, '('))
             fail(x, pos, "variables are not supported (got '%s')", fn);
         else
             fail(x, pos, "function %s() is not in geosteer's LUA subset", fn);
         return false;
     }
-    s->kind = (luac_sel_kind_t)kind;
+    s->kind = (luac_sel_kind_t)(b - builtins);
     size_t na;
     val_t **a = parse_args(x, &na);
     if (!a)
         return false;
-    switch (s->kind) {
-    case LUAC_IFPORTUP:
-        if (!want_args(x, pos, fn, na, 2, 3))
-            return false;
-        if (a[0]->kind != V_NUM || a[0]->num < 1 || a[0]->num > 65535 ||
-            a[0]->num != (double)(uint32_t)a[0]->num)
-            return fail(x, a[0]->pos, "the port must be a number from 1 to 65535"), false;
-        s->port = (uint32_t)a[0]->num;
-        if (!address_sets(x, a[1], s) || !options(x, na > 2 ? a[2] : NULL, s))
-            return false;
-        set_check_ids(s);
-        return true;
-    case LUAC_IFURLUP: {
-        if (!want_args(x, pos, fn, na, 2, 3))
-            return false;
-        const char *u = a[0]->kind == V_STR ? a[0]->s : NULL;
-        if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
-            strpbrk(u, " \r\n\t"))
-            return fail(x, a[0]->pos, "the URL must be an http:// or https:// URL"), false;
-        s->url = u;
-        if (!parse_url(x, a[0], s) || !address_sets(x, a[1], s) ||
-            !options(x, na > 2 ? a[2] : NULL, s))
-            return false;
-        set_check_ids(s);
-        return true;
-    }
-    case LUAC_PICKRANDOM:
-    case LUAC_PICKHASHED:
-    case LUAC_ALL:
-        return want_args(x, pos, fn, na, 1, 1) && one_set(x, s) &&
-               value_list(x, a[0], &s->sets[0], false);
-    case LUAC_PICKCLOSEST:
-        if (x->qtype != RR_TYPE_A && x->qtype != RR_TYPE_AAAA)
-            return fail(x, pos, "pickclosest() answers addresses: use it in A or AAAA records"),
-                   false;
-        return want_args(x, pos, fn, na, 1, 1) && one_set(x, s) &&
-               value_list(x, a[0], &s->sets[0], false);
-    case LUAC_PICKRANDOMSAMPLE:
-        if (!want_args(x, pos, fn, na, 2, 2))
-            return false;
-        if (a[0]->kind != V_NUM || a[0]->num < 1 || a[0]->num > LUAC_MAX_VALUES ||
-            a[0]->num != (double)(uint32_t)a[0]->num)
-            return fail(x, a[0]->pos, "the sample size must be a whole number from 1 to %d",
-                        LUAC_MAX_VALUES),
-                   false;
-        s->sample = (uint32_t)a[0]->num;
-        return one_set(x, s) && value_list(x, a[1], &s->sets[0], false);
-    case LUAC_PICKWRANDOM:
-    case LUAC_PICKWHASHED:
-    case LUAC_PICKCHASHED:
-        return want_args(x, pos, fn, na, 1, 1) && one_set(x, s) &&
-               weighted_list(x, a[0], &s->sets[0]);
-    case LUAC_VIEW: {
-        if (!want_args(x, pos, fn, na, 1, 1))
-            return false;
-        const val_t *r = a[0];
-        if (r->kind != V_TABLE || r->n == 0 || r->n > LUAC_MAX_VALUES)
-            return fail(x, r->pos, "view() takes a table of {{networks}, {values}} rules"), false;
-        s->rules = arena_alloc(x->arena, r->n * sizeof(luac_view_rule_t));
-        s->nrules = r->n;
-        for (size_t i = 0; i < r->n; i++) {
-            const val_t *rule = r->items[i];
-            if (rule->kind != V_TABLE || rule->n != 2)
-                return fail(x, rule->pos, "a view rule is {{networks}, {values}}"), false;
-            if (!net_list(x, rule->items[0], &s->rules[i].nets, &s->rules[i].nnets) ||
-                !value_list(x, rule->items[1], &s->rules[i].values, false))
-                return false;
-        }
-        return true;
-    }
-    case LUAC_STEER:
-        if (!want_args(x, pos, fn, na, 1, 1))
-            return false;
-        if (a[0]->kind != V_STR || !*a[0]->s || strlen(a[0]->s) > 63 ||
-            strspn(a[0]->s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                strlen(a[0]->s))
-            return fail(x, a[0]->pos, "steer() takes a policy name from geosteer.json"), false;
-        s->policy = a[0]->s;
-        return true;
-    default:
+    if (b->addresses && x->qtype != RR_TYPE_A && x->qtype != RR_TYPE_AAAA)
+        return fail(x, pos, "%s() answers addresses: use it in A or AAAA records", fn), false;
+    if (!want_args(x, pos, fn, na, b->min, b->max))
         return false;
-    }
+    for (size_t i = 0; i < b->max; i++)
+        if (!arg_checks[b->args[i]](x, i < na ? a[i] : NULL, s))
+            return false;
+    if (b->finish)
+        b->finish(s);
+    return true;
 }
 
 /* ---- conditions ---- */
@@ -969,11 +1176,42 @@ static luac_pred_t *new_pred(ctx_t *x, luac_pred_kind_t k)
     return p;
 }
 
-static bool code_list(ctx_t *x, const val_t *v, luac_pred_t *p, const char *fn)
+/* The functions a condition may call: each takes one argument, a value or
+ * a table of them, read by `arg` into the predicate. Codes are stored upper
+ * case, as GeoIP databases write them (the evaluator compares without case
+ * all the same). Country and continent codes are checked against the known
+ * lists, so that a typo is refused rather than never matching; region codes
+ * are not, since subdivision codes are whatever the database says. */
+typedef struct cond_row {
+    const char *name;
+    luac_pred_kind_t kind;
+    bool (*arg)(ctx_t *x, const struct cond_row *r, const val_t *v, luac_pred_t *p);
+    /* Codes only: refuses a code (upper-cased in `up`) that cannot match;
+     * NULL accepts any. */
+    bool (*code_ok)(ctx_t *x, const val_t *c, const char *up);
+} cond_row_t;
+
+static bool country_ok(ctx_t *x, const val_t *c, const char *up)
+{
+    if (strlen(up) == 2 && geo_country_find(up))
+        return true;
+    fail(x, c->pos, "'%s' is not an ISO 3166-1 country code", c->s);
+    return false;
+}
+
+static bool continent_ok(ctx_t *x, const val_t *c, const char *up)
+{
+    if (strlen(up) == 2 && strstr("AF AN AS EU NA OC SA", up))
+        return true;
+    fail(x, c->pos, "'%s' is not a continent code (AF AN AS EU NA OC SA)", c->s);
+    return false;
+}
+
+static bool code_list(ctx_t *x, const cond_row_t *r, const val_t *v, luac_pred_t *p)
 {
     size_t n = v->kind == V_TABLE ? v->n : 1;
     if ((v->kind != V_STR && v->kind != V_TABLE) || n == 0 || n > LUAC_MAX_VALUES) {
-        fail(x, v->pos, "%s() takes a code or a table of codes", fn);
+        fail(x, v->pos, "%s() takes a code or a table of codes", r->name);
         return false;
     }
     p->codes = arena_alloc(x->arena, n * sizeof(*p->codes));
@@ -981,26 +1219,72 @@ static bool code_list(ctx_t *x, const val_t *v, luac_pred_t *p, const char *fn)
     for (size_t i = 0; i < n; i++) {
         const val_t *c = v->kind == V_TABLE ? v->items[i] : v;
         if (c->kind != V_STR || !*c->s || strlen(c->s) > 7) {
-            fail(x, c->pos, "%s() codes are short strings like 'DE'", fn);
+            fail(x, c->pos, "%s() codes are short strings like 'DE'", r->name);
             return false;
         }
         char up[8];
         size_t l = strlen(c->s);
         for (size_t k = 0; k <= l; k++)
             up[k] = (char)toupper((unsigned char)c->s[k]);
-        if (p->kind == LUAC_P_COUNTRY && (l != 2 || !geo_country_find(up))) {
-            fail(x, c->pos, "'%s' is not an ISO 3166-1 country code", c->s);
+        if (r->code_ok && !r->code_ok(x, c, up))
             return false;
-        }
-        if (p->kind == LUAC_P_CONTINENT && (l != 2 || !strstr("AF AN AS EU NA OC SA", up))) {
-            fail(x, c->pos, "'%s' is not a continent code (AF AN AS EU NA OC SA)", c->s);
-            return false;
-        }
         p->codes[i] = arena_strndup(x->arena, up, l);
     }
     return true;
 }
 
+static bool asn_list(ctx_t *x, const cond_row_t *r, const val_t *v, luac_pred_t *p)
+{
+    (void)r;
+    size_t cnt = v->kind == V_TABLE ? v->n : 1;
+    if ((v->kind != V_NUM && v->kind != V_TABLE) || cnt == 0 || cnt > LUAC_MAX_VALUES) {
+        fail(x, v->pos, "asnum() takes a number or a table of numbers");
+        return false;
+    }
+    p->asns = arena_alloc(x->arena, cnt * sizeof(uint32_t));
+    p->n = cnt;
+    for (size_t i = 0; i < cnt; i++) {
+        const val_t *c = v->kind == V_TABLE ? v->items[i] : v;
+        /* Not 0: the GeoIP result says 0 when it has no number (geodb.h),
+         * so asnum(0) would match the clients of unknown networks. */
+        if (!whole_in(c, 1, 4294967295.0)) {
+            fail(x, c->pos, "AS numbers are whole numbers from 1 to 4294967295");
+            return false;
+        }
+        p->asns[i] = (uint32_t)c->num;
+    }
+    return true;
+}
+
+static bool cond_nets(ctx_t *x, const cond_row_t *r, const val_t *v, luac_pred_t *p)
+{
+    (void)r;
+    return net_list(x, v, &p->nets, &p->n);
+}
+
+static const cond_row_t conds[] = {
+    {"country", LUAC_P_COUNTRY, code_list, country_ok},
+    {"continent", LUAC_P_CONTINENT, code_list, continent_ok},
+    {"region", LUAC_P_REGION, code_list, NULL},
+    {"asnum", LUAC_P_ASNUM, asn_list, NULL},
+    {"netmask", LUAC_P_NETMASK, cond_nets, NULL},
+};
+
+/* The row of the condition function `fn`, or NULL. */
+static const cond_row_t *cond_find(const char *fn)
+{
+    for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++)
+        if (strcmp(fn, conds[i].name) == 0)
+            return &conds[i];
+    return NULL;
+}
+
+/* One operand of `and`/`or`: a parenthesised condition, `not`, a boolean
+ * literal or a condition call. `depth` counts parentheses and `not`, the
+ * only ways the parser recurses, so the compiler's stack is bounded by a
+ * constant. Chains of `and`/`or` are built by loops (cond_and, cond_or)
+ * into left-leaning trees: the evaluator's recursion over a tree is
+ * bounded by the length of the code (LUAC_MAX_CODE), not by this limit. */
 static luac_pred_t *cond_atom(ctx_t *x, int depth)
 {
     skip_ws(x);
@@ -1033,56 +1317,25 @@ static luac_pred_t *cond_atom(ctx_t *x, int depth)
     char fn[64];
     snprintf(fn, sizeof(fn), "%.*s", (int)(n < 60 ? n : 60), x->code + x->i);
     x->i += n;
-    static const struct {
-        const char *name;
-        luac_pred_kind_t kind;
-    } preds[] = {{"country", LUAC_P_COUNTRY},
-                 {"continent", LUAC_P_CONTINENT},
-                 {"region", LUAC_P_REGION},
-                 {"asnum", LUAC_P_ASNUM},
-                 {"netmask", LUAC_P_NETMASK}};
-    int k = -1;
-    for (int i = 0; i < 5; i++)
-        if (strcmp(fn, preds[i].name) == 0)
-            k = i;
-    if (k < 0) {
-        if (!peek(x, '('))
+    const cond_row_t *r = cond_find(fn);
+    if (!r) {
+        if (!peek(x, '(')) {
             fail(x, pos, "variables are not supported (got '%s')", fn);
-        else
-            fail(x, pos,
-                 "%s() is not a condition geosteer knows (country, continent, region, "
-                 "asnum, netmask)",
-                 fn);
+            return NULL;
+        }
+        char known[96] = "";
+        for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++)
+            snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
+                     conds[i].name);
+        fail(x, pos, "%s() is not a condition geosteer knows (%s)", fn, known);
         return NULL;
     }
     size_t na;
     val_t **a = parse_args(x, &na);
     if (!a || !want_args(x, pos, fn, na, 1, 1))
         return NULL;
-    luac_pred_t *p = new_pred(x, preds[k].kind);
-    if (p->kind == LUAC_P_NETMASK)
-        return net_list(x, a[0], &p->nets, &p->n) ? p : NULL;
-    if (p->kind == LUAC_P_ASNUM) {
-        const val_t *v = a[0];
-        size_t cnt = v->kind == V_TABLE ? v->n : 1;
-        if ((v->kind != V_NUM && v->kind != V_TABLE) || cnt == 0 || cnt > LUAC_MAX_VALUES) {
-            fail(x, v->pos, "asnum() takes a number or a table of numbers");
-            return NULL;
-        }
-        p->asns = arena_alloc(x->arena, cnt * sizeof(uint32_t));
-        p->n = cnt;
-        for (size_t i = 0; i < cnt; i++) {
-            const val_t *c = v->kind == V_TABLE ? v->items[i] : v;
-            if (c->kind != V_NUM || c->num < 1 || c->num > 4294967295.0 ||
-                c->num != (double)(uint32_t)c->num) {
-                fail(x, c->pos, "AS numbers are whole numbers from 1 to 4294967295");
-                return NULL;
-            }
-            p->asns[i] = (uint32_t)c->num;
-        }
-        return p;
-    }
-    return code_list(x, a[0], p, fn) ? p : NULL;
+    luac_pred_t *p = new_pred(x, r->kind);
+    return r->arg(x, r, a[0], p) ? p : NULL;
 }
 
 static luac_pred_t *cond_and(ctx_t *x, int depth)
@@ -1117,6 +1370,11 @@ static luac_pred_t *cond_or(ctx_t *x, int depth)
 
 /* ---- the program ---- */
 
+/* Appends the branch `cond` -> `return <selection>`. The branches are one
+ * array (the evaluator walks it in order), so the selections are stored
+ * inline and conditions by pointer (a tree, built by cond_or). The arena
+ * cannot free, so each growth leaves the old array behind: at most as many
+ * dead entries as live ones. */
 static bool add_branch(ctx_t *x, luac_prog_t *p, const luac_pred_t *cond)
 {
     if (p->nbranches == LUAC_MAX_BRANCHES) {
@@ -1145,6 +1403,11 @@ static bool add_branch(ctx_t *x, luac_prog_t *p, const luac_pred_t *cond)
     return true;
 }
 
+/* The whole code. pdns runs a LUA record's code as an expression unless it
+ * starts with ';', then as a statement; only the statements that choose an
+ * answer are in the subset. A chain without `else` is kept as is: when no
+ * condition holds the record answers nothing for that client (luac.h),
+ * rather than getting an implicit default. */
 static void program(ctx_t *x, luac_prog_t *p)
 {
     skip_ws(x);
@@ -1180,7 +1443,11 @@ static void program(ctx_t *x, luac_prog_t *p)
         fail(x, x->i + 1, "unexpected text after the end: '%.20s'", x->code + x->i);
 }
 
-/* The code of `TYPE "..."`: the quoted strings, unescaped and joined. */
+/* The code of `TYPE "..."`: the quoted strings, unescaped and joined with
+ * nothing between them (content may carry the code as several strings).
+ * Unescaping removes one level of backslashes, the record content's; the
+ * code's own string escapes are Lua's, read later by parse_string. The size
+ * limit applies to the joined code, checked as it grows. */
 static int unquote(const char *s, buf_t *out, gs_err_t *err)
 {
     for (;;) {
@@ -1234,6 +1501,7 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err)
                .arena = p->arena,
                .err = err,
                .qtype = p->qtype};
+    /* Values are kept as C strings: a NUL inside one would cut it short. */
     if (memchr(x.code, '\0', x.len))
         fail(&x, 1, "NUL byte in the code");
     else
@@ -1247,6 +1515,13 @@ int luac_compile(const char *content, luac_prog_t **out, gs_err_t *err)
     return 0;
 }
 
+/* The reference count is the only thing in a program written after
+ * compile. The release decrement is acq_rel so that the thread that frees
+ * sees every other holder's reads as done before it (they happen before
+ * their own decrement). The increment can be relaxed: a reference is only
+ * ever taken from one already held, so the count cannot reach 0 meanwhile,
+ * and handing the pointer to another thread is ordered by whatever hands it
+ * (the snapshot publication). */
 void luac_free(luac_prog_t *p)
 {
     if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0)
