@@ -25,9 +25,10 @@ struct rb_conn {
     snap_slot_t *slot;
     /* The snapshot the request being handled reads, pinned by rb_handle for
      * the whole request and unpinned when its reply is written: one request
-     * sees one state, and no handler pins or unpins on its own. A write
-     * handed to the writer (state.c) meanwhile publishes a new snapshot; the
-     * writer frees the old one only after this pin is dropped. */
+     * sees one state, and no handler pins on its own. The one exception is
+     * a handler that hands a change to the writer (state.c): it drops the
+     * pin first (release_snap), because publishing the new snapshot waits
+     * briefly for the readers of the one it replaces. */
     const snap_t *snap;
     uint64_t rnd; /* xorshift state for random policies */
     trx_t trx;
@@ -74,6 +75,16 @@ void rb_conn_trim(rb_conn_t *c)
 {
     if (c->out.cap > RB_REPLY_KEEP)
         buf_free(&c->out); /* buf_free leaves an empty, reusable buffer */
+}
+
+/* Drops the request's pin before a change goes to the writer (see
+ * rb_conn.snap); nothing of the snapshot may be used after it. */
+static void release_snap(rb_conn_t *c)
+{
+    if (c->snap) {
+        snap_unpin(c->slot);
+        c->snap = NULL;
+    }
 }
 
 /* ---- reply helpers ---------------------------------------------------- */
@@ -555,13 +566,15 @@ static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
         vals[i] = json_string_value(v);
     }
     const zone_t *z = zone_param(c, params, NULL, "name", e);
-    gs_err_t ge;
-    if (!z)
-        ; /* replied */
-    else if (state_meta_set(z->id, kind, vals, n, &ge) == 0)
-        put_true(c);
-    else
-        put_false_log(c, "setDomainMetadata: %s", ge.text);
+    if (z) {
+        int64_t id = z->id;
+        release_snap(c);
+        gs_err_t ge;
+        if (state_meta_set(id, kind, vals, n, &ge) == 0)
+            put_true(c);
+        else
+            put_false_log(c, "setDomainMetadata: %s", ge.text);
+    }
     free(vals);
 }
 
@@ -979,6 +992,7 @@ static void m_commit(rb_conn_t *c, json_t *params, perr_t *e)
         put_false_log(c, "commitTransaction: no transaction is open on this connection");
         return;
     }
+    release_snap(c);
     gs_err_t ge;
     int rc = state_commit(&c->trx, &ge);
     trx_clear(&c->trx);
@@ -1010,6 +1024,7 @@ static void m_backend_cmd(rb_conn_t *c, json_t *params, perr_t *e)
         put_false_log(c, "%s", e->err.text);
         return;
     }
+    release_snap(c); /* commands change state through the writer */
     buf_t text;
     buf_init(&text);
     admin_run(q, &text);
@@ -1060,8 +1075,7 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
 {
     c->snap = snap_pin(c->slot);
     handle(c, line, len);
-    snap_unpin(c->slot);
-    c->snap = NULL;
+    release_snap(c);
     return &c->out;
 }
 
