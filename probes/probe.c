@@ -402,7 +402,7 @@ int probe_run(probe_t *p)
     int64_t next_beat = 0;
     for (;;) {
         int64_t now = hstate_now_mono_ms();
-        uint32_t hb = p->have_plan ? p->plan.heartbeat_ms : 1000;
+        uint32_t hb = p->have_plan ? p->plan.heartbeat_ms : PLAN_DEFAULT_HEARTBEAT_MS;
         if (now >= next_beat) {
             refresh_plan(p, false);
             check_state_file(p);

@@ -84,8 +84,8 @@ static void publish_plan_locked(void)
         return;
     const snap_t *s = snap_current();
     const plan_t *cp = &s->world->engine->checks.plan;
-    plan_t plan = {.max_in_flight = cp->max_in_flight ? cp->max_in_flight : 256,
-                   .heartbeat_ms = cp->heartbeat_ms ? cp->heartbeat_ms : 1000};
+    /* Both come from the parsed config, which always holds them. */
+    plan_t plan = {.max_in_flight = cp->max_in_flight, .heartbeat_ms = cp->heartbeat_ms};
     for (size_t i = 0; i < cp->n; i++)
         plan_add(&plan, &cp->checks[i]);
     size_t from_zones = 0;

@@ -3,17 +3,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "backend/dns/dname.h"
+#include "backend/steering/config_schema.h"
 #include "common/compiler.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -25,31 +24,20 @@ static const char *const kind_names[K_COUNT] = {"monitor", "endpoint", "pool", "
 static const char *const section_names[K_COUNT] = {"monitors", "endpoints", "pools", "policies"};
 static const char *const kind_articles[K_COUNT] = {"a", "an", "a", "a"};
 
-static const char *const monitor_types[] = {"tcp", "http", "https", NULL};
-static const char *const policy_types[] = {
-    "all",      "random",     "weighted", "hashed",    "consistent-hash",
-    "failover", "multivalue", "geo",      "proximity", NULL};
 static const char *const geo_keys[] = {"continent", "country", "subdivision", "asn", "cidr", NULL};
-
-_Static_assert(sizeof(uint32_t) == sizeof(unsigned), "F_INT fields are unsigned");
 
 /* ---------------------------------------------------------------------- */
 /* Defaults, lifetime, lookups                                            */
 
+static void items_default(cfg_obj_t obj_kind, int type, void *obj);
+
 void cfg_defaults(cfg_t *cfg)
 {
     *cfg = (cfg_t){0};
-    cfg->socket = mem_strdup(CFG_DEFAULT_SOCKET);
-    cfg->zone_db = mem_strdup(CFG_DEFAULT_ZONE_DB);
-    cfg->socket_mode = 0660;
-    cfg->max_connections = 256;
-    cfg->log_level = LOG_INFO;
-    cfg->geoip_max_age_days = CFG_DEFAULT_GEOIP_MAX_AGE_DAYS;
-    cfg->probe_max_in_flight = 256;
-    cfg->probe_heartbeat = 1;
-    cfg->health_stale_after = 3;
-    cfg->health_grace = 30;
-    cfg->health_stale_rule = CFG_STALE_IGNORE;
+    static const cfg_obj_t settings_objs[] = {CFG_OBJ_SETTINGS, CFG_OBJ_GEOIP, CFG_OBJ_PROBE,
+                                              CFG_OBJ_HEALTH};
+    for (size_t i = 0; i < sizeof(settings_objs) / sizeof(settings_objs[0]); i++)
+        items_default(settings_objs[i], -1, cfg);
 }
 
 static void free_steering(cfg_t *cfg)
@@ -123,12 +111,12 @@ int cfg_log_level(const char *name)
 
 const char *cfg_policy_type_name(cfg_policy_type_t type)
 {
-    return (unsigned)type <= CFG_POLICY_PROXIMITY ? policy_types[type] : "?";
+    return (unsigned)type <= CFG_POLICY_PROXIMITY ? cfg_policy_type_names[type] : "?";
 }
 
 const char *cfg_monitor_type_name(cfg_monitor_type_t type)
 {
-    return (unsigned)type <= CFG_MON_HTTPS ? monitor_types[type] : "?";
+    return (unsigned)type <= CFG_MON_HTTPS ? cfg_monitor_type_names[type] : "?";
 }
 
 const char *cfg_geo_key_name(cfg_geo_key_t key)
@@ -343,105 +331,276 @@ static int ref(ctx_t *x, int kind, json_t *v, const char *path)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Table-driven objects                                                   */
+/* Schema-driven objects (config_schema.h)                                */
 
-typedef enum { F_INT, F_NUM, F_BOOL, F_CUSTOM } fkind_t;
+/* Reads a value its row's code handles itself (cfg_item_t.id). */
+typedef void custom_fn(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path);
 
-/* One key of an object. Simple values (F_INT: unsigned, F_NUM: double,
- * F_BOOL: bool) are range-checked and stored at `off` in the target struct;
- * F_CUSTOM values go to the object's handler with `id`. */
-typedef struct {
-    const char *key;
-    unsigned types; /* bit (1u << type) for each type the key is valid for; 0: every type */
-    fkind_t kind;
-    double min, max; /* inclusive */
-    size_t off;
-    int id;
-} field_t;
-
-typedef void custom_fn(ctx_t *x, void *obj, int id, json_t *v, const char *path);
-
-typedef struct {
-    const char *what;              /* "monitor", "policy" */
-    const char *const *type_names; /* NULL for untyped objects */
-    const field_t *fields;
-    size_t nfields;
-    custom_fn *custom;
-} schema_t;
-
-static const field_t *field_find(const schema_t *s, const char *key)
+/* The row of key `key` of object `obj` (element rows are no keys), or NULL. */
+static const cfg_item_t *item_of(cfg_obj_t obj, const char *key)
 {
-    for (size_t i = 0; i < s->nfields; i++)
-        if (strcmp(s->fields[i].key, key) == 0)
-            return &s->fields[i];
+    for (size_t i = 0; i < cfg_nitems; i++) {
+        const cfg_item_t *it = &cfg_items[i];
+        if (it->obj == obj && !(it->flags & CFG_ITEM_ELEMENT) && strcmp(cfg_item_key(it), key) == 0)
+            return it;
+    }
     return NULL;
 }
 
-static bool field_valid_for(const field_t *f, int type)
+/* The row at `path`; the paths config.c asks for are in the table. */
+static const cfg_item_t *item_at(const char *path)
 {
-    return f->types == 0 || type < 0 || (f->types & (1u << type));
+    const cfg_item_t *it = cfg_item_find(path);
+    if (!it)
+        abort(); /* a path of config.c missing from the table: a build defect */
+    return it;
 }
 
-/* Walks the keys of `o` (an object) in file order: unknown keys, keys not
- * valid for `type` (-1: unknown type, accept any key of the schema) and bad
- * simple values are reported; good values are stored into `obj`. */
-static void walk(ctx_t *x, const schema_t *s, json_t *o, const char *path, int type, void *obj)
+/* The names of an enumeration as its errors list them: "a", "b" or "c"; with
+ * CFG_ITEM_ONE_OF: one of "a", "b", "c". */
+static void enum_expected(const cfg_item_t *it, buf_t *out)
 {
+    size_t n = 0;
+    while (it->names[n])
+        n++;
+    if (it->flags & CFG_ITEM_ONE_OF)
+        buf_puts(out, "one of ");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(out, "%s\"%s\"",
+                   i == 0                                       ? ""
+                   : i + 1 < n || (it->flags & CFG_ITEM_ONE_OF) ? ", "
+                                                                : " or ",
+                   it->names[i]);
+}
+
+/* Whether `v` is a valid value of scalar row `it` (octal mode strings and
+ * enumerations aside); `*out` is then its value as a double. */
+static bool scalar_ok(const cfg_item_t *it, json_t *v, double *out)
+{
+    switch (it->kind) {
+    case CFG_INT:
+        if (!json_is_integer(v))
+            return false;
+        *out = (double)json_integer_value(v);
+        break;
+    case CFG_NUM:
+        if (!json_is_number(v))
+            return false;
+        *out = json_number_value(v);
+        break;
+    default:
+        return false;
+    }
+    if (it->flags & CFG_ITEM_MIN_EXCL)
+        return *out > it->min;
+    return *out >= it->min && *out <= it->max;
+}
+
+/* Stores unsigned `u` into the member of `size` bytes at `dst`. */
+static void store_uint(void *dst, size_t size, unsigned long long u)
+{
+    switch (size) {
+    case 1:
+        *(uint8_t *)dst = (uint8_t)u;
+        break;
+    case 2:
+        *(uint16_t *)dst = (uint16_t)u;
+        break;
+    case 4:
+        *(uint32_t *)dst = (uint32_t)u;
+        break;
+    default:
+        *(uint64_t *)dst = (uint64_t)u;
+    }
+}
+
+/* Reads `v` as the value of row `it` (a kind other than CFG_OTHER) into
+ * `obj`; reports a bad one at `path` and leaves `obj` unchanged. */
+static void item_read(ctx_t *x, const cfg_item_t *it, json_t *v, const char *path, void *obj)
+{
+    char tmp[64];
+    void *dst = (char *)obj + it->off;
+    double d;
+    switch (it->kind) {
+    case CFG_INT:
+        if (!scalar_ok(it, v, &d))
+            error(x, path, "must be an integer in %.0f..%.0f, got %s", it->min, it->max,
+                  json_dumps_short(v, tmp));
+        else
+            store_uint(dst, it->size, (unsigned long long)json_integer_value(v));
+        break;
+    case CFG_NUM:
+        if (scalar_ok(it, v, &d))
+            *(double *)dst = d;
+        else if (it->flags & CFG_ITEM_MIN_EXCL)
+            error(x, path, "must be a number of %s > %g, got %s", it->unit, it->min,
+                  json_dumps_short(v, tmp));
+        else
+            error(x, path, "must be a number in %g..%g, got %s", it->min, it->max,
+                  json_dumps_short(v, tmp));
+        break;
+    case CFG_BOOL:
+        if (!json_is_boolean(v))
+            error(x, path, "must be true or false, got %s", json_dumps_short(v, tmp));
+        else
+            *(bool *)dst = json_is_true(v);
+        break;
+    case CFG_PATH:
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            error(x, path, "must be a non-empty string (an absolute path)");
+        } else if (json_string_value(v)[0] != '/') {
+            error(x, path, "must be an absolute path, got '%s'", json_string_value(v));
+        } else {
+            free(*(char **)dst);
+            *(char **)dst = mem_strdup(json_string_value(v));
+        }
+        break;
+    case CFG_ENUM: {
+        const char *s = json_string_value(v);
+        int val = -1;
+        for (int i = 0; s && !it->parse && it->names[i]; i++)
+            if (strcmp(s, it->names[i]) == 0)
+                val = it->values ? it->values[i] : i;
+        if (s && it->parse)
+            val = it->parse(s);
+        if (val >= 0) {
+            *(int *)dst = val;
+            break;
+        }
+        buf_t list;
+        buf_init(&list);
+        enum_expected(it, &list);
+        error(x, path, "must be %s, got %s", list.data, json_dumps_short(v, tmp));
+        buf_free(&list);
+        break;
+    }
+    case CFG_MODE: {
+        /* The lower bound is also the bits the mode must have: the owner
+         * (geosteerd) reads and writes the socket. */
+        const char *m = json_string_value(v);
+        char *end = NULL;
+        long mode = m ? strtol(m, &end, 8) : -1;
+        unsigned need = (unsigned)it->min;
+        if (!m || !*m || *end || mode < 0 || mode > (long)it->max ||
+            ((unsigned)mode & need) != need)
+            error(x, path,
+                  "must be an octal mode string from \"%04o\" to \"%04o\" that lets the owner "
+                  "read and write, got %s",
+                  need, (unsigned)it->max, json_dumps_short(v, tmp));
+        else
+            *(mode_t *)dst = (mode_t)mode;
+        break;
+    }
+    case CFG_STR: /* rows of this kind have their own code (an id) */
+    case CFG_OTHER:
+        break;
+    }
+}
+
+/* Fills the members of `obj` (an object of kind `obj_kind` and type `type`,
+ * -1 for an unknown type) that have a default with it. Strings are replaced
+ * (the old one freed). Keys valid only for some types get their default
+ * only in objects of those types. */
+static void items_default(cfg_obj_t obj_kind, int type, void *obj)
+{
+    for (size_t i = 0; i < cfg_nitems; i++) {
+        const cfg_item_t *it = &cfg_items[i];
+        if (it->obj != obj_kind || !(it->flags & CFG_ITEM_DEFAULT) || it->size == 0 ||
+            (it->types && (type < 0 || !(it->types & (1u << type)))))
+            continue;
+        void *dst = (char *)obj + it->off;
+        double def = type >= 0 && (it->alt_types & (1u << type)) ? it->def_alt : it->def;
+        switch (it->kind) {
+        case CFG_INT:
+        case CFG_MODE:
+            if (it->kind == CFG_MODE)
+                *(mode_t *)dst = (mode_t)def;
+            else
+                store_uint(dst, it->size, (unsigned long long)def);
+            break;
+        case CFG_NUM:
+            *(double *)dst = def;
+            break;
+        case CFG_BOOL:
+            *(bool *)dst = def != 0;
+            break;
+        case CFG_STR:
+        case CFG_PATH:
+            free(*(char **)dst);
+            *(char **)dst = it->def_text ? mem_strdup(it->def_text) : NULL;
+            break;
+        case CFG_ENUM:
+            *(int *)dst = it->values ? it->values[(int)def] : (int)def;
+            break;
+        case CFG_OTHER:
+            break;
+        }
+    }
+}
+
+/* Reports the keys an object of `type` (-1: unknown, nothing is reported
+ * for typed objects) must have and `o` lacks. */
+static void items_required(ctx_t *x, cfg_obj_t obj_kind, int type, json_t *o, const char *path)
+{
+    const char *const *type_names = cfg_obj_type_names(obj_kind);
+    if (type_names && type < 0)
+        return;
+    for (size_t i = 0; i < cfg_nitems; i++) {
+        const cfg_item_t *it = &cfg_items[i];
+        if (it->obj != obj_kind || !it->required ||
+            (it->flags & (CFG_ITEM_ELEMENT | CFG_ITEM_TYPE)))
+            continue;
+        if (type_names && !(it->required & (1u << type)))
+            continue;
+        if (json_object_get(o, cfg_item_key(it)))
+            continue;
+        char why[64] = "";
+        if (type_names)
+            snprintf(why, sizeof(why), " (required for type \"%s\")", type_names[type]);
+        error(x, path, "missing \"%s\"%s", cfg_item_key(it), why);
+    }
+}
+
+/* Walks the keys of `o` (an object of kind `obj_kind`) in file order:
+ * unknown keys, keys not valid for `type` (-1: unknown type, accept any key
+ * of the object) and bad values are reported; good values are stored into
+ * `obj`. Keys with their own code go to `custom`. */
+static void walk(ctx_t *x, cfg_obj_t obj_kind, json_t *o, const char *path, int type, void *obj,
+                 custom_fn *custom)
+{
+    const char *const *type_names = cfg_obj_type_names(obj_kind);
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v)
     {
-        char p[PATH_LEN], tmp[64];
+        char p[PATH_LEN];
         path_key(p, path, key);
-        const field_t *f = field_find(s, key);
-        if (!f) {
+        const cfg_item_t *it = item_of(obj_kind, key);
+        if (!it) {
             buf_t list;
             buf_init(&list);
-            for (size_t i = 0; i < s->nfields; i++)
-                if (field_valid_for(&s->fields[i], type))
-                    buf_printf(&list, "%s%s", list.len ? ", " : "", s->fields[i].key);
+            for (size_t i = 0; i < cfg_nitems; i++)
+                if (cfg_items[i].obj == obj_kind && !(cfg_items[i].flags & CFG_ITEM_ELEMENT) &&
+                    cfg_item_valid_for(&cfg_items[i], type))
+                    buf_printf(&list, "%s%s", list.len ? ", " : "", cfg_item_key(&cfg_items[i]));
             error(x, p, "unknown key (expected %s)", list.data);
             buf_free(&list);
             continue;
         }
-        if (!field_valid_for(f, type)) {
+        if (!cfg_item_valid_for(it, type)) {
             buf_t list;
             buf_init(&list);
-            for (int t = 0; s->type_names[t]; t++)
-                if (f->types & (1u << t))
-                    buf_printf(&list, "%s%s", list.len ? ", " : "", s->type_names[t]);
-            error(x, p, "not valid for type \"%s\" (only for %s)", s->type_names[type], list.data);
+            for (int t = 0; type_names[t]; t++)
+                if (it->types & (1u << t))
+                    buf_printf(&list, "%s%s", list.len ? ", " : "", type_names[t]);
+            error(x, p, "not valid for type \"%s\" (only for %s)", type_names[type], list.data);
             buf_free(&list);
             continue;
         }
-        char *dst = (char *)obj + f->off;
-        switch (f->kind) {
-        case F_INT:
-            if (!json_is_integer(v) || (double)json_integer_value(v) < f->min ||
-                (double)json_integer_value(v) > f->max)
-                error(x, p, "must be an integer in %.0f..%.0f, got %s", f->min, f->max,
-                      json_dumps_short(v, tmp));
-            else
-                *(unsigned *)(void *)dst = (unsigned)json_integer_value(v);
-            break;
-        case F_NUM:
-            if (!json_is_number(v) || json_number_value(v) < f->min ||
-                json_number_value(v) > f->max)
-                error(x, p, "must be a number in %g..%g, got %s", f->min, f->max,
-                      json_dumps_short(v, tmp));
-            else
-                *(double *)(void *)dst = json_number_value(v);
-            break;
-        case F_BOOL:
-            if (!json_is_boolean(v))
-                error(x, p, "must be true or false, got %s", json_dumps_short(v, tmp));
-            else
-                *(bool *)(void *)dst = json_is_true(v);
-            break;
-        case F_CUSTOM:
-            s->custom(x, obj, f->id, v, p);
-            break;
-        }
+        if (it->id != CFG_ID_NONE)
+            custom(x, obj, it, v, p);
+        else
+            item_read(x, it, v, p, obj);
     }
 }
 
@@ -606,67 +765,24 @@ static bool parse_cidr(ctx_t *x, const char *s, const char *path, cfg_geo_rule_t
 /* ---------------------------------------------------------------------- */
 /* settings                                                               */
 
-static void set_path(ctx_t *x, json_t *v, const char *path, char **dst)
-{
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        error(x, path, "must be a non-empty string (an absolute path)");
-        return;
-    }
-    if (json_string_value(v)[0] != '/') {
-        error(x, path, "must be an absolute path, got '%s'", json_string_value(v));
-        return;
-    }
-    free(*dst);
-    *dst = mem_strdup(json_string_value(v));
-}
-
-enum { G_DATABASE, G_ASN_DATABASE };
-
-static void geoip_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
+/* settings.geoip, settings.probe and settings.health: objects of their own
+ * rows. A new "geoip" object replaces the databases entirely: keys it does
+ * not set are back at their defaults. */
+static void settings_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_t *cfg = obj;
-    set_path(x, v, path, id == G_DATABASE ? &cfg->geoip_database : &cfg->geoip_asn_database);
+    cfg_obj_t sub = it->id == CFG_ID_GEOIP   ? CFG_OBJ_GEOIP
+                    : it->id == CFG_ID_PROBE ? CFG_OBJ_PROBE
+                                             : CFG_OBJ_HEALTH;
+    if (!json_is_object(v)) {
+        error(x, path, "must be an object");
+        return;
+    }
+    if (sub == CFG_OBJ_GEOIP)
+        items_default(sub, -1, cfg);
+    walk(x, sub, v, path, -1, cfg, NULL);
+    items_required(x, sub, -1, v, path);
 }
-
-static const field_t geoip_fields[] = {
-    {"database", 0, F_CUSTOM, 0, 0, 0, G_DATABASE},
-    {"asn_database", 0, F_CUSTOM, 0, 0, 0, G_ASN_DATABASE},
-    {"max_age_days", 0, F_INT, 1, 3650, offsetof(cfg_t, geoip_max_age_days), 0},
-};
-static const schema_t geoip_schema = {"geoip", NULL, geoip_fields,
-                                      sizeof(geoip_fields) / sizeof(geoip_fields[0]), geoip_custom};
-
-static const field_t probe_fields[] = {
-    {"max_in_flight", 0, F_INT, 1, 10000, offsetof(cfg_t, probe_max_in_flight), 0},
-    {"heartbeat_interval", 0, F_NUM, 0.1, 60, offsetof(cfg_t, probe_heartbeat), 0},
-};
-static const schema_t probe_schema = {"probe", NULL, probe_fields,
-                                      sizeof(probe_fields) / sizeof(probe_fields[0]), NULL};
-
-enum { H_STALE_RULE };
-
-static void health_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
-{
-    cfg_t *cfg = obj;
-    char tmp[64];
-    (void)id;
-    const char *r = json_string_value(v);
-    if (r && strcmp(r, "ignore-health") == 0)
-        cfg->health_stale_rule = CFG_STALE_IGNORE;
-    else if (r && strcmp(r, "last-known") == 0)
-        cfg->health_stale_rule = CFG_STALE_LAST_KNOWN;
-    else
-        error(x, path, "must be \"ignore-health\" or \"last-known\", got %s",
-              json_dumps_short(v, tmp));
-}
-
-static const field_t health_fields[] = {
-    {"stale_after", 0, F_INT, 2, 100, offsetof(cfg_t, health_stale_after), 0},
-    {"grace", 0, F_NUM, 0, 86400, offsetof(cfg_t, health_grace), 0},
-    {"stale_rule", 0, F_CUSTOM, 0, 0, 0, H_STALE_RULE},
-};
-static const schema_t health_schema = {
-    "health", NULL, health_fields, sizeof(health_fields) / sizeof(health_fields[0]), health_custom};
 
 static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
 {
@@ -674,78 +790,21 @@ static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
         error(x, "settings", "must be an object");
         return;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(s, key, v)
-    {
-        char path[PATH_LEN], tmp[64];
-        path_key(path, "settings", key);
-        if (strcmp(key, "socket") == 0) {
-            set_path(x, v, path, &cfg->socket);
-        } else if (strcmp(key, "zone_db") == 0) {
-            set_path(x, v, path, &cfg->zone_db);
-        } else if (strcmp(key, "runtime_dir") == 0) {
-            set_path(x, v, path, &cfg->runtime_dir);
-        } else if (strcmp(key, "pdns_control_socket") == 0) {
-            set_path(x, v, path, &cfg->pdns_control_socket);
-        } else if (strcmp(key, "probe") == 0 || strcmp(key, "health") == 0) {
-            if (!json_is_object(v))
-                error(x, path, "must be an object");
-            else
-                walk(x, key[0] == 'p' ? &probe_schema : &health_schema, v, path, 0, cfg);
-        } else if (strcmp(key, "socket_mode") == 0) {
-            const char *m = json_string_value(v);
-            char *end = NULL;
-            long mode = m ? strtol(m, &end, 8) : -1;
-            if (!m || !*m || *end || mode < 0 || mode > 0777 || (mode & 0600) != 0600)
-                error(x, path,
-                      "must be an octal mode string from \"0600\" to \"0777\" that lets the owner "
-                      "read and write, got %s",
-                      json_dumps_short(v, tmp));
-            else
-                cfg->socket_mode = (mode_t)mode;
-        } else if (strcmp(key, "max_connections") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 4 || json_integer_value(v) > 1000)
-                error(x, path, "must be an integer in 4..1000, got %s", json_dumps_short(v, tmp));
-            else
-                cfg->max_connections = (unsigned)json_integer_value(v);
-        } else if (strcmp(key, "log_level") == 0) {
-            int lvl = json_is_string(v) ? cfg_log_level(json_string_value(v)) : -1;
-            if (lvl < 0)
-                error(x, path,
-                      "must be one of \"error\", \"warning\", \"notice\", \"info\", "
-                      "\"debug\", got %s",
-                      json_dumps_short(v, tmp));
-            else
-                cfg->log_level = lvl;
-        } else if (strcmp(key, "geoip") == 0) {
-            if (!json_is_object(v)) {
-                error(x, path, "must be an object");
-                continue;
-            }
-            /* A new "geoip" object replaces the databases entirely. */
-            free(cfg->geoip_database);
-            free(cfg->geoip_asn_database);
-            cfg->geoip_database = cfg->geoip_asn_database = NULL;
-            cfg->geoip_max_age_days = CFG_DEFAULT_GEOIP_MAX_AGE_DAYS;
-            walk(x, &geoip_schema, v, path, 0, cfg);
-            if (!json_object_get(v, "database"))
-                missing(x, path, "database", "");
-        } else {
-            error(x, path,
-                  "unknown key (expected socket, socket_mode, zone_db, runtime_dir, "
-                  "max_connections, log_level, geoip, probe, health, pdns_control_socket)");
-        }
-    }
+    walk(x, CFG_OBJ_SETTINGS, s, "settings", -1, cfg, settings_custom);
 }
 
 /* ---------------------------------------------------------------------- */
 /* monitors                                                               */
 
-#define MT(t) (1u << CFG_MON_##t)
-#define MT_WEB (MT(HTTP) | MT(HTTPS))
-
-enum { M_TYPE, M_PATH, M_HOST, M_EXPECT, M_BODY, M_HEADERS, M_TIMEOUT, M_CA_FILE };
+/* An expect class ("2xx") as the range of status codes it stands for. */
+static bool expect_class(const char *cls, uint16_t out[2])
+{
+    if (!cls || strlen(cls) != 3 || cls[0] < '1' || cls[0] > '5' || strcmp(cls + 1, "xx") != 0)
+        return false;
+    out[0] = (uint16_t)((cls[0] - '0') * 100);
+    out[1] = (uint16_t)((cls[0] - '0') * 100 + 99);
+    return true;
+}
 
 /* RFC 9110 token characters (header names). */
 static bool http_token(const char *s)
@@ -810,14 +869,14 @@ static bool check_ca_file(ctx_t *x, const char *path, const char *ca)
     return !failed && found;
 }
 
-static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
+static void monitor_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_monitor_t *m = obj;
     char tmp[64], p[PATH_LEN];
-    switch (id) {
-    case M_TYPE:
+    switch (it->id) {
+    case CFG_ID_M_TYPE:
         break; /* read first, by read_type */
-    case M_PATH:
+    case CFG_ID_M_PATH:
         if (!plain_string(v) || json_string_value(v)[0] != '/' ||
             strchr(json_string_value(v), ' ') || json_string_length(v) > 1024)
             error(x, path,
@@ -827,21 +886,21 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
         else
             set_str(&m->path, v);
         break;
-    case M_HOST:
+    case CFG_ID_M_HOST:
         if (!json_is_string(v) || !host_name(json_string_value(v)))
             error(x, path, "must be a host name or an IP address, got %s",
                   json_dumps_short(v, tmp));
         else
             set_str(&m->host, v);
         break;
-    case M_EXPECT: {
-        if (!json_is_array(v) || json_array_size(v) == 0) {
+    case CFG_ID_M_EXPECT: {
+        if (!json_is_array(v) || json_array_size(v) < it->min) {
             error(x, path, "must be a non-empty array of HTTP status codes, got %s",
                   json_dumps_short(v, tmp));
             break;
         }
-        if (json_array_size(v) > CFG_MAX_EXPECT) {
-            error(x, path, "must list at most %d status codes or classes", CFG_MAX_EXPECT);
+        if (json_array_size(v) > it->max) {
+            error(x, path, "must list at most %.0f status codes or classes", it->max);
             break;
         }
         free(m->expect);
@@ -858,10 +917,7 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
                 m->expect[m->nexpect][0] = m->expect[m->nexpect][1] =
                     (uint16_t)json_integer_value(c);
                 m->nexpect++;
-            } else if (cls && strlen(cls) == 3 && cls[0] >= '1' && cls[0] <= '5' &&
-                       strcmp(cls + 1, "xx") == 0) {
-                m->expect[m->nexpect][0] = (uint16_t)((cls[0] - '0') * 100);
-                m->expect[m->nexpect][1] = (uint16_t)((cls[0] - '0') * 100 + 99);
+            } else if (expect_class(cls, m->expect[m->nexpect])) {
                 m->nexpect++;
             } else {
                 error(x, p, "must be a status code in 100..599 or a class \"1xx\"..\"5xx\", got %s",
@@ -870,14 +926,14 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
         }
         break;
     }
-    case M_BODY:
+    case CFG_ID_M_BODY:
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             strlen(json_string_value(v)) != json_string_length(v))
             error(x, path, "must be a non-empty string, got %s", json_dumps_short(v, tmp));
         else
             set_str(&m->body, v);
         break;
-    case M_HEADERS: {
+    case CFG_ID_M_HEADERS: {
         if (!json_is_object(v)) {
             error(x, path, "must be an object of header names to values, got %s",
                   json_dumps_short(v, tmp));
@@ -909,63 +965,30 @@ static void monitor_custom(ctx_t *x, void *obj, int id, json_t *v, const char *p
         }
         break;
     }
-    case M_CA_FILE:
+    case CFG_ID_M_CA_FILE:
         if (!json_is_string(v) || json_string_value(v)[0] != '/')
             error(x, path, "must be an absolute path, got %s", json_dumps_short(v, tmp));
         else if (check_ca_file(x, path, json_string_value(v)))
             set_str(&m->ca_file, v);
         break;
-    case M_TIMEOUT:
-        if (!json_is_number(v) || json_number_value(v) <= 0)
-            error(x, path, "must be a number of seconds > 0, got %s", json_dumps_short(v, tmp));
-        else
-            m->timeout = json_number_value(v);
-        break;
     }
 }
 
-static const field_t monitor_fields[] = {
-    {"type", 0, F_CUSTOM, 0, 0, 0, M_TYPE},
-    {"port", 0, F_INT, 1, 65535, offsetof(cfg_monitor_t, port), 0},
-    {"path", MT_WEB, F_CUSTOM, 0, 0, 0, M_PATH},
-    {"host", MT_WEB, F_CUSTOM, 0, 0, 0, M_HOST},
-    {"expect", MT_WEB, F_CUSTOM, 0, 0, 0, M_EXPECT},
-    {"body", MT_WEB, F_CUSTOM, 0, 0, 0, M_BODY},
-    {"body_max", MT_WEB, F_INT, 1, 65536, offsetof(cfg_monitor_t, body_max), 0},
-    {"headers", MT_WEB, F_CUSTOM, 0, 0, 0, M_HEADERS},
-    {"interval", 0, F_NUM, 1, 3600, offsetof(cfg_monitor_t, interval), 0},
-    {"timeout", 0, F_CUSTOM, 0, 0, 0, M_TIMEOUT},
-    {"rise", 0, F_INT, 1, 10, offsetof(cfg_monitor_t, rise), 0},
-    {"fall", 0, F_INT, 1, 10, offsetof(cfg_monitor_t, fall), 0},
-    {"insecure", MT(HTTPS), F_BOOL, 0, 0, offsetof(cfg_monitor_t, insecure), 0},
-    {"ca_file", MT(HTTPS), F_CUSTOM, 0, 0, 0, M_CA_FILE},
-};
-static const schema_t monitor_schema = {"monitor", monitor_types, monitor_fields,
-                                        sizeof(monitor_fields) / sizeof(monitor_fields[0]),
-                                        monitor_custom};
-
 static void monitor(ctx_t *x, json_t *o, const char *path, cfg_monitor_t *m)
 {
-    int type = read_type(x, o, path, monitor_types);
+    int type = read_type(x, o, path, cfg_monitor_type_names);
     m->type = type < 0 ? CFG_MON_TCP : (cfg_monitor_type_t)type;
-    m->port = type == CFG_MON_HTTPS ? 443 : 80;
-    m->body_max = 4096;
-    m->interval = 10;
-    m->timeout = 0; /* default below, from the interval */
-    m->rise = 3;
-    m->fall = 3;
-    walk(x, &monitor_schema, o, path, type, m);
-    if (!json_object_get(o, "timeout"))
-        m->timeout = m->interval / 2 < 5 ? m->interval / 2 : 5;
-    if (type == CFG_MON_TCP && !json_object_get(o, "port"))
-        missing(x, path, "port", " (required for type \"tcp\")");
+    items_default(CFG_OBJ_MONITOR, type, m);
+    walk(x, CFG_OBJ_MONITOR, o, path, type, m, monitor_custom);
+    /* The default timeout is at most half the interval. */
+    if (!json_object_get(o, "timeout") && m->interval / 2 < m->timeout)
+        m->timeout = m->interval / 2;
+    items_required(x, CFG_OBJ_MONITOR, type, o, path);
     if (type == CFG_MON_HTTP || type == CFG_MON_HTTPS) {
-        if (!m->path)
-            m->path = mem_strdup("/");
         if (!m->expect) {
             m->expect = mem_calloc(1, sizeof(*m->expect));
-            m->expect[0][0] = 200;
-            m->expect[0][1] = 299;
+            if (!expect_class(item_at("monitors.*.expect")->def_text, m->expect[0]))
+                abort(); /* the schema's default is a class */
             m->nexpect = 1;
         }
         if (m->body && strlen(m->body) > m->body_max) {
@@ -977,9 +1000,9 @@ static void monitor(ctx_t *x, json_t *o, const char *path, cfg_monitor_t *m)
     }
     /* timeout < interval, when both are otherwise valid */
     json_t *t = json_object_get(o, "timeout"), *i = json_object_get(o, "interval");
-    bool t_ok = !t || (json_is_number(t) && json_number_value(t) > 0);
-    bool i_ok =
-        !i || (json_is_number(i) && json_number_value(i) >= 1 && json_number_value(i) <= 3600);
+    double d;
+    bool t_ok = !t || scalar_ok(item_at("monitors.*.timeout"), t, &d);
+    bool i_ok = !i || scalar_ok(item_at("monitors.*.interval"), i, &d);
     if (t_ok && i_ok && m->timeout >= m->interval) {
         char p[PATH_LEN];
         path_key(p, path, "timeout");
@@ -990,20 +1013,18 @@ static void monitor(ctx_t *x, json_t *o, const char *path, cfg_monitor_t *m)
 /* ---------------------------------------------------------------------- */
 /* endpoints                                                              */
 
-enum { E_A, E_AAAA, E_CNAME, E_LOCATION, E_MONITOR, E_PROBE };
-
-static void endpoint_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
+static void endpoint_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_endpoint_t *e = obj;
     char tmp[64], p[PATH_LEN];
-    switch (id) {
-    case E_A:
+    switch (it->id) {
+    case CFG_ID_E_A:
         addr_list(x, v, path, AF_INET, (void **)&e->a, &e->na);
         break;
-    case E_AAAA:
+    case CFG_ID_E_AAAA:
         addr_list(x, v, path, AF_INET6, (void **)&e->aaaa, &e->naaaa);
         break;
-    case E_CNAME: {
+    case CFG_ID_E_CNAME: {
         char canon[DNAME_MAXTEXT + 1];
         gs_err_t err;
         if (!json_is_string(v)) {
@@ -1019,21 +1040,25 @@ static void endpoint_custom(ctx_t *x, void *obj, int id, json_t *v, const char *
         }
         break;
     }
-    case E_LOCATION: {
+    case CFG_ID_E_LOCATION: {
         if (!json_is_array(v) || json_array_size(v) != 2) {
             error(x, path, "must be [latitude, longitude], got %s", json_dumps_short(v, tmp));
             break;
         }
         json_t *lat = json_array_get(v, 0), *lon = json_array_get(v, 1);
+        const cfg_item_t *rlat = item_at("endpoints.*.location[0]"),
+                         *rlon = item_at("endpoints.*.location[1]");
+        double d;
         bool ok = true;
-        if (!json_is_number(lat) || fabs(json_number_value(lat)) > 90) {
+        if (!scalar_ok(rlat, lat, &d)) {
             path_idx(p, path, 0);
-            error(x, p, "latitude must be a number in -90..90, got %s", json_dumps_short(lat, tmp));
+            error(x, p, "latitude must be a number in %g..%g, got %s", rlat->min, rlat->max,
+                  json_dumps_short(lat, tmp));
             ok = false;
         }
-        if (!json_is_number(lon) || fabs(json_number_value(lon)) > 180) {
+        if (!scalar_ok(rlon, lon, &d)) {
             path_idx(p, path, 1);
-            error(x, p, "longitude must be a number in -180..180, got %s",
+            error(x, p, "longitude must be a number in %g..%g, got %s", rlon->min, rlon->max,
                   json_dumps_short(lon, tmp));
             ok = false;
         }
@@ -1044,10 +1069,10 @@ static void endpoint_custom(ctx_t *x, void *obj, int id, json_t *v, const char *
         }
         break;
     }
-    case E_MONITOR:
+    case CFG_ID_E_MONITOR:
         e->monitor = ref(x, K_MON, v, path);
         break;
-    case E_PROBE:
+    case CFG_ID_E_PROBE:
         if (!json_is_string(v) ||
             !(e->probe_family = parse_ip(json_string_value(v), e->probe_addr)))
             error(x, path, "must be a literal IP address, got %s", json_dumps_short(v, tmp));
@@ -1055,24 +1080,11 @@ static void endpoint_custom(ctx_t *x, void *obj, int id, json_t *v, const char *
     }
 }
 
-static const field_t endpoint_fields[] = {
-    {"a", 0, F_CUSTOM, 0, 0, 0, E_A},
-    {"aaaa", 0, F_CUSTOM, 0, 0, 0, E_AAAA},
-    {"cname", 0, F_CUSTOM, 0, 0, 0, E_CNAME},
-    {"location", 0, F_CUSTOM, 0, 0, 0, E_LOCATION},
-    {"weight", 0, F_INT, 0, 1000, offsetof(cfg_endpoint_t, weight), 0},
-    {"monitor", 0, F_CUSTOM, 0, 0, 0, E_MONITOR},
-    {"probe_address", 0, F_CUSTOM, 0, 0, 0, E_PROBE},
-};
-static const schema_t endpoint_schema = {"endpoint", NULL, endpoint_fields,
-                                         sizeof(endpoint_fields) / sizeof(endpoint_fields[0]),
-                                         endpoint_custom};
-
 static void endpoint(ctx_t *x, json_t *o, const char *path, cfg_endpoint_t *e)
 {
-    e->weight = 1;
+    items_default(CFG_OBJ_ENDPOINT, -1, e);
     e->monitor = -1;
-    walk(x, &endpoint_schema, o, path, 0, e);
+    walk(x, CFG_OBJ_ENDPOINT, o, path, -1, e, endpoint_custom);
     bool has_a = json_object_get(o, "a") || json_object_get(o, "aaaa");
     if (json_object_get(o, "cname") && has_a) {
         char p[PATH_LEN];
@@ -1126,16 +1138,15 @@ static void endpoint(ctx_t *x, json_t *o, const char *path, cfg_endpoint_t *e)
 /* ---------------------------------------------------------------------- */
 /* pools                                                                  */
 
-enum { P_ENDPOINTS, P_FALLBACK };
-
-/* An array of 1..max distinct names of `kind`, resolved into `*out`. */
-static void name_list(ctx_t *x, int kind, json_t *v, const char *path, size_t max, int **out,
-                      size_t *n)
+/* An array of distinct names of `kind`, as many as row `it` allows,
+ * resolved into `*out`. */
+static void name_list(ctx_t *x, int kind, const cfg_item_t *it, json_t *v, const char *path,
+                      int **out, size_t *n)
 {
-    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > max) {
+    if (!json_is_array(v) || json_array_size(v) < it->min || json_array_size(v) > it->max) {
         char tmp[64];
-        error(x, path, "must be an array of 1..%zu %s names, got %s", max, kind_names[kind],
-              json_dumps_short(v, tmp));
+        error(x, path, "must be an array of %.0f..%.0f %s names, got %s", it->min, it->max,
+              kind_names[kind], json_dumps_short(v, tmp));
         return;
     }
     free(*out);
@@ -1162,32 +1173,24 @@ static void name_list(ctx_t *x, int kind, json_t *v, const char *path, size_t ma
     }
 }
 
-static void pool_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
+static void pool_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_pool_t *p = obj;
-    if (id == P_ENDPOINTS)
-        name_list(x, K_EP, v, path, CFG_POOL_MAX_ENDPOINTS, &p->endpoints, &p->nendpoints);
+    if (it->id == CFG_ID_P_ENDPOINTS)
+        name_list(x, K_EP, it, v, path, &p->endpoints, &p->nendpoints);
     else
         p->fallback = ref(x, K_POOL, v, path);
 }
 
-static const field_t pool_fields[] = {
-    {"endpoints", 0, F_CUSTOM, 0, 0, 0, P_ENDPOINTS},
-    {"min_healthy", 0, F_INT, 1, CFG_MAX_MIN_HEALTHY, offsetof(cfg_pool_t, min_healthy), 0},
-    {"fallback", 0, F_CUSTOM, 0, 0, 0, P_FALLBACK},
-};
-static const schema_t pool_schema = {"pool", NULL, pool_fields,
-                                     sizeof(pool_fields) / sizeof(pool_fields[0]), pool_custom};
-
 static void pool(ctx_t *x, json_t *o, const char *path, cfg_pool_t *p)
 {
-    p->min_healthy = 1;
+    items_default(CFG_OBJ_POOL, -1, p);
     p->fallback = -1;
-    walk(x, &pool_schema, o, path, 0, p);
+    walk(x, CFG_OBJ_POOL, o, path, -1, p, pool_custom);
+    items_required(x, CFG_OBJ_POOL, -1, o, path);
     json_t *ep = json_object_get(o, "endpoints");
-    if (!ep)
-        missing(x, path, "endpoints", "");
-    else if (json_is_array(ep) && json_array_size(ep) > 0 && p->min_healthy > json_array_size(ep)) {
+    if (ep && json_is_array(ep) && json_array_size(ep) > 0 &&
+        p->min_healthy > json_array_size(ep)) {
         char q[PATH_LEN];
         path_key(q, path, "min_healthy");
         error(x, q, "must not exceed the number of endpoints (%zu), got %u", json_array_size(ep),
@@ -1197,13 +1200,6 @@ static void pool(ctx_t *x, json_t *o, const char *path, cfg_pool_t *p)
 
 /* ---------------------------------------------------------------------- */
 /* policies                                                               */
-
-#define PT(t) (1u << CFG_POLICY_##t)
-#define PT_ONE_POOL                                                                                \
-    (PT(ALL) | PT(RANDOM) | PT(WEIGHTED) | PT(HASHED) | PT(CONSISTENT_HASH) | PT(MULTIVALUE))
-#define PT_HASH (PT(HASHED) | PT(CONSISTENT_HASH))
-
-enum { Y_TYPE, Y_ALL_DOWN, Y_POOL, Y_POOLS, Y_HASH_PREFIX, Y_RULES, Y_DEFAULT, Y_BIAS };
 
 static bool is_upper(char c)
 {
@@ -1429,94 +1425,62 @@ static void geo_rules(ctx_t *x, cfg_policy_t *pol, json_t *v, const char *path)
     }
 }
 
-static void policy_custom(ctx_t *x, void *obj, int id, json_t *v, const char *path)
+static void policy_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_policy_t *pol = obj;
     char tmp[64], p[PATH_LEN];
-    switch (id) {
-    case Y_TYPE:
-    case Y_BIAS: /* after "pools", in policy() */
+    switch (it->id) {
+    case CFG_ID_Y_TYPE:
+    case CFG_ID_Y_BIAS: /* after "pools", in policy() */
         break;
-    case Y_ALL_DOWN: {
+    case CFG_ID_Y_ALL_DOWN: {
+        /* The names of the row; its last one, "pool:NAME", takes a pool. */
         const char *s = json_string_value(v);
-        if (s && strcmp(s, "all") == 0) {
-            pol->all_down = CFG_ALL_DOWN_ALL;
-        } else if (s && strcmp(s, "first") == 0) {
-            pol->all_down = CFG_ALL_DOWN_FIRST;
-        } else if (s && strcmp(s, "empty") == 0) {
-            pol->all_down = CFG_ALL_DOWN_EMPTY;
+        int found = -1;
+        for (int i = 0; s && it->names[i]; i++)
+            if (it->values[i] != CFG_ALL_DOWN_POOL && strcmp(s, it->names[i]) == 0)
+                found = it->values[i];
+        if (found >= 0) {
+            pol->all_down = (cfg_all_down_t)found;
         } else if (s && strncmp(s, "pool:", 5) == 0 && s[5]) {
             pol->all_down = CFG_ALL_DOWN_POOL;
             pol->all_down_pool = ref_name(x, K_POOL, s + 5, path);
         } else {
-            error(x, path, "must be \"all\", \"first\", \"empty\" or \"pool:NAME\", got %s",
-                  json_dumps_short(v, tmp));
+            buf_t list;
+            buf_init(&list);
+            enum_expected(it, &list);
+            error(x, path, "must be %s, got %s", list.data, json_dumps_short(v, tmp));
+            buf_free(&list);
         }
         break;
     }
-    case Y_POOL:
+    case CFG_ID_Y_POOL:
         pol->pool = ref(x, K_POOL, v, path);
         break;
-    case Y_POOLS:
-        name_list(x, K_POOL, v, path, 256, &pol->pools, &pol->npools);
+    case CFG_ID_Y_POOLS:
+        name_list(x, K_POOL, it, v, path, &pol->pools, &pol->npools);
         break;
-    case Y_HASH_PREFIX: {
+    case CFG_ID_Y_HASH_PREFIX: {
         if (!json_is_array(v) || json_array_size(v) != 2) {
             error(x, path, "must be [IPv4 prefix length, IPv6 prefix length], got %s",
                   json_dumps_short(v, tmp));
             break;
         }
-        static const int lo[2] = {8, 16}, hi[2] = {32, 128};
         for (size_t i = 0; i < 2; i++) {
-            json_t *l = json_array_get(v, i);
             path_idx(p, path, i);
-            if (!json_is_integer(l) || json_integer_value(l) < lo[i] ||
-                json_integer_value(l) > hi[i])
-                error(x, p, "must be an integer in %d..%d, got %s", lo[i], hi[i],
-                      json_dumps_short(l, tmp));
-            else if (i == 0)
-                pol->hash_prefix_v4 = (uint8_t)json_integer_value(l);
-            else
-                pol->hash_prefix_v6 = (uint8_t)json_integer_value(l);
+            item_read(x, item_at(i ? "policies.*.hash_prefix[1]" : "policies.*.hash_prefix[0]"),
+                      json_array_get(v, i), p, pol);
         }
         break;
     }
-    case Y_RULES:
+    case CFG_ID_Y_RULES:
         geo_rules(x, pol, v, path);
         break;
-    case Y_DEFAULT:
+    case CFG_ID_Y_DEFAULT:
         pol->default_pool = ref(x, K_POOL, v, path);
         break;
     }
 }
-
-static const field_t policy_fields[] = {
-    {"type", 0, F_CUSTOM, 0, 0, 0, Y_TYPE},
-    {"ttl", 0, F_INT, 0, 86400, offsetof(cfg_policy_t, ttl), 0},
-    {"all_down", 0, F_CUSTOM, 0, 0, 0, Y_ALL_DOWN},
-    {"pool", PT_ONE_POOL, F_CUSTOM, 0, 0, 0, Y_POOL},
-    {"hash_prefix", PT_HASH, F_CUSTOM, 0, 0, 0, Y_HASH_PREFIX},
-    {"max", PT(MULTIVALUE), F_INT, 1, 64, offsetof(cfg_policy_t, max), 0},
-    {"pools", PT(FAILOVER) | PT(PROXIMITY), F_CUSTOM, 0, 0, 0, Y_POOLS},
-    {"rules", PT(GEO), F_CUSTOM, 0, 0, 0, Y_RULES},
-    {"default", PT(GEO), F_CUSTOM, 0, 0, 0, Y_DEFAULT},
-    {"bias", PT(PROXIMITY), F_CUSTOM, 0, 0, 0, Y_BIAS},
-    {"nearest", PT(PROXIMITY), F_INT, 1, 64, offsetof(cfg_policy_t, nearest), 0},
-};
-static const schema_t policy_schema = {"policy", policy_types, policy_fields,
-                                       sizeof(policy_fields) / sizeof(policy_fields[0]),
-                                       policy_custom};
-
-/* Required keys per type: (types, key). */
-static const struct {
-    unsigned types;
-    const char *key;
-} policy_required[] = {
-    {PT_ONE_POOL, "pool"},
-    {PT(FAILOVER) | PT(PROXIMITY), "pools"},
-    {PT(GEO), "rules"},
-    {PT(GEO), "default"},
-};
 
 static void policy_bias(ctx_t *x, cfg_policy_t *pol, json_t *v, const char *path)
 {
@@ -1531,8 +1495,10 @@ static void policy_bias(ctx_t *x, cfg_policy_t *pol, json_t *v, const char *path
     {
         path_key(p, path, k);
         int idx = ref_name(x, K_POOL, k, p);
-        if (!json_is_number(b) || fabs(json_number_value(b)) > 20000) {
-            error(x, p, "must be a number of km in -20000..20000, got %s",
+        const cfg_item_t *it = item_at("policies.*.bias.*");
+        double d;
+        if (!scalar_ok(it, b, &d)) {
+            error(x, p, "must be a number of %s in %g..%g, got %s", it->unit, it->min, it->max,
                   json_dumps_short(b, tmp));
             continue;
         }
@@ -1551,27 +1517,14 @@ static void policy_bias(ctx_t *x, cfg_policy_t *pol, json_t *v, const char *path
 
 static void policy(ctx_t *x, json_t *o, const char *path, cfg_policy_t *pol)
 {
-    int type = read_type(x, o, path, policy_types);
+    int type = read_type(x, o, path, cfg_policy_type_names);
     pol->type = type < 0 ? CFG_POLICY_ALL : (cfg_policy_type_t)type;
-    pol->ttl = 30;
-    pol->all_down = CFG_ALL_DOWN_ALL;
+    items_default(CFG_OBJ_POLICY, type, pol);
     pol->all_down_pool = pol->pool = pol->default_pool = -1;
-    pol->max = type == CFG_POLICY_MULTIVALUE ? 8 : 0;
-    pol->nearest = type == CFG_POLICY_PROXIMITY ? 1 : 0;
-    if (type == CFG_POLICY_HASHED || type == CFG_POLICY_CONSISTENT_HASH) {
-        pol->hash_prefix_v4 = 24;
-        pol->hash_prefix_v6 = 56;
-    }
-    walk(x, &policy_schema, o, path, type, pol);
+    walk(x, CFG_OBJ_POLICY, o, path, type, pol, policy_custom);
     if (type < 0)
         return;
-    for (size_t i = 0; i < sizeof(policy_required) / sizeof(policy_required[0]); i++)
-        if ((policy_required[i].types & (1u << type)) &&
-            !json_object_get(o, policy_required[i].key)) {
-            char why[64];
-            snprintf(why, sizeof(why), " (required for type \"%s\")", policy_types[type]);
-            missing(x, path, policy_required[i].key, why);
-        }
+    items_required(x, CFG_OBJ_POLICY, type, o, path);
     if (type == CFG_POLICY_PROXIMITY) {
         pol->bias = mem_calloc(pol->npools + 1, sizeof(double));
         json_t *b = json_object_get(o, "bias");
@@ -1705,7 +1658,7 @@ static void register_names(ctx_t *x, int kind, json_t *sec)
         cfg->endpoints = mem_calloc(n + 1, sizeof(cfg_endpoint_t));
         json_object_foreach(sec, key, v)
         {
-            cfg->endpoints[i].weight = 1;
+            items_default(CFG_OBJ_ENDPOINT, -1, &cfg->endpoints[i]);
             cfg->endpoints[i].monitor = -1;
             cfg->endpoints[i++].name = mem_strdup(key);
         }
@@ -1715,7 +1668,7 @@ static void register_names(ctx_t *x, int kind, json_t *sec)
         cfg->pools = mem_calloc(n + 1, sizeof(cfg_pool_t));
         json_object_foreach(sec, key, v)
         {
-            cfg->pools[i].min_healthy = 1;
+            items_default(CFG_OBJ_POOL, -1, &cfg->pools[i]);
             cfg->pools[i].fallback = -1;
             cfg->pools[i++].name = mem_strdup(key);
         }

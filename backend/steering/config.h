@@ -10,8 +10,9 @@
  * files the config names (GeoIP databases, ...); it is the validation that
  * start-up, reload and both checks run. On success it compiles the
  * steering objects into the plain arrays below: names resolved to indexes,
- * addresses parsed, defaults filled in. The steering engine reads a cfg_t
- * and never needs the JSON.
+ * addresses parsed, defaults filled in (every default, range and required
+ * key comes from the schema rows of config_schema.h). The steering engine
+ * reads a cfg_t and never needs the JSON.
  *
  * Ownership: a cfg_t owns every string and array reachable from it;
  * cfg_free releases them all. Nothing is shared with other cfg_t values, so
@@ -36,19 +37,21 @@
 
 #define CFG_DEFAULT_SOCKET GS_DEFAULT_SOCKET
 #define CFG_DEFAULT_ZONE_DB GS_DEFAULT_ZONE_DB
-#define CFG_DEFAULT_GEOIP_MAX_AGE_DAYS 45
 
-/* Limits of the schema (doc/config.md). */
+/* Limits the steering engine and the plan rely on; the schema rows
+ * (config_schema.c) bound their keys with them. Every other default and
+ * range of geosteer.json is in those rows only, so the comments below
+ * name no numbers. */
 #define CFG_NAME_MAX 63 /* object names: 1..63 of [A-Za-z0-9_.-] */
 #define CFG_POOL_MAX_ENDPOINTS 256
 #define CFG_MAX_MIN_HEALTHY 64
-#define CFG_MAX_EXPECT 16
+#define CFG_MAX_EXPECT PLAN_MAX_EXPECT
 #define CFG_DEFAULT_RUNTIME_DIR GS_DEFAULT_RUNTIME_DIR
 
 /* What geosteerd does with health once the probe's heartbeat is stale and
  * the grace period is over. */
 typedef enum {
-    CFG_STALE_IGNORE,     /* treat every endpoint as up (fail open), the default */
+    CFG_STALE_IGNORE,     /* treat every endpoint as up (fail open) */
     CFG_STALE_LAST_KNOWN, /* keep the last known states */
 } cfg_stale_rule_t;
 
@@ -64,21 +67,21 @@ typedef struct {
 typedef struct {
     char *name; /* owned */
     cfg_monitor_type_t type;
-    unsigned port;         /* 1..65535; default 80 (http), 443 (https); tcp requires it */
-    char *path;            /* owned; http/https request path, default "/"; NULL for tcp */
+    unsigned port;         /* required for tcp */
+    char *path;            /* owned; http/https request path; NULL for tcp */
     char *host;            /* owned; Host header and SNI name, or NULL (use the address) */
-    uint16_t (*expect)[2]; /* owned; accepted status ranges [lo, hi] in 100..599, default
-                              {[200, 299]}; "3xx" in the file is [300, 399] */
+    uint16_t (*expect)[2]; /* owned; accepted status ranges [lo, hi] in 100..599;
+                              "3xx" in the file is [300, 399] */
     size_t nexpect;        /* 0 for tcp; at most CFG_MAX_EXPECT */
     char *body;            /* owned; required substring of the body, or NULL */
-    unsigned body_max;     /* bytes of body read for the "body" match, default 4096 */
+    unsigned body_max;     /* bytes of body read for the "body" match; 0 for tcp */
     cfg_header_t *headers; /* owned; extra request headers, in file order */
     size_t nheaders;
-    double interval; /* seconds between checks, 1..3600, default 10 */
-    double timeout;  /* seconds, > 0 and < interval, default min(5, interval / 2) */
-    unsigned rise;   /* consecutive successes DOWN -> UP, 1..10, default 3 */
-    unsigned fall;   /* consecutive failures UP -> DOWN, 1..10, default 3 */
-    bool insecure;   /* https: skip certificate verification, default false */
+    double interval; /* seconds between checks */
+    double timeout;  /* seconds, < interval */
+    unsigned rise;   /* consecutive successes DOWN -> UP */
+    unsigned fall;   /* consecutive failures UP -> DOWN */
+    bool insecure;   /* https: skip certificate verification */
     char *ca_file;   /* owned; https: CA bundle verifying the server, or NULL (system) */
 } cfg_monitor_t;
 
@@ -94,7 +97,7 @@ typedef struct {
                     Exclusive with a/aaaa: exactly one of (na + naaaa > 0, cname). */
     bool has_location;
     double lat, lon;        /* degrees, valid when has_location */
-    unsigned weight;        /* 0..1000, default 1 */
+    unsigned weight;        /* share in weighted and hashed picks */
     int monitor;            /* index into cfg_t.monitors, or -1 (never checked: always UP) */
     int probe_family;       /* AF_INET or AF_INET6 when a probe address is set, else 0 */
     uint8_t probe_addr[16]; /* probe address in network order (4 bytes for AF_INET);
@@ -107,7 +110,7 @@ typedef struct {
     char *name;           /* owned */
     int *endpoints;       /* owned; indexes into cfg_t.endpoints, file order, no duplicates */
     size_t nendpoints;    /* 1..256 */
-    unsigned min_healthy; /* 1..64, <= nendpoints, default 1 */
+    unsigned min_healthy; /* <= nendpoints */
     int fallback;         /* index into cfg_t.pools, or -1; fallback chains never loop */
 } cfg_pool_t;
 
@@ -127,7 +130,7 @@ typedef enum {
 
 /* What to answer when no candidate is healthy (doc/design.md §5, step 4). */
 typedef enum {
-    CFG_ALL_DOWN_ALL,   /* every candidate (fail open), the default */
+    CFG_ALL_DOWN_ALL,   /* every candidate (fail open) */
     CFG_ALL_DOWN_FIRST, /* the first candidate only */
     CFG_ALL_DOWN_EMPTY, /* NODATA */
     CFG_ALL_DOWN_POOL,  /* every endpoint of cfg_policy_t.all_down_pool */
@@ -163,9 +166,9 @@ typedef struct {
 typedef struct {
     char *name; /* owned */
     cfg_policy_type_t type;
-    uint32_t ttl;            /* seconds, 0..86400, default 30 */
-    cfg_all_down_t all_down; /* default CFG_ALL_DOWN_ALL */
-    int all_down_pool;       /* CFG_ALL_DOWN_POOL: index into cfg_t.pools; else -1 */
+    uint32_t ttl; /* seconds */
+    cfg_all_down_t all_down;
+    int all_down_pool; /* CFG_ALL_DOWN_POOL: index into cfg_t.pools; else -1 */
     /* all, random, weighted, hashed, consistent-hash, multivalue: the pool
      * (for weighted, at least one of its endpoints has weight > 0); else -1. */
     int pool;
@@ -173,13 +176,13 @@ typedef struct {
      * Owned; NULL/0 for the other types. */
     int *pools;
     size_t npools;
-    double *bias;           /* proximity: km added to the distance of pools[i] (-20000..20000,
-                               default 0), owned, npools entries; NULL for the other types */
-    unsigned nearest;       /* proximity: answer the N nearest, 1..64, default 1 */
-    unsigned max;           /* multivalue: at most N healthy endpoints, 1..64, default 8 */
-    uint8_t hash_prefix_v4; /* hashed/consistent-hash: client prefix hashed, 8..32, def 24 */
-    uint8_t hash_prefix_v6; /* 16..128, default 56 */
-    cfg_geo_rule_t *rules;  /* geo: owned, file order; NULL for the other types */
+    double *bias;           /* proximity: km added to the distance of pools[i] (0 for pools
+                               not named), owned, npools entries; NULL for the other types */
+    unsigned nearest;       /* proximity: answer the N nearest; 0 for the other types */
+    unsigned max;           /* multivalue: at most N healthy endpoints; 0 for the other types */
+    uint8_t hash_prefix_v4; /* hashed/consistent-hash: client prefix hashed; else 0 */
+    uint8_t hash_prefix_v6;
+    cfg_geo_rule_t *rules; /* geo: owned, file order; NULL for the other types */
     size_t nrules;
     int default_pool; /* geo: pool when no rule matches (required); else -1 */
 } cfg_policy_t;
@@ -193,14 +196,14 @@ typedef struct {
     int log_level;                /* syslog priority */
     char *geoip_database;         /* owned; country/city .mmdb, or NULL if not configured */
     char *geoip_asn_database;     /* owned; ASN .mmdb, or NULL */
-    unsigned geoip_max_age_days;  /* 1..3650, default 45 */
+    unsigned geoip_max_age_days;  /* a database built longer ago is stale */
     char *runtime_dir;            /* owned; check plan and health state file, or NULL:
                                      the directory of the socket geosteerd serves */
     char *pdns_control_socket;    /* owned; pdns's control socket for cache purges, or NULL */
-    unsigned probe_max_in_flight; /* checks running at once, 1..10000, default 256 */
-    double probe_heartbeat;       /* seconds between probe heartbeats, 0.1..60, default 1 */
-    unsigned health_stale_after;  /* heartbeats missed before the probe is stale, 2..100, def 3 */
-    double health_grace;          /* seconds the last state is kept once stale, 0..86400, def 30 */
+    unsigned probe_max_in_flight; /* checks running at once */
+    double probe_heartbeat;       /* seconds between probe heartbeats */
+    unsigned health_stale_after;  /* heartbeats missed before the probe is stale */
+    double health_grace;          /* seconds the last state is kept once stale */
     cfg_stale_rule_t health_stale_rule;
 
     /* steering objects, in file order; indexes in the structs above point

@@ -62,7 +62,7 @@ static struct {
     buf_t plan_bytes;
     bool plan_lost_logged;
     health_view_t *latest; /* last view built, for health_changes continuity */
-} H = {.stale_after = 3, .grace = 30, .heartbeat_ms = 1000};
+} H; /* settings from health_configure, before any tick reads them */
 
 static _Atomic bool use_health = false;
 

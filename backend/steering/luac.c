@@ -394,6 +394,17 @@ static val_t **parse_args(ctx_t *x, size_t *n)
 
 /* ---- checks of values ---- */
 
+/* Is `s` free of control characters (but tabs, when `tab`)? The check
+ * plan's reader refuses them in what becomes a request line or header
+ * (plan.c), and refuses the whole plan for one check that has them. */
+static bool printable(const char *s, bool tab)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && !(tab && *s == '\t')) || *s == 0x7f)
+            return false;
+    return true;
+}
+
 /* Is `v` a whole number from lo to hi? (In range first: converting a double
  * outside uint32_t's range is undefined.) */
 static bool whole_in(const val_t *v, double lo, double hi)
@@ -467,6 +478,15 @@ static const char *answer_value(ctx_t *x, const val_t *v)
     }
 }
 
+/* `n` items, zeroed: `check` is 0 but for health-checked addresses
+ * (set_check_ids), and `explain` relies on it. */
+static luac_item_t *new_items(ctx_t *x, size_t n)
+{
+    luac_item_t *items = arena_alloc(x->arena, n * sizeof(luac_item_t));
+    memset(items, 0, n * sizeof(luac_item_t));
+    return items;
+}
+
 /* A list of answer values: a table of strings, or (`allow_single`, a
  * literal answer) one string. The functions take tables only: pdns declares
  * their arguments as lists, so `pickrandom('192.0.2.1')` is refused here
@@ -474,7 +494,7 @@ static const char *answer_value(ctx_t *x, const val_t *v)
 static bool value_list(ctx_t *x, const val_t *v, luac_set_t *out, bool allow_single)
 {
     if (v->kind == V_STR && allow_single) {
-        out->items = arena_alloc(x->arena, sizeof(luac_item_t));
+        out->items = new_items(x, 1);
         out->n = 1;
         out->items[0].weight = 1;
         return (out->items[0].value = answer_value(x, v)) != NULL;
@@ -487,7 +507,7 @@ static bool value_list(ctx_t *x, const val_t *v, luac_set_t *out, bool allow_sin
         fail(x, v->pos, "more than %d values", LUAC_MAX_VALUES);
         return false;
     }
-    out->items = arena_alloc(x->arena, v->n * sizeof(luac_item_t));
+    out->items = new_items(x, v->n);
     out->n = v->n;
     for (size_t i = 0; i < v->n; i++) {
         if (v->keys[i]) {
@@ -510,7 +530,7 @@ static bool weighted_list(ctx_t *x, const val_t *v, luac_set_t *out)
              "'192.0.2.2'}}");
         return false;
     }
-    out->items = arena_alloc(x->arena, v->n * sizeof(luac_item_t));
+    out->items = new_items(x, v->n);
     out->n = v->n;
     for (size_t i = 0; i < v->n; i++) {
         const val_t *p = v->items[i];
@@ -573,9 +593,10 @@ static bool address_sets(ctx_t *x, const val_t *v, luac_sel_t *s)
  * is read, since either may come first) so that a check never overlaps
  * itself. timeout <= 60 s and minimumFailures <= 10 are narrower than the
  * plan's bounds; widening them is safe for the probe up to those bounds.
- * Text options end up in an HTTP request (useragent, headers) or the plan
- * file, so they are one line: a line break would let a value add headers
- * of its own. */
+ * Text options are one line: in useragent or headers a line break would
+ * let a value add headers of its own. What is sent as a header (and the
+ * URL) is also free of other control characters, which the plan's reader
+ * refuses (check_luac's test_plan_accepted holds the round trip). */
 
 /* How an option's value is read and stored. */
 typedef enum {
@@ -584,6 +605,7 @@ typedef enum {
     OPT_SECONDS,  /* seconds in [lo, hi] -> uint32_t milliseconds */
     OPT_NUMBER,   /* a number in [lo, hi] -> uint32_t, fraction dropped */
     OPT_TEXT,     /* one line of text -> const char * (arena) */
+    OPT_HEADER,   /* printable text, sent as a header value -> const char * */
     OPT_HEADERS,  /* {['Name']='value', ...} -> headers, nheaders */
     OPT_REFUSED,  /* a pdns option geosteer does not implement */
 } opt_kind_t;
@@ -611,7 +633,7 @@ static const opt_row_t opt_rows[] = {
     {"byteslimit", OPT_NUMBER, true, 0, 1 << 20, 0, OPT_FIELD(byteslimit, uint32_t)},
     {"httpcode", OPT_NUMBER, true, 100, 599, 200, OPT_FIELD(httpcode, uint32_t)},
     {"stringmatch", OPT_TEXT, true, 0, 0, 0, OPT_FIELD(stringmatch, const char *)},
-    {"useragent", OPT_TEXT, true, 0, 0, 0, OPT_FIELD(useragent, const char *)},
+    {"useragent", OPT_HEADER, true, 0, 0, 0, OPT_FIELD(useragent, const char *)},
     {"headers", OPT_HEADERS, true, 0, 0, 0, OPT_FIELD(headers, const char *(*)[2])},
     {"source", OPT_REFUSED, false, 0, 0, 0, 0},
     {"failOnIncompleteCheck", OPT_REFUSED, false, 0, 0, 0, 0},
@@ -654,17 +676,25 @@ static bool num_opt(ctx_t *x, const val_t *v, const char *name, double lo, doubl
     return true;
 }
 
-static bool text_opt(ctx_t *x, const val_t *v, const char *name, const char **out)
+/* One line of text; `header`: sent as an HTTP header value, so printable
+ * (tabs allowed, as in HTTP). */
+static bool text_opt(ctx_t *x, const val_t *v, const char *name, bool header, const char **out)
 {
     if (v->kind != V_STR || strpbrk(v->s, "\r\n") || strlen(v->s) > 1024) {
         fail(x, v->pos, "option '%s' must be a string without line breaks", name);
+        return false;
+    }
+    if (header && !printable(v->s, true)) {
+        fail(x, v->pos, "option '%s' must be printable text (it is sent as an HTTP header)", name);
         return false;
     }
     *out = v->s;
     return true;
 }
 
-/* headers={['Name']='value', ...}. */
+/* headers={['Name']='value', ...}. A repeated `headers` key replaces the
+ * earlier table, as a Lua table constructor keeps the last value of a
+ * repeated key. */
 static bool headers_opt(ctx_t *x, const val_t *v, luac_opts_t *o)
 {
     if (v->kind != V_TABLE || v->n > 32) {
@@ -672,11 +702,13 @@ static bool headers_opt(ctx_t *x, const val_t *v, luac_opts_t *o)
         return false;
     }
     o->headers = arena_alloc(x->arena, (v->n + 1) * sizeof(*o->headers));
+    o->nheaders = 0;
     for (size_t h = 0; h < v->n; h++) {
         const char *name = v->keys[h], *val;
-        /* The name goes into a request line as is: no blank, no colon. */
-        if (!name || !*name || strpbrk(name, " :\r\n\t") ||
-            !text_opt(x, v->items[h], "headers", &val)) {
+        /* The name goes into the request as is: no blank, no colon, no
+         * control character. */
+        if (!name || !*name || strpbrk(name, " :") || !printable(name, false) ||
+            !text_opt(x, v->items[h], "headers", true, &val)) {
             fail(x, v->items[h]->pos, "option 'headers' must map names to strings");
             return false;
         }
@@ -702,7 +734,8 @@ static bool opt_read(ctx_t *x, const opt_row_t *r, const val_t *v, luac_opts_t *
         *(uint32_t *)field = opt_scaled(r, d);
         return true;
     case OPT_TEXT:
-        return text_opt(x, v, r->name, field);
+    case OPT_HEADER:
+        return text_opt(x, v, r->name, r->kind == OPT_HEADER, field);
     case OPT_HEADERS:
         return headers_opt(x, v, o);
     case OPT_REFUSED:
@@ -1041,8 +1074,8 @@ static bool arg_port(ctx_t *x, const val_t *v, luac_sel_t *s)
 static bool arg_url(ctx_t *x, const val_t *v, luac_sel_t *s)
 {
     const char *u = v->kind == V_STR ? v->s : NULL;
-    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
-        strpbrk(u, " \r\n\t"))
+    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) || strchr(u, ' ') ||
+        !printable(u, false))
         return fail(x, v->pos, "the URL must be an http:// or https:// URL"), false;
     s->url = u;
     return parse_url(x, v, s);

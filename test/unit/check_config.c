@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "backend/steering/config.h"
+#include "backend/steering/config_schema.h"
 #include "common/err.h"
 #include "test/unit/unit.h"
 
@@ -414,6 +416,147 @@ START_TEST(test_defaults_only)
 }
 END_TEST
 
+/* Loads `text` (a config) into `c` over the defaults; fails the test on errors. */
+static void load_text(cfg_t *c, const char *text)
+{
+    char path[] = "/tmp/gs-cfg.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    buf_t errors;
+    buf_init(&errors);
+    cfg_defaults(c);
+    int rc = cfg_load(path, c, &errors);
+    ck_assert_msg(rc == 0, "cfg_load: %s", errors.data ? errors.data : "");
+    buf_free(&errors);
+    unlink(path);
+}
+
+/* The defaults of objects that set nothing, as they were before the schema
+ * rows held them: per type, and only for the types a key is valid for. */
+START_TEST(test_object_defaults)
+{
+    cfg_t c;
+    load_text(&c, "{\"monitors\": {\"t\": {\"type\": \"tcp\", \"port\": 25},"
+                  " \"h\": {\"type\": \"http\"}, \"s\": {\"type\": \"https\", \"interval\": 4}},"
+                  " \"endpoints\": {\"e\": {\"a\": [\"192.0.2.1\"]}},"
+                  " \"pools\": {\"p\": {\"endpoints\": [\"e\"]}},"
+                  " \"policies\": {\"m\": {\"type\": \"multivalue\", \"pool\": \"p\"},"
+                  " \"x\": {\"type\": \"hashed\", \"pool\": \"p\"},"
+                  " \"r\": {\"type\": \"random\", \"pool\": \"p\"}}}\n");
+    const cfg_monitor_t *m = cfg_monitor_find(&c, "h");
+    ck_assert_uint_eq(m->port, 80);
+    ck_assert_str_eq(m->path, "/");
+    ck_assert_uint_eq(m->nexpect, 1);
+    ck_assert_uint_eq(m->expect[0][0], 200);
+    ck_assert_uint_eq(m->expect[0][1], 299);
+    ck_assert_uint_eq(m->body_max, 4096);
+    ck_assert_double_eq(m->interval, 10);
+    ck_assert_double_eq(m->timeout, 5);
+    ck_assert_uint_eq(m->rise, 3);
+    ck_assert_uint_eq(m->fall, 3);
+    ck_assert(!m->insecure);
+    m = cfg_monitor_find(&c, "s");
+    ck_assert_uint_eq(m->port, 443);
+    ck_assert_double_eq(m->timeout, 2); /* min(5, interval / 2) */
+    m = cfg_monitor_find(&c, "t");
+    ck_assert_ptr_null(m->path);
+    ck_assert_uint_eq(m->nexpect, 0);
+    ck_assert_double_eq(m->timeout, 5);
+    ck_assert_uint_eq(cfg_endpoint_find(&c, "e")->weight, 1);
+    ck_assert_uint_eq(cfg_pool_find(&c, "p")->min_healthy, 1);
+    const cfg_policy_t *p = cfg_policy_find(&c, "m");
+    ck_assert_uint_eq(p->ttl, 30);
+    ck_assert_int_eq(p->all_down, CFG_ALL_DOWN_ALL);
+    ck_assert_uint_eq(p->max, 8);
+    ck_assert_uint_eq(p->hash_prefix_v4, 0);
+    p = cfg_policy_find(&c, "x");
+    ck_assert_uint_eq(p->hash_prefix_v4, 24);
+    ck_assert_uint_eq(p->hash_prefix_v6, 56);
+    ck_assert_uint_eq(p->max, 0);
+    p = cfg_policy_find(&c, "r");
+    ck_assert_uint_eq(p->max + p->nearest + p->hash_prefix_v4 + p->hash_prefix_v6, 0);
+    cfg_free(&c);
+}
+END_TEST
+
+/* cfg_defaults fills every settings row that has a default with the row's
+ * value, and those values are the ones geosteer always had. */
+START_TEST(test_settings_defaults)
+{
+    cfg_t c;
+    cfg_defaults(&c);
+    size_t checked = 0;
+    for (size_t i = 0; i < cfg_nitems; i++) {
+        const cfg_item_t *it = &cfg_items[i];
+        if (it->obj > CFG_OBJ_HEALTH || !(it->flags & CFG_ITEM_DEFAULT) || !it->size)
+            continue;
+        const void *at = (const char *)&c + it->off;
+        switch (it->kind) {
+        case CFG_INT:
+            ck_assert_msg(*(const unsigned *)at == (unsigned)it->def, "%s", it->path);
+            break;
+        case CFG_NUM:
+            ck_assert_msg(*(const double *)at == it->def, "%s", it->path);
+            break;
+        case CFG_MODE:
+            ck_assert_msg(*(const mode_t *)at == (mode_t)it->def, "%s", it->path);
+            break;
+        case CFG_ENUM:
+            ck_assert_msg(*(const int *)at ==
+                              (it->values ? it->values[(int)it->def] : (int)it->def),
+                          "%s", it->path);
+            break;
+        case CFG_PATH:
+            if (it->def_text)
+                ck_assert_str_eq(*(char *const *)at, it->def_text);
+            else
+                ck_assert_ptr_null(*(char *const *)at);
+            break;
+        default:
+            ck_abort_msg("%s: unexpected kind", it->path);
+        }
+        checked++;
+    }
+    ck_assert_uint_eq(checked, 15);
+    ck_assert_str_eq(c.socket, "/run/geosteer/backend.sock");
+    ck_assert_str_eq(c.zone_db, "/var/lib/geosteer/zones.db");
+    ck_assert_uint_eq(c.socket_mode, 0660);
+    ck_assert_uint_eq(c.max_connections, 256);
+    ck_assert_int_eq(c.log_level, LOG_INFO);
+    ck_assert_uint_eq(c.probe_max_in_flight, 256);
+    ck_assert_double_eq(c.probe_heartbeat, 1);
+    ck_assert_uint_eq(c.health_stale_after, 3);
+    ck_assert_double_eq(c.health_grace, 30);
+    ck_assert_int_eq(c.health_stale_rule, CFG_STALE_IGNORE);
+    ck_assert_ptr_null(c.runtime_dir);
+    cfg_free(&c);
+}
+END_TEST
+
+/* The table itself: paths start with their object's prefix, keys are unique
+ * per object, and cfg_item_find finds every row. */
+START_TEST(test_schema_table)
+{
+    static const char *const prefix[] = {"settings.",        "settings.geoip.", "settings.probe.",
+                                         "settings.health.", "monitors.*.",     "endpoints.*.",
+                                         "pools.*.",         "policies.*."};
+    for (size_t i = 0; i < cfg_nitems; i++) {
+        const cfg_item_t *it = &cfg_items[i];
+        ck_assert_msg(strncmp(it->path, prefix[it->obj], strlen(prefix[it->obj])) == 0, "%s",
+                      it->path);
+        ck_assert_ptr_eq(cfg_item_find(it->path), it);
+        ck_assert_msg(i == 0 || cfg_items[i - 1].obj <= it->obj, "%s: rows grouped by object",
+                      it->path);
+        if (it->obj == CFG_OBJ_SETTINGS)
+            ck_assert_msg(strchr(cfg_item_key(it), '.') == NULL, "%s", it->path);
+    }
+    ck_assert_ptr_null(cfg_item_find("settings.nope"));
+    ck_assert_str_eq(cfg_item_key(cfg_item_find("monitors.*.rise")), "rise");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -432,6 +575,9 @@ static Suite *config_suite(void)
     suite_add_tcase(s, tc);
     TCase *td = tcase_create("defaults");
     tcase_add_test(td, test_defaults_only);
+    tcase_add_test(td, test_object_defaults);
+    tcase_add_test(td, test_settings_defaults);
+    tcase_add_test(td, test_schema_table);
     suite_add_tcase(s, td);
     return s;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "backend/steering/luac.h"
+#include "common/buf.h"
+#include "common/plan.h"
 #include "unit.h"
 
 static luac_prog_t *ok(const char *content)
@@ -236,7 +238,84 @@ static const struct {
      "column 11: asnum() takes a number or a table of numbers"},
     {"A \";if country('DE', 'FR') then return '192.0.2.1' end\"",
      "column 5: country() takes 1 argument, got 2"},
+    /* Control characters where the check plan refuses them (plan.c): one
+     * such record made the probe refuse the whole plan and keep the old
+     * one for every check. */
+    {"A \"ifurlup('http://h/', {'192.0.2.1'}, {useragent='a\001b'})\"",
+     "column 48: option 'useragent' must be printable text (it is sent as an HTTP header)"},
+    {"A \"ifurlup('http://h/', {'192.0.2.1'}, {headers={['X']='b\177'}})\"",
+     "column 53: option 'headers' must be printable text (it is sent as an HTTP header)"},
+    {"A \"ifurlup('http://h/', {'192.0.2.1'}, {headers={['X\001']='b'}})\"",
+     "column 54: option 'headers' must map names to strings"},
+    {"A \"ifurlup('http://h/\001', {'192.0.2.1'})\"",
+     "column 9: the URL must be an http:// or https:// URL"},
+    {"A \"ifurlup('http://h\033.example/', {'192.0.2.1'})\"",
+     "column 9: the URL must be an http:// or https:// URL"},
 };
+
+/* A repeated `headers` key: the last table counts, as in Lua. It used to
+ * append to the count of the first into an array sized for the second:
+ * writes past the allocation, and NULL header names that crashed the
+ * plan's copy (plan_add). */
+START_TEST(test_repeated_headers)
+{
+    luac_prog_t *p = ok("A \"ifurlup('http://h/', {'192.0.2.1'}, {headers={['A']='1', ['B']='2'}, "
+                        "useragent='u', headers={['C']='3'}})\"");
+    const luac_opts_t *o = &p->branches[0].sel.opts;
+    ck_assert_uint_eq(o->nheaders, 1);
+    ck_assert_str_eq(o->headers[0][0], "C");
+    ck_assert_str_eq(o->headers[0][1], "3");
+    plan_t plan = {0};
+    ck_assert_uint_eq(luac_plan_checks(p, &plan, "t"), 1);
+    ck_assert_uint_eq(plan.checks[0].nheaders, 2); /* C, then User-Agent */
+    plan_free(&plan);
+    luac_free(p);
+}
+END_TEST
+
+/* Every check an accepted record makes is one the probe accepts: the plan
+ * holding it survives plan_encode and plan_decode. */
+START_TEST(test_plan_accepted)
+{
+    luac_prog_t *p = ok(accepted[_i].content);
+    plan_t plan = {.max_in_flight = 8, .heartbeat_ms = 1000};
+    luac_plan_checks(p, &plan, "t");
+    plan_finish(&plan);
+    buf_t b;
+    buf_init(&b);
+    plan_encode(&plan, &b);
+    plan_t back;
+    gs_err_t err = {{0}};
+    ck_assert_msg(plan_decode(b.data, b.len, &back, &err) == 0, "%s: %s", accepted[_i].content,
+                  err.text);
+    ck_assert_uint_eq(back.n, plan.n);
+    plan_free(&back);
+    plan_free(&plan);
+    buf_free(&b);
+    luac_free(p);
+}
+END_TEST
+
+/* An item's check id is 0 unless it is a health-checked address (luac.h):
+ * `explain` lists the items with a non-zero id as health-checked
+ * candidates. The ids of other items used to be whatever the arena held. */
+START_TEST(test_check_ids)
+{
+    luac_prog_t *p = ok(accepted[_i].content);
+    for (size_t b = 0; b < p->nbranches; b++) {
+        const luac_sel_t *s = &p->branches[b].sel;
+        bool checked = s->kind == LUAC_IFPORTUP || s->kind == LUAC_IFURLUP;
+        for (size_t k = 0; k < s->nsets; k++)
+            for (size_t i = 0; i < s->sets[k].n; i++)
+                ck_assert_msg((s->sets[k].items[i].check != 0) == checked, "%s: set %zu item %zu",
+                              accepted[_i].content, k, i);
+        for (size_t r = 0; r < s->nrules; r++)
+            for (size_t i = 0; i < s->rules[r].values.n; i++)
+                ck_assert_uint_eq(s->rules[r].values.items[i].check, 0);
+    }
+    luac_free(p);
+}
+END_TEST
 
 START_TEST(test_refused)
 {
@@ -258,6 +337,9 @@ int main(void)
     tcase_add_loop_test(tc, test_accepted, 0, sizeof(accepted) / sizeof(accepted[0]));
     tcase_add_test(tc, test_details);
     tcase_add_loop_test(tc, test_refused, 0, sizeof(refused) / sizeof(refused[0]));
+    tcase_add_test(tc, test_repeated_headers);
+    tcase_add_loop_test(tc, test_plan_accepted, 0, sizeof(accepted) / sizeof(accepted[0]));
+    tcase_add_loop_test(tc, test_check_ids, 0, sizeof(accepted) / sizeof(accepted[0]));
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
