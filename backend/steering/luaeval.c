@@ -1,4 +1,19 @@
-/* Evaluation of compiled LUA-record programs. */
+/* Evaluation of compiled LUA-record programs, once per query on the
+ * connection's thread. Everything that could fail was refused when the
+ * record was compiled (luac.c), so evaluation has no error path.
+ *
+ * Besides the values, evaluation works out the ECS scope of its answer.
+ * Every step that reads the client records, with `need`, how many leading
+ * bits of the client's address its outcome depended on: the GeoIP network
+ * for a geo condition, the deciding prefix for a netmask, /24 or /56 for a
+ * hashed pick. The deepest of these is a prefix inside which every client
+ * takes the same path through the program and gets the same answer, which
+ * is what the scope promises pdns and resolvers (doc/design.md §6). `split`
+ * says that a client of the other address family might take another path;
+ * steer_scope_final then keeps the scope above 0, since a scope of 0 would
+ * let the answer be cached for both families. Steps that do not read the
+ * client (random picks, health) record nothing: their answers vary, but not
+ * by client network. */
 #include "backend/steering/luaeval.h"
 
 #include "common/hstate.h"
@@ -13,6 +28,8 @@ typedef struct {
     const luae_env_t *env;
     uint8_t depth; /* prefix length the answer so far depends on */
     bool split;    /* a client of the other family may get another answer */
+    /* Each database is looked up at most once per evaluation, however many
+     * conditions (or pickclosest distances) consult it. */
     bool geo_done, asn_done;
     int geo_rc, asn_rc;
     geo_result_t geo, asn;
@@ -54,6 +71,8 @@ static const geo_result_t *geo(ev_t *e, bool asn)
             *rc = geo_db_lookup(db, (struct sockaddr *)&ss, r);
         }
     }
+    /* Without the database every geo condition is false for every client:
+     * nothing depends on the address, so nothing is recorded. */
     if (!db)
         return NULL;
     /* Found or not, the database's answer holds over its network; the
@@ -104,6 +123,8 @@ static bool in_nets(ev_t *e, const luac_net_t *nets, size_t n)
     return in;
 }
 
+/* Does the database's code `have` match any of `codes`? A network the
+ * database has no code for matches nothing. */
 static bool code_in(const char *have, const char *const *codes, size_t n)
 {
     if (!*have)
@@ -119,6 +140,10 @@ static bool code_in(const char *have, const char *const *codes, size_t n)
     return false;
 }
 
+/* Evaluates a condition tree. `and`/`or` short-circuit, and an operand
+ * that is not evaluated records no scope: this client's outcome did not
+ * depend on it, and neither does that of any client inside the prefix the
+ * evaluated operand recorded, since they all get the same value there. */
 static bool pred(ev_t *e, const luac_pred_t *p)
 {
     const geo_result_t *g;
@@ -239,7 +264,10 @@ static size_t hashed_index(ev_t *e, const luac_set_t *s, bool weights)
 
 /* Weighted rendezvous hashing: each value scores -ln(u)/w with u from the
  * client and the value; the lowest wins. Removing a value moves only its
- * clients. */
+ * clients. u is built from the hash's top 53 bits plus one half, so it lies
+ * strictly between 0 and 1 and the logarithm is always finite. The value's
+ * text, not its position, goes into the hash, so reordering the list moves
+ * nobody. */
 static size_t chashed(ev_t *e, const luac_set_t *s)
 {
     uint64_t key = steer_client_hash(e->env->client, hash_bits(e));
@@ -260,7 +288,10 @@ static size_t chashed(ev_t *e, const luac_set_t *s)
 }
 
 /* Great-circle km from the client's GeoIP location to that of address `v`;
- * INFINITY when either is unknown. */
+ * INFINITY when either is unknown. The candidates' locations are looked up
+ * at every evaluation rather than once when compiling: the compiler does
+ * not see the GeoIP database, which may be reloaded under a program that
+ * stays (a pickclosest of n addresses costs up to n + 1 lookups per query). */
 static double distance_to(ev_t *e, const char *v)
 {
     const geo_result_t *g = geo(e, false);
@@ -363,7 +394,9 @@ static void select_values(ev_t *e, const luac_sel_t *sel, luae_result_t *out)
         put(out, s->items[rnd % s->n].value);
         break;
     case LUAC_PICKRANDOMSAMPLE: {
-        /* A partial Fisher-Yates over indexes: `sample` distinct values. */
+        /* A partial Fisher-Yates over indexes: `sample` distinct values.
+         * The query's one random value is re-mixed for each draw. Indexes
+         * fit 16 bits: a set has at most LUAC_MAX_VALUES items. */
         uint16_t idx[LUAC_MAX_VALUES];
         for (size_t i = 0; i < s->n; i++)
             idx[i] = (uint16_t)i;
@@ -396,7 +429,12 @@ static void select_values(ev_t *e, const luac_sel_t *sel, luae_result_t *out)
         break;
     case LUAC_IFPORTUP:
     case LUAC_IFURLUP: {
-        /* The first set with a live address; UNKNOWN counts as live. */
+        /* The first set with a live address; UNKNOWN counts as live, so
+         * that a record answers before the probe's first results. Health
+         * is the same for every client, so it records no scope; the
+         * selectors record theirs. The live addresses are gathered into a
+         * set on the stack (a set has at most LUAC_MAX_VALUES items) for
+         * the selector, which picks over sets. */
         luac_item_t live[LUAC_MAX_VALUES];
         for (size_t k = 0; k < sel->nsets; k++) {
             luac_set_t l = {live, 0};
@@ -415,6 +453,8 @@ static void select_values(ev_t *e, const luac_sel_t *sel, luae_result_t *out)
         break;
     }
     case LUAC_VIEW:
+        /* Every rule tried records its prefix: a client that missed rule 1
+         * and matched rule 2 depends on both. */
         for (size_t i = 0; i < sel->nrules; i++)
             if (in_nets(e, sel->rules[i].nets, sel->rules[i].nnets)) {
                 const luac_set_t *v = &sel->rules[i].values;
@@ -436,6 +476,9 @@ static void select_values(ev_t *e, const luac_sel_t *sel, luae_result_t *out)
     }
 }
 
+/* The scope is computed even when no branch matched: an empty answer
+ * depends on the conditions that failed, and must not be cached for
+ * clients who would match one. */
 void luae_eval(const luac_prog_t *p, const luae_env_t *env, luae_result_t *out)
 {
     ev_t e = {.env = env};
