@@ -43,7 +43,8 @@ struct health_view {
 
 typedef enum { MODE_NONE, MODE_FRESH, MODE_GRACE, MODE_STALE } hmode_t;
 
-/* Module state: the writer's. `use_health` is read by every lookup. */
+/* Module state: the writer's. `use_health` is read by every lookup. The
+ * settings come from the parsed config (health_configure) before any tick. */
 static struct {
     char *runtime_dir, *control_socket;
     unsigned stale_after;
@@ -62,7 +63,7 @@ static struct {
     buf_t plan_bytes;
     bool plan_lost_logged;
     health_view_t *latest; /* last view built, for health_changes continuity */
-} H; /* settings from health_configure, before any tick reads them */
+} H;
 
 static _Atomic bool use_health = false;
 
