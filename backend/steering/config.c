@@ -351,8 +351,7 @@ static const cfg_item_t *item_of(cfg_obj_t obj, const char *key)
 static const cfg_item_t *item_at(const char *path)
 {
     const cfg_item_t *it = cfg_item_find(path);
-    if (!it)
-        abort(); /* a path of config.c missing from the table: a build defect */
+    GS_ASSERT(it); /* a path config.c names is missing from the table */
     return it;
 }
 
@@ -987,8 +986,8 @@ static void monitor(ctx_t *x, json_t *o, const char *path, cfg_monitor_t *m)
     if (type == CFG_MON_HTTP || type == CFG_MON_HTTPS) {
         if (!m->expect) {
             m->expect = mem_calloc(1, sizeof(*m->expect));
-            if (!expect_class(item_at("monitors.*.expect")->def_text, m->expect[0]))
-                abort(); /* the schema's default is a class */
+            bool is_class = expect_class(item_at("monitors.*.expect")->def_text, m->expect[0]);
+            GS_ASSERT(is_class); /* the schema's default is a class like "2xx" */
             m->nexpect = 1;
         }
         if (m->body && strlen(m->body) > m->body_max) {
