@@ -471,7 +471,23 @@ static void status_override(void *ctx, const char *endpoint, const char *state, 
         buf_printf(out, "override %s %s\n", endpoint, state);
 }
 
-/* A plain steer('policy') record: the policy's whole decision. */
+/* A plain steer('policy') record: the policy's whole decision. The lines
+ * come from one steer_decide_admin run with the snapshot's overrides and
+ * health at this moment (doc/design.md §5), so they are what a query sent
+ * now would get, random picks aside (a fixed seed stands in for the
+ * query's random value):
+ *   policy     the engine's name, type and TTL for it;
+ *   rule       d.why (the type's choice, or "all candidates down") and
+ *              d.pool (absent when the all-down rule answered several pools
+ *              or a proximity policy weighed all of its own);
+ *   candidate  not from the decision: every endpoint of d.pool, or of each
+ *              pool a failover or proximity policy weighs, with its override
+ *              and what the probe says of it (health_endpoint_word: that is
+ *              the probe's word even while a stale probe is ignored, when
+ *              the decision counts every endpoint as up), so that a reader
+ *              can see why the others were left out;
+ *   pick       d.picks with their values of the record's type;
+ *   scope/ttl  d.scope (steer_scope_final applied, as sent to pdns), d.ttl. */
 static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
                            const zone_rec_t *rec, const char *policy, const steer_client_t *cl)
 {

@@ -238,18 +238,14 @@ static uint32_t client_hash(ev_t *e)
     return lookup2(k, n);
 }
 
+/* The engine's weighted pick over the set's weights (all >= 1, so the
+ * all-zero case never arises), so a pickwrandom picks as a weighted policy. */
 static size_t weighted(const luac_set_t *s, uint64_t r)
 {
-    uint64_t total = 0;
+    uint32_t w[LUAC_MAX_VALUES];
     for (size_t i = 0; i < s->n; i++)
-        total += s->items[i].weight;
-    uint64_t x = r % total;
-    for (size_t i = 0; i < s->n; i++) {
-        if (x < s->items[i].weight)
-            return i;
-        x -= s->items[i].weight;
-    }
-    return s->n - 1;
+        w[i] = s->items[i].weight;
+    return steer_weighted_index(w, s->n, r);
 }
 
 /* The hashed pick of `s` (weighted: pickwhashed), by client_hash. A set of

@@ -1,3 +1,6 @@
+/* The steering engine: building it, the lookups of its objects, clients and
+ * scopes, and the decision. What differs by policy type lives in the
+ * policy_*.c files behind policy.h. */
 #include "backend/steering/steer.h"
 
 #include <arpa/inet.h>
@@ -7,76 +10,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "geo/geotree.h"
+#include "backend/steering/policy.h"
 #include "common/hash.h"
-#include "common/htab.h"
-#include "common/log.h"
 #include "common/mem.h"
-
-typedef struct {
-    char *name;
-    char **a, **aaaa;
-    size_t na, naaaa;
-    char *cname;
-    bool has_loc;
-    double lat, lon;
-    uint32_t weight;
-} ep_t;
-
-typedef struct {
-    char *name;
-    uint32_t *eps;
-    size_t n;
-    uint32_t min_healthy;
-    int32_t fallback;
-} pool_t;
-
-typedef struct {
-    steer_key_t key;
-    char code[8];
-    uint32_t asn;
-    int family;
-    uint8_t cidr[16];
-    uint8_t len;
-    uint32_t pool;
-} rule_t;
-
-/* Proximity: the endpoints ordered by biased distance from one location. */
-typedef struct {
-    uint32_t *order;
-    size_t n;
-} pclass_t;
-
-typedef struct {
-    steer_policy_def_t def; /* pointers below are owned copies */
-    char *name;
-    uint32_t *pools;
-    int32_t *bias;
-    rule_t *rules;
-    size_t nrules;
-    geo_tree_t *tree4, *tree6;
-    /* geo/proximity: some client of one family may be answered differently
-     * from some client of the other (so no answer may carry scope 0). */
-    bool split;
-    pclass_t *classes;
-    size_t nclasses;
-    /* proximity: per endpoint, whether one of the policy's own pools lists
-     * it (the others are candidates only through a pool's fallback chain). */
-    bool *listed;
-} pol_t;
-
-struct steer {
-    ep_t *eps;
-    size_t neps;
-    pool_t *pools;
-    size_t npools;
-    pol_t *pols;
-    size_t npols;
-    /* Policies by name hash: every steered lookup resolves its record's
-     * policy name here. */
-    htab_t by_name;
-    bool has_country, has_asn; /* built with a country/city, an ASN database */
-};
 
 /* A builder is an engine whose trees are not built yet. */
 struct steer_builder {
@@ -140,6 +76,7 @@ uint32_t steer_add_policy(steer_builder_t *b, const steer_policy_def_t *def)
     pol_t *p = &b->s.pols[b->s.npols];
     memset(p, 0, sizeof(*p));
     p->def = *def;
+    p->ops = policy_ops_of(def->type);
     p->name = mem_strdup(def->name);
     p->def.name = p->name;
     p->pools = mem_calloc(def->npools ? def->npools : 1, sizeof(uint32_t));
@@ -171,59 +108,9 @@ void steer_add_rule(steer_builder_t *b, uint32_t policy, steer_key_t key, const 
     r->pool = pool;
 }
 
-/* ---- decision trees -------------------------------------------------------- */
-
-/* The pool a geo policy gives a database result, ignoring CIDR and ASN rules
- * (painted over it afterwards): subdivision, then country, then continent,
- * first matching rule of each kind. */
-static uint32_t geo_pool_for(const pol_t *p, const geo_result_t *r)
-{
-    static const steer_key_t order[] = {STEER_KEY_SUBDIVISION, STEER_KEY_COUNTRY,
-                                        STEER_KEY_CONTINENT};
-    for (size_t k = 0; k < 3; k++) {
-        for (size_t i = 0; i < p->nrules; i++) {
-            const rule_t *rule = &p->rules[i];
-            if (rule->key != order[k])
-                continue;
-            const char *v = order[k] == STEER_KEY_SUBDIVISION ? r->subdivision
-                            : order[k] == STEER_KEY_COUNTRY   ? r->country
-                                                              : r->continent;
-            if (*v && strcmp(v, rule->code) == 0)
-                return rule->pool;
-        }
-    }
-    return p->def.default_pool;
-}
-
-typedef struct {
-    const pol_t *pol;
-    geo_tree_t *tree;
-    const steer_t *s;
-    pol_t *wpol; /* proximity: where classes are interned */
-} walk_ctx_t;
-
-static int paint_geo(void *ctx, const uint8_t *addr, uint8_t len, const geo_result_t *r)
-{
-    walk_ctx_t *w = ctx;
-    uint32_t pool = geo_pool_for(w->pol, r);
-    if (pool != w->pol->def.default_pool)
-        geo_tree_paint(w->tree, addr, len, pool);
-    return 0;
-}
-
-static int paint_asn(void *ctx, const uint8_t *addr, uint8_t len, const geo_result_t *r)
-{
-    walk_ctx_t *w = ctx;
-    for (size_t i = 0; i < w->pol->nrules; i++) {
-        const rule_t *rule = &w->pol->rules[i];
-        if (rule->key == STEER_KEY_ASN && rule->asn == r->asn) {
-            geo_tree_paint(w->tree, addr, len, rule->pool);
-            break;
-        }
-    }
-    return 0;
-}
-
+/* Haversine on a sphere of the Earth's mean radius: within about 0.5% of
+ * the ellipsoid, far finer than a GeoIP location is. Rounding can put h a
+ * hair above 1 for near-antipodal points, where asin would give NaN. */
 double steer_distance_km(double lat1, double lon1, double lat2, double lon2)
 {
     const double rad = M_PI / 180.0;
@@ -231,145 +118,6 @@ double steer_distance_km(double lat1, double lon1, double lat2, double lon2)
     double h = sin(dlat / 2) * sin(dlat / 2) +
                cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
     return 2 * 6371.0 * asin(sqrt(h < 1 ? h : 1));
-}
-
-/* Candidates of a proximity policy: its pools' endpoints, each with the
- * bias of the first pool listing it. */
-typedef struct {
-    uint32_t ep;
-    int32_t bias;
-    double d;
-} cand_t;
-
-static int cmp_cand(const void *a, const void *b)
-{
-    const cand_t *x = a, *y = b;
-    if (x->d != y->d)
-        return x->d < y->d ? -1 : 1;
-    return x->ep < y->ep ? -1 : x->ep > y->ep;
-}
-
-static void add_candidate(cand_t **c, size_t *n, size_t *cap, uint32_t ep, int32_t bias)
-{
-    for (size_t j = 0; j < *n; j++)
-        if ((*c)[j].ep == ep)
-            return;
-    if (*n == *cap)
-        *c = mem_realloc_n(*c, *cap *= 2, sizeof(**c));
-    (*c)[(*n)++] = (cand_t){ep, bias, 0};
-}
-
-/* Candidates of a proximity policy: its pools' endpoints, then the endpoints
- * their fallback chains can bring in, each with the bias of the first
- * policy pool that lists it or falls back to it. */
-static size_t proximity_candidates(const steer_t *s, const pol_t *p, cand_t **out)
-{
-    size_t n = 0, cap = 16;
-    cand_t *c = mem_calloc(cap, sizeof(*c));
-    for (int chain = 0; chain < 2; chain++)
-        for (size_t i = 0; i < p->def.npools; i++) {
-            int32_t bias = p->bias ? p->bias[i] : 0;
-            int32_t pi = (int32_t)p->pools[i];
-            for (int guard = 0; pi >= 0 && guard < 64; guard++) {
-                const pool_t *pool = &s->pools[pi];
-                for (size_t k = 0; k < pool->n; k++)
-                    add_candidate(&c, &n, &cap, pool->eps[k], bias);
-                pi = chain ? pool->fallback : -1;
-            }
-        }
-    *out = c;
-    return n;
-}
-
-/* Interns the ordering for a location as a class; identical orderings share
- * a class so that the tree merges areas with the same nearest endpoints. */
-static uint32_t proximity_class(const steer_t *s, pol_t *p, bool has_loc, double lat, double lon)
-{
-    cand_t *c;
-    size_t n = proximity_candidates(s, p, &c);
-    for (size_t i = 0; i < n; i++) {
-        const ep_t *e = &s->eps[c[i].ep];
-        c[i].d = has_loc && e->has_loc ? steer_distance_km(lat, lon, e->lat, e->lon) + c[i].bias
-                                       : (double)i; /* unknown location: listed order */
-    }
-    qsort(c, n, sizeof(*c), cmp_cand);
-    for (size_t k = 0; k < p->nclasses; k++) {
-        bool same = p->classes[k].n == n;
-        for (size_t i = 0; same && i < n; i++)
-            same = p->classes[k].order[i] == c[i].ep;
-        if (same) {
-            free(c);
-            return (uint32_t)k;
-        }
-    }
-    p->classes = mem_realloc_n(p->classes, p->nclasses + 1, sizeof(pclass_t));
-    pclass_t *pc = &p->classes[p->nclasses];
-    pc->n = n;
-    pc->order = mem_calloc(n ? n : 1, sizeof(uint32_t));
-    for (size_t i = 0; i < n; i++)
-        pc->order[i] = c[i].ep;
-    free(c);
-    return (uint32_t)p->nclasses++;
-}
-
-static int paint_proximity(void *ctx, const uint8_t *addr, uint8_t len, const geo_result_t *r)
-{
-    walk_ctx_t *w = ctx;
-    if (!r->has_location)
-        return 0;
-    uint32_t k = proximity_class(w->s, w->wpol, true, r->latitude, r->longitude);
-    if (k != 0)
-        geo_tree_paint(w->tree, addr, len, k);
-    return 0;
-}
-
-static void build_trees(const steer_t *s, pol_t *p, const geo_db_t *country, const geo_db_t *asn)
-{
-    static const int families[2] = {AF_INET, AF_INET6};
-    if (p->def.type == STEER_PROXIMITY)
-        proximity_class(s, p, false, 0, 0); /* class 0: no location known */
-    for (int f = 0; f < 2; f++) {
-        int fam = families[f];
-        uint32_t initial = p->def.type == STEER_GEO ? p->def.default_pool : 0;
-        geo_tree_t *t = geo_tree_new(fam, initial);
-        walk_ctx_t w = {.pol = p, .tree = t, .s = s, .wpol = p};
-        if (p->def.type == STEER_GEO) {
-            if (country)
-                geo_db_walk(country, fam, paint_geo, &w);
-            bool has_asn_rules = false;
-            for (size_t i = 0; i < p->nrules; i++)
-                has_asn_rules |= p->rules[i].key == STEER_KEY_ASN;
-            if (asn && has_asn_rules)
-                geo_db_walk(asn, fam, paint_asn, &w);
-            /* Most specific wins: paint shorter prefixes first. */
-            for (unsigned len = 0; len <= 128; len++)
-                for (size_t i = 0; i < p->nrules; i++)
-                    if (p->rules[i].key == STEER_KEY_CIDR && p->rules[i].family == fam &&
-                        p->rules[i].len == len)
-                        geo_tree_paint(t, p->rules[i].cidr, p->rules[i].len, p->rules[i].pool);
-        } else if (country) {
-            geo_db_walk(country, fam, paint_proximity, &w);
-        }
-        geo_tree_finish(t);
-        if (fam == AF_INET)
-            p->tree4 = t;
-        else
-            p->tree6 = t;
-    }
-    /* Scope 0 promises one answer to every client of both families: only
-     * when each tree is a single leaf and both leaves agree. */
-    static const uint8_t zero[16];
-    uint8_t d4, d6;
-    uint32_t v4 = geo_tree_lookup(p->tree4, zero, &d4), v6 = geo_tree_lookup(p->tree6, zero, &d6);
-    p->split = d4 != 0 || d6 != 0 || v4 != v6;
-    if (p->def.type == STEER_PROXIMITY) {
-        p->listed = mem_calloc(s->neps ? s->neps : 1, sizeof(bool));
-        for (size_t i = 0; i < p->def.npools; i++) {
-            const pool_t *pool = &s->pools[p->pools[i]];
-            for (size_t k = 0; k < pool->n; k++)
-                p->listed[pool->eps[k]] = true;
-        }
-    }
 }
 
 steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t *asn)
@@ -383,8 +131,8 @@ steer_t *steer_build(steer_builder_t *b, const geo_db_t *country, const geo_db_t
     for (size_t i = 0; i < s->npols; i++)
         htab_add(&s->by_name, name_hash(s->pols[i].name, strlen(s->pols[i].name)), (uint32_t)i);
     for (size_t i = 0; i < s->npols; i++)
-        if (s->pols[i].def.type == STEER_GEO || s->pols[i].def.type == STEER_PROXIMITY)
-            build_trees(s, &s->pols[i], country, asn);
+        if (s->pols[i].ops->build)
+            s->pols[i].ops->build(s, &s->pols[i], country, asn);
     return s;
 }
 
@@ -455,10 +203,7 @@ const uint32_t *steer_policy_pools(const steer_t *s, uint32_t p, size_t *n)
 
 const char *steer_policy_type_name(const steer_t *s, uint32_t p)
 {
-    static const char *names[] = {
-        "all",      "random",     "weighted", "hashed",   "consistent-hash",
-        "failover", "multivalue", "geo",      "proximity"};
-    return names[s->pols[p].def.type];
+    return s->pols[p].ops->name;
 }
 
 uint32_t steer_policy_ttl(const steer_t *s, uint32_t p)
@@ -538,7 +283,7 @@ unsigned steer_policy_qtypes(const steer_t *s, uint32_t pi)
         mask = pool_qtypes(s, p->pools[i], mask);
     for (size_t i = 0; i < p->nrules; i++)
         mask = pool_qtypes(s, p->rules[i].pool, mask);
-    if (p->def.type == STEER_GEO)
+    if (p->ops->default_pool)
         mask = pool_qtypes(s, p->def.default_pool, mask);
     if (p->def.all_down == STEER_DOWN_POOL && p->def.all_down_pool >= 0)
         mask = pool_qtypes(s, (uint32_t)p->def.all_down_pool, mask);
@@ -645,6 +390,9 @@ uint8_t steer_scope_final(const steer_client_t *c, uint8_t scope, bool split)
 
 /* ---- decisions ------------------------------------------------------------------- */
 
+/* SplitMix64's finalizer: a bijection of 64-bit values in which every input
+ * bit affects every output bit, so that nearby inputs (consecutive seeds,
+ * prefixes one bit apart) give unrelated outputs. */
 uint64_t steer_mix64(uint64_t x)
 {
     x ^= x >> 30;
@@ -655,7 +403,11 @@ uint64_t steer_mix64(uint64_t x)
     return x;
 }
 
-/* Hash of the client's address truncated to `bits`. */
+/* Hash of the client's address truncated to `bits`: the bits past the
+ * prefix count as 0, so every address of one /bits prefix hashes alike and
+ * the answer may carry that prefix as its scope. The family seeds the hash
+ * (an IPv4 prefix and an IPv6 one with the same leading bytes differ) and
+ * each byte goes in with its position. */
 uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits)
 {
     uint64_t h = (uint64_t)c->family * 0x9e3779b97f4a7c15ull;
@@ -670,23 +422,7 @@ uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits)
 
 steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e)
 {
-    if (!adm || e >= adm->n || adm->state[e] == STEER_ADMIN_NONE)
-        return STEER_ADMIN_NONE;
-    if (adm->until[e] && adm->until[e] <= adm->now)
-        return STEER_ADMIN_NONE;
-    return (steer_admin_state_t)adm->state[e];
-}
-
-/* Steps 1 and 2 of every policy: operator overrides, then health (unknown
- * health counts as up). A forced-up endpoint stays in whatever health says. */
-static bool usable(const steer_admin_t *adm, uint32_t e)
-{
-    steer_admin_state_t st = steer_admin_get(adm, e);
-    if (st == STEER_ADMIN_DRAIN || st == STEER_ADMIN_FORCE_DOWN)
-        return false;
-    if (st == STEER_ADMIN_FORCE_UP || !adm || !adm->down)
-        return true;
-    return !adm->down(adm->down_ctx, e);
+    return policy_admin_state(adm, e);
 }
 
 static bool pool_chain_has(const steer_t *s, int32_t p, uint32_t e)
@@ -710,97 +446,26 @@ bool steer_policy_uses(const steer_t *s, uint32_t pi, uint32_t e)
     for (size_t i = 0; i < p->nrules; i++)
         if (pool_chain_has(s, (int32_t)p->rules[i].pool, e))
             return true;
-    if (p->def.type == STEER_GEO && pool_chain_has(s, (int32_t)p->def.default_pool, e))
+    if (p->ops->default_pool && pool_chain_has(s, (int32_t)p->def.default_pool, e))
         return true;
     return p->def.all_down == STEER_DOWN_POOL && pool_chain_has(s, p->def.all_down_pool, e);
 }
 
-/* The pool rule every policy type shares: pool `p` answers with its usable
- * endpoints while at least min_healthy of them are usable; below that its
- * fallback pool stands in, and so on along the chain. Returns the usable
- * endpoints of the pool that answers (at most STEER_MAX_PICKS) in `out` and
- * that pool in *used. *healthy is false when the chain ends below its last
- * pool's min_healthy: `out` then holds what that last pool has left. */
-static uint16_t pool_resolve(const steer_t *s, const steer_admin_t *adm, uint32_t p, uint32_t *out,
-                             uint32_t *used, bool *healthy)
-{
-    uint16_t n = 0;
-    *healthy = false;
-    for (int guard = 0; guard < 64; guard++) {
-        const pool_t *pool = &s->pools[p];
-        n = 0;
-        for (size_t k = 0; k < pool->n && n < STEER_MAX_PICKS; k++)
-            if (usable(adm, pool->eps[k]))
-                out[n++] = pool->eps[k];
-        *used = p;
-        if (n >= pool->min_healthy && n > 0) {
-            *healthy = true;
-            return n;
-        }
-        if (pool->fallback < 0)
-            return n;
-        p = (uint32_t)pool->fallback;
-    }
-    return n;
-}
-
-static uint16_t pool_pick_all(const steer_t *s, const steer_admin_t *adm, uint32_t p, uint32_t *out,
-                              uint32_t *used)
-{
-    bool healthy;
-    return pool_resolve(s, adm, p, out, used, &healthy);
-}
-
-/* Is endpoint `e` in pool `p`? */
-static bool pool_has(const steer_t *s, uint32_t p, uint32_t e)
-{
-    const pool_t *pool = &s->pools[p];
-    for (size_t k = 0; k < pool->n; k++)
-        if (pool->eps[k] == e)
-            return true;
-    return false;
-}
-
-/* Proximity candidates in the order of class `pc`: the usable endpoints of
- * the pools that answer for the policy's pools (each pool, or its fallback
- * when it is below min_healthy), nearest first, at most `limit`. */
-static uint16_t proximity_pick(const steer_t *s, const pol_t *p, const pclass_t *pc,
-                               const steer_admin_t *adm, uint32_t limit, uint32_t *cand)
-{
-    uint32_t used[STEER_MAX_POLICY_POOLS], tmp[STEER_MAX_PICKS];
-    size_t nused = 0;
-    bool moved = false;
-    for (size_t i = 0; i < p->def.npools && i < STEER_MAX_POLICY_POOLS; i++) {
-        bool healthy;
-        pool_resolve(s, adm, p->pools[i], tmp, &used[nused], &healthy);
-        moved |= used[nused] != p->pools[i];
-        nused++;
-    }
-    uint16_t n = 0;
-    for (size_t i = 0; i < pc->n && n < limit && n < STEER_MAX_PICKS; i++) {
-        uint32_t e = pc->order[i];
-        bool eligible = !moved && p->listed[e];
-        for (size_t k = 0; moved && k < nused && !eligible; k++)
-            eligible = pool_has(s, used[k], e);
-        if (eligible && usable(adm, e))
-            cand[n++] = e;
-    }
-    return n;
-}
-
-static uint32_t weighted_index(const steer_t *s, const uint32_t *eps, uint16_t n, uint64_t r)
+/* Walks the shares in order: endpoint i owns [w0 + ... + w(i-1), w0 + ... +
+ * wi) of [0, total). r % total has a bias towards the low shares of at most
+ * total / 2^64, far below anything a resolver population could show. */
+size_t steer_weighted_index(const uint32_t *weights, size_t n, uint64_t r)
 {
     uint64_t total = 0;
-    for (uint16_t i = 0; i < n; i++)
-        total += s->eps[eps[i]].weight;
+    for (size_t i = 0; i < n; i++)
+        total += weights[i];
     if (total == 0)
-        return (uint32_t)(r % n);
+        return (size_t)(r % n);
     uint64_t x = r % total;
-    for (uint16_t i = 0; i < n; i++) {
-        uint32_t w = s->eps[eps[i]].weight;
-        if (x < w)
+    for (size_t i = 0; i < n; i++) {
+        if (x < weights[i])
             return i;
-        x -= w;
+        x -= weights[i];
     }
     return n - 1;
 }
@@ -810,6 +475,8 @@ void steer_decide(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64
 {
     steer_decide_admin(s, pi, c, rnd, NULL, d);
 }
+
+/* ---- the all-down rule (step 4) ---------------------------------------------------- */
 
 /* Adds `e` to the all-down candidates unless it is already there. */
 static void add_cand(uint32_t *cand, uint16_t *n, uint32_t e)
@@ -824,11 +491,12 @@ static void add_cand(uint32_t *cand, uint16_t *n, uint32_t e)
 /* Not taken out by an operator (drained or forced down); health aside. */
 static bool admin_ok(const steer_admin_t *adm, uint32_t e)
 {
-    steer_admin_state_t st = steer_admin_get(adm, e);
+    steer_admin_state_t st = policy_admin_state(adm, e);
     return st != STEER_ADMIN_DRAIN && st != STEER_ADMIN_FORCE_DOWN;
 }
 
-/* Adds the endpoints of pool `p` and of its fallback chain. */
+/* Adds the endpoints of pool `p` and of its fallback chain; with `any`
+ * also those an operator took out. */
 static void add_chain(const steer_t *s, const steer_admin_t *adm, int32_t p, bool any,
                       uint32_t *cand, uint16_t *n)
 {
@@ -844,7 +512,25 @@ static void add_chain(const steer_t *s, const steer_admin_t *adm, int32_t p, boo
 /* The all-down rule's answer. `all` and `first` fail open over every
  * candidate (the policy's pools with their fallback chains; geo: its default
  * pool), leaving out endpoints an operator took out unless nothing else is
- * left; `pool:P` answers P (its chain) the same way; `empty` answers nothing. */
+ * left; `pool:P` answers P (its chain) the same way; `empty` answers nothing.
+ *
+ * This is the engine's fail-open loop, and health is deliberately not
+ * consulted in it. The rule runs when the policy's own step found nothing
+ * usable, which has two quite different causes: the endpoints really are
+ * down, or the health data is wrong (a probe that cannot reach them from
+ * where it runs, a broken check, a state file read as all DOWN). geosteerd
+ * cannot tell the two apart, and the costs are not symmetric: answering a
+ * dead endpoint costs the clients a retry, while answering nothing (or
+ * SERVFAIL) makes the name vanish, and resolvers cache that. So every
+ * candidate is answered as if health were unknown. (UNKNOWN health never
+ * gets here by itself: it counts as up in policy_usable, and what a silent
+ * or stale probe reads as is health.c's staleness rule.)
+ *
+ * An operator's drain or force-down is different: it is a statement of
+ * fact from someone who knows, so the first pass (any = 0) keeps it. Only
+ * when it leaves nothing, as when every endpoint is drained by mistake or
+ * for a maintenance of the whole policy, does the second pass (any = 1)
+ * answer them anyway: a name must never go dark because of steering state. */
 static uint16_t all_down_answer(const steer_t *s, const pol_t *p, const steer_admin_t *adm,
                                 uint32_t *cand, uint32_t *pool)
 {
@@ -855,7 +541,7 @@ static uint16_t all_down_answer(const steer_t *s, const pol_t *p, const steer_ad
         case STEER_DOWN_FIRST:
             for (size_t i = 0; i < p->def.npools; i++)
                 add_chain(s, adm, (int32_t)p->pools[i], any, cand, &n);
-            if (p->def.type == STEER_GEO)
+            if (p->ops->default_pool)
                 add_chain(s, adm, (int32_t)p->def.default_pool, any, cand, &n);
             break;
         case STEER_DOWN_POOL:
@@ -869,146 +555,64 @@ static uint16_t all_down_answer(const steer_t *s, const pol_t *p, const steer_ad
     return p->def.all_down == STEER_DOWN_FIRST && n > 1 ? 1 : n;
 }
 
-/* Rendezvous hashing: each client prefix picks the candidate with the
- * highest weighted score; losing an endpoint moves only its clients. A
- * weight-0 endpoint is picked only when every candidate has weight 0 (then
- * all count the same), as in weighted_index. */
-static uint32_t chash_pick(const steer_t *s, const uint32_t *cand, uint16_t n, uint64_t key)
-{
-    bool any_weight = false;
-    for (uint16_t i = 0; i < n; i++)
-        any_weight |= s->eps[cand[i]].weight > 0;
-    double best = -1;
-    uint32_t pick = cand[0];
-    for (uint16_t i = 0; i < n; i++) {
-        const ep_t *e = &s->eps[cand[i]];
-        double w = any_weight ? e->weight : 1;
-        if (w == 0)
-            continue;
-        uint64_t h = steer_mix64(key ^ name_hash(e->name, strlen(e->name)));
-        double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
-        double score = -w / log(u);
-        if (score > best) {
-            best = score;
-            pick = cand[i];
-        }
-    }
-    return pick;
-}
+/* ---- the decision ------------------------------------------------------------------ */
 
-/* Step 3 of every policy: its rule over the `n` > 0 usable candidates, in
- * place. Returns how many are answered. */
-static uint16_t select_among(const steer_t *s, const pol_t *p, const steer_client_t *c,
-                             uint64_t rnd, uint32_t *cand, uint16_t n)
+/* Every field but picks[] (filled up to n at the end): no 1 KiB memset per
+ * lookup. */
+static void decision_start(const pol_t *p, steer_decision_t *d)
 {
-    uint8_t hash_bits = c->family == AF_INET ? p->def.hash_v4 : p->def.hash_v6;
-    switch (p->def.type) {
-    case STEER_RANDOM:
-        cand[0] = cand[rnd % n];
-        return 1;
-    case STEER_WEIGHTED:
-        cand[0] = cand[weighted_index(s, cand, n, rnd)];
-        return 1;
-    case STEER_HASHED:
-        cand[0] = cand[weighted_index(s, cand, n, steer_client_hash(c, hash_bits))];
-        return 1;
-    case STEER_CHASH:
-        cand[0] = chash_pick(s, cand, n, steer_client_hash(c, hash_bits));
-        return 1;
-    case STEER_MULTIVALUE: {
-        uint64_t r = rnd;
-        for (uint16_t i = n; i > 1; i--) {
-            r = steer_mix64(r + i);
-            uint16_t j = (uint16_t)(r % i);
-            uint32_t tmp = cand[i - 1];
-            cand[i - 1] = cand[j];
-            cand[j] = tmp;
-        }
-        uint32_t max = p->def.max ? p->def.max : 8;
-        return n > max ? (uint16_t)max : n;
-    }
-    default:
-        return n;
-    }
-}
-
-void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64_t rnd,
-                        const steer_admin_t *adm, steer_decision_t *d)
-{
-    const pol_t *p = &s->pols[pi];
-    uint32_t cand[STEER_MAX_PICKS];
-    uint16_t n = 0;
-    /* Every field but picks[] (filled up to n below): no 1 KiB memset per lookup. */
     d->ttl = p->def.ttl;
     d->scope = d->depth = 0;
     d->split = d->all_down = false;
     d->n = 0;
     d->pool = UINT32_MAX;
     d->why = NULL;
-    uint8_t hash_bits = c->family == AF_INET ? p->def.hash_v4 : p->def.hash_v6;
+}
 
-    switch (p->def.type) {
-    case STEER_ALL:
-    case STEER_RANDOM:
-    case STEER_WEIGHTED:
-    case STEER_HASHED:
-    case STEER_CHASH:
-    case STEER_MULTIVALUE:
-        n = pool_pick_all(s, adm, p->pools[0], cand, &d->pool);
-        d->why = "pool";
-        break;
-    case STEER_FAILOVER:
-        /* The first pool (through its fallback chain) that has min_healthy
-         * usable endpoints; none: the all-down rule. */
-        for (size_t i = 0; i < p->def.npools && n == 0; i++) {
-            bool healthy;
-            uint16_t m = pool_resolve(s, adm, p->pools[i], cand, &d->pool, &healthy);
-            if (healthy) {
-                n = m;
-                d->why = i == 0 && d->pool == p->pools[0] ? "first pool healthy"
-                         : d->pool == p->pools[i]         ? "earlier pools below min_healthy"
-                                                          : "pool below min_healthy: its fallback";
-            }
-        }
-        break;
-    case STEER_GEO: {
-        uint8_t depth;
-        const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
-        uint32_t pool = geo_tree_lookup(t, c->addr, &depth);
-        d->depth = depth;
-        d->scope = depth; /* capped by steer_scope_final */
-        n = pool_pick_all(s, adm, pool, cand, &d->pool);
-        d->why = pool == p->def.default_pool ? "default" : "geo rule";
-        break;
-    }
-    case STEER_PROXIMITY: {
-        uint8_t depth;
-        const geo_tree_t *t = c->family == AF_INET ? p->tree4 : p->tree6;
-        const pclass_t *pc = &p->classes[geo_tree_lookup(t, c->addr, &depth)];
-        d->depth = depth;
-        d->scope = depth; /* capped by steer_scope_final */
-        n = proximity_pick(s, p, pc, adm, p->def.nearest ? p->def.nearest : 1, cand);
-        d->why = "nearest";
-        break;
-    }
-    }
+/* Step 4: nothing usable (all down, or every candidate taken out). The
+ * all-down rule replaces the whole answer, so the pool and the why of the
+ * type's choice no longer hold; a `pool:P` rule names P. */
+static uint16_t decide_all_down(const steer_t *s, const pol_t *p, const steer_admin_t *adm,
+                                uint32_t *cand, steer_decision_t *d)
+{
+    d->all_down = true;
+    d->pool = UINT32_MAX;
+    d->why = "all candidates down";
+    return all_down_answer(s, p, adm, cand, &d->pool);
+}
 
-    if (n == 0) {
-        /* All down (or nothing usable): never NXDOMAIN/SERVFAIL because of
-         * health; the policy's all-down rule is the whole answer. */
-        d->all_down = true;
-        d->pool = UINT32_MAX;
-        d->why = "all candidates down";
-        n = all_down_answer(s, p, adm, cand, &d->pool);
-    } else {
-        n = select_among(s, p, c, rnd, cand, n);
-    }
-    if (p->def.type == STEER_HASHED || p->def.type == STEER_CHASH)
-        d->scope = d->all_down ? 0 : hash_bits; /* all down: the same for everyone */
-    d->split = (p->def.type == STEER_GEO || p->def.type == STEER_PROXIMITY) && p->split;
-    d->scope = steer_scope_final(c, d->scope, d->split);
+/* The answer's labels: the scope the type gives (capped, and never 0 when
+ * a client of the other family may be answered differently) and split. */
+static void decision_finish(const pol_t *p, const steer_client_t *c, const uint32_t *cand,
+                            uint16_t n, steer_decision_t *d)
+{
+    d->split = p->split;
+    d->scope = steer_scope_final(c, p->ops->scope ? p->ops->scope(p, c, d) : 0, d->split);
     d->n = n;
     memcpy(d->picks, cand, n * sizeof(uint32_t));
+}
+
+/* The phases of doc/design.md §5, the same for every type; the type's row
+ * (policy.h) supplies what differs. The decision records each phase for
+ * `explain` (backend/protocol/admin.c): ttl is the policy's; pool and why
+ * come from the type's choose, or from the all-down rule when it ran
+ * (all_down set, pool UINT32_MAX unless `pool:P`); depth is the tree
+ * leaf's (geo, proximity; 0 otherwise); picks are the answer after the
+ * type's select or the all-down rule; scope and split are decision_finish's. */
+void steer_decide_admin(const steer_t *s, uint32_t pi, const steer_client_t *c, uint64_t rnd,
+                        const steer_admin_t *adm, steer_decision_t *d)
+{
+    const pol_t *p = &s->pols[pi];
+    uint32_t cand[STEER_MAX_PICKS];
+    decision_start(p, d);
+    /* Steps 1-3a: the client's pool(s) through the pool rule, the usable
+     * endpoints of the pool that answers. */
+    uint16_t n = p->ops->choose(s, p, c, adm, cand, d);
+    if (n == 0)
+        n = decide_all_down(s, p, adm, cand, d);
+    else if (p->ops->select) /* step 3b: the type's pick */
+        n = p->ops->select(s, p, c, rnd, cand, n);
+    decision_finish(p, c, cand, n, d);
 }
 
 /* ---- from the configuration ------------------------------------------------------ */

@@ -164,6 +164,13 @@ uint64_t steer_mix64(uint64_t x);
 uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits);
 double steer_distance_km(double lat1, double lon1, double lat2, double lon2);
 
+/* The weighted pick of the weighted and hashed policies and of pickwrandom
+ * and pickwhashed: the index in [0, n) (n > 0) that `r` (a random value or
+ * a client hash) selects when item i owns a share of [0, sum of weights)
+ * as wide as weights[i]. Weight-0 items are never picked unless every
+ * weight is 0; then all count the same (r % n). Pure. */
+size_t steer_weighted_index(const uint32_t *weights, size_t n, uint64_t r);
+
 /* Operator overrides (drain, force-up, force-down), indexed by endpoint.
  * An entry applies while `until` is 0 (no expiry) or later than `now`. */
 typedef enum {
