@@ -390,19 +390,6 @@ uint8_t steer_scope_final(const steer_client_t *c, uint8_t scope, bool split)
 
 /* ---- decisions ------------------------------------------------------------------- */
 
-/* SplitMix64's finalizer: a bijection of 64-bit values in which every input
- * bit affects every output bit, so that nearby inputs (consecutive seeds,
- * prefixes one bit apart) give unrelated outputs. */
-uint64_t steer_mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 /* Hash of the client's address truncated to `bits`: the bits past the
  * prefix count as 0, so every address of one /bits prefix hashes alike and
  * the answer may carry that prefix as its scope. The family seeds the hash

@@ -158,9 +158,23 @@ int steer_client_parse(const char *real_remote, size_t rr_len, const char *remot
  * (the number has no meaning there; it must only not be 0). */
 uint8_t steer_scope_final(const steer_client_t *c, uint8_t scope, bool split);
 
-/* Helpers shared with the LUA-record evaluator: a 64-bit mixer, the hash
- * of the client's address truncated to `bits`, and great-circle distance. */
-uint64_t steer_mix64(uint64_t x);
+/* SplitMix64's finalizer: a bijection of 64-bit values in which every input
+ * bit affects every output bit, so that nearby inputs (consecutive seeds,
+ * prefixes one bit apart) give unrelated outputs. Inline: consistent-hash
+ * calls it once per candidate of every query. */
+static inline uint64_t steer_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Helpers shared with the LUA-record evaluator besides the mixer above: the
+ * hash of the client's address truncated to `bits`, and great-circle
+ * distance. */
 uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits);
 double steer_distance_km(double lat1, double lon1, double lat2, double lon2);
 
