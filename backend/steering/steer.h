@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/dns/rr.h"
 #include "backend/steering/config.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -56,7 +57,10 @@ typedef enum {
  * 28, CNAME 5); 0 for a type no policy answers. */
 static inline unsigned steer_qt_bit(unsigned code)
 {
-    return code == 1 ? STEER_QT_A : code == 28 ? STEER_QT_AAAA : code == 5 ? STEER_QT_CNAME : 0;
+    return code == RR_TYPE_A       ? STEER_QT_A
+           : code == RR_TYPE_AAAA  ? STEER_QT_AAAA
+           : code == RR_TYPE_CNAME ? STEER_QT_CNAME
+                                   : 0;
 }
 
 /* Endpoints in one answer: a pool's limit (CFG_POOL_MAX_ENDPOINTS). An
