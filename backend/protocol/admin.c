@@ -859,6 +859,88 @@ static const char *strip_method(const char *why, const char *method)
  * refused record is reported ("FILE:LINE: reason") and anything refused
  * means nothing is committed. The file is read by geosteerd itself (the CLI
  * sends an absolute path), with the zone-file reader of `lua-check`. */
+/* What feeding a zone file into a transaction came to. */
+typedef struct {
+    unsigned records, bad;
+    const char *stopped; /* why the file was not read to its end, or "" */
+    buf_t reasons;       /* one line per refusal, the first ZONE_LOAD_MAX_REASONS */
+} load_feed_t;
+
+/* Sends every record of `zf` as a feedRecord inside the transaction open on
+ * `c`, exactly as pdnsutil load-zone would, and counts what was refused
+ * (by the reader or by the write checks) with its line. A read error ends
+ * the feed. */
+static void load_feed(rb_conn_t *c, luacheck_zf_t *zf, const char *file, json_int_t trxid,
+                      load_feed_t *f)
+{
+    char why[1024];
+    gs_err_t e;
+    while (!*f->stopped) {
+        luacheck_zrec_t rec;
+        int rc = luacheck_zf_next(zf, &rec, &e);
+        if (rc == 0)
+            return;
+        if (rc < 0 && rc != GS_EINVAL) {
+            buf_printf(&f->reasons, "%s\n", e.text);
+            f->bad++;
+            f->stopped = " (the file could not be read to its end)";
+            return;
+        }
+        if (rc == GS_EINVAL) {
+            if (++f->bad <= ZONE_LOAD_MAX_REASONS)
+                buf_printf(&f->reasons, "%s\n", e.text);
+            continue;
+        }
+        f->records++;
+        json_t *req =
+            json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:I, s:b}, s:I}}", "method", "feedRecord",
+                      "parameters", "rr", "qname", rec.owner, "qtype", rec.type, "content",
+                      rec.content, "ttl", (json_int_t)rec.ttl, "auth", 1, "trxid", trxid);
+        if (!req)
+            snprintf(why, sizeof(why), "feedRecord: the record is not valid UTF-8");
+        else if (rb_call(c, req, why, sizeof(why)))
+            continue;
+        if (++f->bad <= ZONE_LOAD_MAX_REASONS)
+            buf_printf(&f->reasons, "%s:%u: %s\n", file, rec.line, strip_method(why, "feedRecord"));
+    }
+}
+
+/* Ends the load: a feed with any refusal is aborted whole (and remembered
+ * for `status` like a refused commit), else committed. Writes the reply. */
+static void load_finish(rb_conn_t *c, int64_t id, const char *zone, const char *file,
+                        json_int_t trxid, load_feed_t *f, buf_t *out)
+{
+    char why[1024];
+    if (f->bad) {
+        rb_call(c, json_pack("{s:s, s:{}}", "method", "abortTransaction", "parameters"), why,
+                sizeof(why));
+        if (f->bad > ZONE_LOAD_MAX_REASONS)
+            buf_printf(&f->reasons, "... and %u more\n", f->bad - ZONE_LOAD_MAX_REASONS);
+        char summary[700];
+        snprintf(summary, sizeof(summary), "%s: %u refused of %u records read%s; first: %.400s",
+                 file, f->bad, f->records, f->stopped, f->reasons.data);
+        summary[strcspn(summary, "\n")] = '\0';
+        state_write_refused(id, "zone load", GS_EINVAL, summary);
+        buf_printf(out,
+                   "ERR zone load %s: %s: %u refused of %u records read%s, nothing changed:\n%s",
+                   zone, file, f->bad, f->records, f->stopped, f->reasons.data);
+    } else if (!rb_call(c,
+                        json_pack("{s:s, s:{s:I}}", "method", "commitTransaction", "parameters",
+                                  "trxid", trxid),
+                        why, sizeof(why))) {
+        /* Refused by the commit (conflicts between records, the store):
+         * state_commit has logged it and noted it for `status`. */
+        buf_printf(out, "ERR zone load %s: %s: %s; nothing changed\n", zone, file,
+                   strip_method(why, "commitTransaction"));
+    } else {
+        buf_printf(out, "OK zone %s loaded from %s: %u records\n", zone, file, f->records);
+    }
+}
+
+/* zone load <zone> <file>: the file is read here, by geosteerd, and replayed
+ * through the remote-backend requests pdnsutil load-zone sends (on a
+ * connection of its own), so a load passes exactly the checks of any other
+ * write and is committed or refused whole. */
 static void zone_load(char **w, int n, buf_t *out)
 {
     if (n != 4) {
@@ -901,74 +983,21 @@ static void zone_load(char **w, int n, buf_t *out)
         return;
     }
     json_int_t trxid = (json_int_t)time(NULL);
+    load_feed_t f = {.stopped = ""};
+    buf_init(&f.reasons);
     char why[1024];
-    buf_t reasons;
-    buf_init(&reasons);
-    unsigned records = 0, bad = 0;
-    const char *stopped = ""; /* why the file was not read to its end */
     if (!rb_call(c,
                  json_pack("{s:s, s:{s:s, s:I, s:I}}", "method", "startTransaction", "parameters",
                            "domain", zone, "domain_id", (json_int_t)id, "trxid", trxid),
                  why, sizeof(why))) {
-        buf_printf(&reasons, "%s\n", why);
-        bad++;
-        stopped = " (no transaction could be started)";
+        buf_printf(&f.reasons, "%s\n", why);
+        f.bad++;
+        f.stopped = " (no transaction could be started)";
     }
-    while (!*stopped) {
-        luacheck_zrec_t rec;
-        int rc = luacheck_zf_next(zf, &rec, &e);
-        if (rc == 0)
-            break;
-        if (rc < 0 && rc != GS_EINVAL) {
-            buf_printf(&reasons, "%s\n", e.text);
-            bad++;
-            stopped = " (the file could not be read to its end)";
-            break;
-        }
-        if (rc == GS_EINVAL) {
-            if (++bad <= ZONE_LOAD_MAX_REASONS)
-                buf_printf(&reasons, "%s\n", e.text);
-            continue;
-        }
-        records++;
-        json_t *req =
-            json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:I, s:b}, s:I}}", "method", "feedRecord",
-                      "parameters", "rr", "qname", rec.owner, "qtype", rec.type, "content",
-                      rec.content, "ttl", (json_int_t)rec.ttl, "auth", 1, "trxid", trxid);
-        if (!req) {
-            snprintf(why, sizeof(why), "feedRecord: the record is not valid UTF-8");
-        } else if (rb_call(c, req, why, sizeof(why))) {
-            continue;
-        }
-        if (++bad <= ZONE_LOAD_MAX_REASONS)
-            buf_printf(&reasons, "%s:%u: %s\n", file, rec.line, strip_method(why, "feedRecord"));
-    }
+    load_feed(c, zf, file, trxid, &f);
     luacheck_zf_close(zf);
-    if (bad) {
-        rb_call(c, json_pack("{s:s, s:{}}", "method", "abortTransaction", "parameters"), why,
-                sizeof(why));
-        if (bad > ZONE_LOAD_MAX_REASONS)
-            buf_printf(&reasons, "... and %u more\n", bad - ZONE_LOAD_MAX_REASONS);
-        char summary[700];
-        snprintf(summary, sizeof(summary), "%s: %u refused of %u records read%s; first: %.400s",
-                 file, bad, records, stopped, reasons.data);
-        summary[strcspn(summary, "\n")] = '\0';
-        state_write_refused(id, "zone load", GS_EINVAL, summary);
-        buf_printf(out,
-                   "ERR zone load %s: %s: %u refused of %u records read%s, nothing changed:\n%s",
-                   zone, file, bad, records, stopped, reasons.data);
-    } else if (!rb_call(c,
-                        json_pack("{s:s, s:{s:I}}", "method", "commitTransaction", "parameters",
-                                  "trxid", trxid),
-                        why, sizeof(why))) {
-        /* Refused by the commit (conflicts between records, the store):
-         * state_commit has logged it and noted it for `status`. */
-        buf_printf(out, "ERR zone load %s: %s: %s; nothing changed\n", zone, file,
-                   strip_method(why, "commitTransaction"));
-    } else {
-        buf_printf(out, "OK zone %s loaded from %s: %u records\n", zone, file, records);
-    }
-    buf_free(&reasons);
+    load_finish(c, id, zone, file, trxid, &f, out);
+    buf_free(&f.reasons);
     rb_conn_free(c);
 }
 

@@ -19,11 +19,32 @@ int zone_rec_prepare(const rr_type_t *type, const char *content, buf_t *norm, lu
     return rc;
 }
 
-/* Checks one stored row and appends its zone input (strings borrowed from
- * `rows`, except the canonical name and normal content kept in `text` by
- * offset). Returns 0 or GS_EINVAL with the reason in `err`. */
+/* Keeps `s` (`len` bytes) for a zone input: borrowed from the stored row
+ * when it is already in normal form, which is the rule (every write was
+ * normalised), else copied to `text` by offset. Returns the offset, or
+ * LOAD_BORROWED after setting *field. */
+#define LOAD_BORROWED SIZE_MAX
+static size_t keep_str(const char *row_s, const char *s, size_t len, buf_t *text,
+                       const char **field)
+{
+    if (strlen(row_s) == len && memcmp(row_s, s, len) == 0) {
+        *field = row_s;
+        return LOAD_BORROWED;
+    }
+    size_t off = text->len;
+    buf_put(text, s, len);
+    buf_put(text, "", 1);
+    return off;
+}
+
+/* Checks one stored row as a write is checked and fills its zone input.
+ * Strings are the row's own unless checking changed them (a name that was
+ * not canonical, content that was not in normal form); those go to `text`
+ * and their offsets to `offs` (LOAD_BORROWED otherwise). `norm` is scratch.
+ * Returns 0 or GS_EINVAL with the reason in `err`. */
 static int load_row(const store_row_t *row, const char *apex, size_t apex_len, zone_prog_fn reuse,
-                    void *ctx, buf_t *text, size_t offs[2], zone_input_rec_t *in, gs_err_t *err)
+                    void *ctx, buf_t *text, buf_t *norm, size_t offs[2], zone_input_rec_t *in,
+                    gs_err_t *err)
 {
     char canon[DNAME_MAXTEXT + 1];
     size_t nlen = strlen(row->name);
@@ -38,25 +59,22 @@ static int load_row(const store_row_t *row, const char *apex, size_t apex_len, z
         return gs_err_set(err, GS_EINVAL, "unknown type");
     if (row->ttl < 0 || row->ttl > UINT32_MAX)
         return gs_err_set(err, GS_EINVAL, "ttl out of range");
-    offs[0] = text->len;
-    buf_put(text, canon, (size_t)cl + 1);
-    offs[1] = text->len;
     const luac_prog_t *prog = NULL;
     if (t->kind == RR_KIND_LUA && reuse)
         prog = reuse(ctx, canon, row->content);
-    luac_prog_t *fresh = NULL;
+    buf_reset(norm);
     if (prog) {
         /* Compiled by the write that stored it: the same normal content. */
-        buf_put(text, row->content, strlen(row->content));
+        buf_puts(norm, row->content);
         in->prog = luac_ref(prog);
     } else {
-        if (zone_rec_prepare(t, row->content, text, &fresh, err) != 0) {
-            text->len = offs[0];
+        luac_prog_t *fresh;
+        if (zone_rec_prepare(t, row->content, norm, &fresh, err) != 0)
             return GS_EINVAL;
-        }
         in->prog = fresh;
     }
-    buf_put(text, "", 1);
+    offs[0] = keep_str(row->name, canon, (size_t)cl, text, &in->name);
+    offs[1] = keep_str(row->content, norm->data, norm->len, text, &in->content);
     in->type = t;
     in->ttl = (uint32_t)row->ttl;
     return 0;
@@ -81,25 +99,30 @@ int zone_load(store_t *st, int64_t id, zone_prog_fn reuse, void *ctx, zone_t **o
         return rc;
     }
 
-    /* Records: names and normal content live in one buffer; the pointers are
-     * set once it stops moving. */
-    buf_t text;
+    /* Records: strings borrowed from the rows, or (when checking changed
+     * them) kept in one buffer whose pointers are set once it stops moving. */
+    buf_t text, norm;
     buf_init(&text);
+    buf_init(&norm);
     zone_input_rec_t *recs = mem_calloc(rows.nrows ? rows.nrows : 1, sizeof(*recs));
     size_t *offs = mem_calloc(rows.nrows ? rows.nrows * 2 : 1, sizeof(*offs));
     size_t n = 0;
     for (size_t i = 0; i < rows.nrows; i++) {
         const store_row_t *row = &rows.rows[i];
         gs_err_t e;
-        if (load_row(row, apex, apex_len, reuse, ctx, &text, &offs[2 * n], &recs[n], &e) == 0)
+        if (load_row(row, apex, apex_len, reuse, ctx, &text, &norm, &offs[2 * n], &recs[n], &e) ==
+            0)
             n++;
         else if ((*skipped)++ == 0)
             gs_err_set(err, GS_EINVAL, "zone %s: stored record '%s %s %s' is invalid: %s", apex,
                        row->name, row->type, row->content, e.text);
     }
+    buf_free(&norm);
     for (size_t i = 0; i < n; i++) {
-        recs[i].name = text.data + offs[2 * i];
-        recs[i].content = text.data + offs[2 * i + 1];
+        if (offs[2 * i] != LOAD_BORROWED)
+            recs[i].name = text.data + offs[2 * i];
+        if (offs[2 * i + 1] != LOAD_BORROWED)
+            recs[i].content = text.data + offs[2 * i + 1];
     }
 
     /* Metadata: the rows come grouped by kind; values must be UTF-8 (they
