@@ -51,8 +51,8 @@ typedef struct {
     uint64_t gen;
     snap_world_t *world; /* never NULL; read-only for readers */
     size_t nzones;
-    zone_t **zones;  /* sorted by id */
-    htab_t byname; /* zones by apex name hash */
+    zone_t **zones; /* sorted by id */
+    htab_t byname;  /* zones by apex name hash */
 } snap_t;
 
 typedef struct snap_slot snap_slot_t;
