@@ -868,10 +868,97 @@ static bool check_ca_file(ctx_t *x, const char *path, const char *ca)
     return !failed && found;
 }
 
+/* monitors.*.expect: status codes (100..599) and classes ("2xx"), kept
+ * as inclusive ranges; the array's bounds come from the schema row. */
+static void monitor_expect(ctx_t *x, cfg_monitor_t *m, const cfg_item_t *it, json_t *v,
+                           const char *path)
+{
+    char tmp[64], p[PATH_LEN];
+    if (!json_is_array(v) || json_array_size(v) < it->min) {
+        error(x, path, "must be a non-empty array of HTTP status codes, got %s",
+              json_dumps_short(v, tmp));
+        return;
+    }
+    if (json_array_size(v) > it->max) {
+        error(x, path, "must list at most %.0f status codes or classes", it->max);
+        return;
+    }
+    free(m->expect);
+    m->expect = mem_calloc(json_array_size(v), sizeof(*m->expect));
+    m->nexpect = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(v, i, c)
+    {
+        path_idx(p, path, i);
+        const char *cls = json_string_value(c);
+        if (json_is_integer(c) && json_integer_value(c) >= 100 && json_integer_value(c) <= 599) {
+            m->expect[m->nexpect][0] = m->expect[m->nexpect][1] = (uint16_t)json_integer_value(c);
+            m->nexpect++;
+        } else if (expect_class(cls, m->expect[m->nexpect])) {
+            m->nexpect++;
+        } else {
+            error(x, p, "must be a status code in 100..599 or a class \"1xx\"..\"5xx\", got %s",
+                  json_dumps_short(c, tmp));
+        }
+    }
+}
+
+/* A header value the probe can send and its plan reader accepts: a string
+ * without control characters but tab (CR and LF would split the request;
+ * any other one makes the probe refuse the whole plan, freezing every
+ * check, which is why it is refused here, where the operator sees it). */
+static bool header_value(json_t *h)
+{
+    if (!json_is_string(h) || strlen(json_string_value(h)) != json_string_length(h))
+        return false;
+    for (const char *s = json_string_value(h); *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* monitors.*.headers: extra request headers. Names must be HTTP tokens and
+ * values single lines (the probe writes them into the request as they
+ * are); Host is the monitor's "host" key, so it cannot be set twice. */
+static void monitor_headers(ctx_t *x, cfg_monitor_t *m, json_t *v, const char *path)
+{
+    char tmp[64], p[PATH_LEN];
+    if (!json_is_object(v)) {
+        error(x, path, "must be an object of header names to values, got %s",
+              json_dumps_short(v, tmp));
+        return;
+    }
+    m->headers = mem_calloc(json_object_size(v) + 1, sizeof(cfg_header_t));
+    const char *k;
+    json_t *h;
+    json_object_foreach(v, k, h)
+    {
+        path_key(p, path, k);
+        if (!http_token(k)) {
+            error(x, p, "not a valid header name");
+            continue;
+        }
+        if (strcasecmp(k, "Host") == 0) {
+            error(x, p, "set the monitor's \"host\" instead");
+            continue;
+        }
+        if (!header_value(h)) {
+            error(x, p, "must be a string without line breaks or control characters, got %s",
+                  json_dumps_short(h, tmp));
+            continue;
+        }
+        m->headers[m->nheaders].name = mem_strdup(k);
+        m->headers[m->nheaders].value = mem_strdup(json_string_value(h));
+        m->nheaders++;
+    }
+}
+
+/* The monitor keys whose values need more than a scalar check. */
 static void monitor_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_monitor_t *m = obj;
-    char tmp[64], p[PATH_LEN];
+    char tmp[64];
     switch (it->id) {
     case CFG_ID_M_TYPE:
         break; /* read first, by read_type */
@@ -892,39 +979,9 @@ static void monitor_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v,
         else
             set_str(&m->host, v);
         break;
-    case CFG_ID_M_EXPECT: {
-        if (!json_is_array(v) || json_array_size(v) < it->min) {
-            error(x, path, "must be a non-empty array of HTTP status codes, got %s",
-                  json_dumps_short(v, tmp));
-            break;
-        }
-        if (json_array_size(v) > it->max) {
-            error(x, path, "must list at most %.0f status codes or classes", it->max);
-            break;
-        }
-        free(m->expect);
-        m->expect = mem_calloc(json_array_size(v), sizeof(*m->expect));
-        m->nexpect = 0;
-        size_t i;
-        json_t *c;
-        json_array_foreach(v, i, c)
-        {
-            path_idx(p, path, i);
-            const char *cls = json_string_value(c);
-            if (json_is_integer(c) && json_integer_value(c) >= 100 &&
-                json_integer_value(c) <= 599) {
-                m->expect[m->nexpect][0] = m->expect[m->nexpect][1] =
-                    (uint16_t)json_integer_value(c);
-                m->nexpect++;
-            } else if (expect_class(cls, m->expect[m->nexpect])) {
-                m->nexpect++;
-            } else {
-                error(x, p, "must be a status code in 100..599 or a class \"1xx\"..\"5xx\", got %s",
-                      json_dumps_short(c, tmp));
-            }
-        }
+    case CFG_ID_M_EXPECT:
+        monitor_expect(x, m, it, v, path);
         break;
-    }
     case CFG_ID_M_BODY:
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             strlen(json_string_value(v)) != json_string_length(v))
@@ -932,38 +989,9 @@ static void monitor_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v,
         else
             set_str(&m->body, v);
         break;
-    case CFG_ID_M_HEADERS: {
-        if (!json_is_object(v)) {
-            error(x, path, "must be an object of header names to values, got %s",
-                  json_dumps_short(v, tmp));
-            break;
-        }
-        m->headers = mem_calloc(json_object_size(v) + 1, sizeof(cfg_header_t));
-        const char *k;
-        json_t *h;
-        json_object_foreach(v, k, h)
-        {
-            path_key(p, path, k);
-            if (!http_token(k)) {
-                error(x, p, "not a valid header name");
-                continue;
-            }
-            if (strcasecmp(k, "Host") == 0) {
-                error(x, p, "set the monitor's \"host\" instead");
-                continue;
-            }
-            if (!json_is_string(h) || strlen(json_string_value(h)) != json_string_length(h) ||
-                strpbrk(json_string_value(h), "\r\n")) {
-                error(x, p, "must be a string without line breaks, got %s",
-                      json_dumps_short(h, tmp));
-                continue;
-            }
-            m->headers[m->nheaders].name = mem_strdup(k);
-            m->headers[m->nheaders].value = mem_strdup(json_string_value(h));
-            m->nheaders++;
-        }
+    case CFG_ID_M_HEADERS:
+        monitor_headers(x, m, v, path);
         break;
-    }
     case CFG_ID_M_CA_FILE:
         if (!json_is_string(v) || json_string_value(v)[0] != '/')
             error(x, path, "must be an absolute path, got %s", json_dumps_short(v, tmp));
