@@ -293,6 +293,22 @@ static void *accept_main(void *arg)
     }
 }
 
+/* Releases what rb_server_start set up besides the listening socket: the
+ * wake pipe, the locks, the path. */
+static void server_free(rb_server_t *srv)
+{
+    if (srv->wake[0] >= 0) {
+        close(srv->wake[0]);
+        close(srv->wake[1]);
+    }
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->drained);
+    pthread_mutex_destroy(&srv->parse_lock);
+    pthread_cond_destroy(&srv->parse_cv);
+    free(srv->path);
+    free(srv);
+}
+
 int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -359,16 +375,7 @@ int rb_server_start(const rb_server_opts_t *opts, rb_server_t **out, gs_err_t *e
 fail:
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
-    if (srv->wake[0] >= 0) {
-        close(srv->wake[0]);
-        close(srv->wake[1]);
-    }
-    pthread_mutex_destroy(&srv->lock);
-    pthread_cond_destroy(&srv->drained);
-    pthread_mutex_destroy(&srv->parse_lock);
-    pthread_cond_destroy(&srv->parse_cv);
-    free(srv->path);
-    free(srv);
+    server_free(srv);
     return rc;
 }
 
@@ -387,12 +394,5 @@ void rb_server_stop(rb_server_t *srv)
     while (srv->nconns > 0)
         pthread_cond_wait(&srv->drained, &srv->lock);
     pthread_mutex_unlock(&srv->lock);
-    close(srv->wake[0]);
-    close(srv->wake[1]);
-    pthread_mutex_destroy(&srv->lock);
-    pthread_cond_destroy(&srv->drained);
-    pthread_mutex_destroy(&srv->parse_lock);
-    pthread_cond_destroy(&srv->parse_cv);
-    free(srv->path);
-    free(srv);
+    server_free(srv);
 }
