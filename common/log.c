@@ -1,14 +1,33 @@
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static atomic_int level = LOG_INFO;
 static atomic_bool to_syslog = false;
+
+/* stderr is the systemd journal when JOURNAL_STREAM names its device and
+ * inode (systemd sets it for a unit's stdout/stderr; a redirect by a child
+ * shell changes the inode, so the check cannot be fooled by inheritance).
+ * The journal stamps time itself and reads the "<N>" prefix as the
+ * priority (sd-daemon(3)). Decided once, on the first message. */
+static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
+static bool to_journal;
+
+static void detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+                 (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_set_level(int lvl)
 {
@@ -56,6 +75,11 @@ void log_msg(int prio, const char *fmt, ...)
     va_end(ap);
     if (atomic_load(&to_syslog)) {
         syslog(prio, "%s", msg);
+        return;
+    }
+    pthread_once(&journal_once, detect_journal);
+    if (to_journal) {
+        fprintf(stderr, "<%d>%s\n", prio & LOG_PRIMASK, msg);
         return;
     }
     struct timespec ts;

@@ -1,6 +1,8 @@
 /* Logging for the geosteer daemons and tools.
  * Every thread may log. Messages go to stderr with a timestamp (foreground,
- * tests) or to syslog once log_use_syslog() was called. Messages at or below
+ * tests), to stderr with an sd-daemon priority prefix ("<3>" ... "<7>") and
+ * no timestamp when stderr is the systemd journal (JOURNAL_STREAM matches
+ * it), or to syslog once log_use_syslog() was called. Messages at or below
  * the configured level are written; debug formatting is skipped when off.
  * Anything that can fire per request must go through LOG_RATELIMITED. */
 #ifndef GS_COMMON_LOG_H
