@@ -83,11 +83,14 @@ static void serve(const sigset_t *set)
         }
         if (sig != SIGHUP) {
             log_info("geosteerd: signal %d, shutting down", sig);
+            program_notify("STOPPING=1");
             return;
         }
         buf_t errors;
         buf_init(&errors);
-        if (state_reload(&errors) == 0) {
+        program_notify("RELOADING=1");
+        bool ok = state_reload(&errors) == 0;
+        if (ok) {
             log_info("geosteerd: SIGHUP: config reloaded");
         } else {
             log_err("geosteerd: SIGHUP: reload refused, the running config keeps serving:");
@@ -95,6 +98,8 @@ static void serve(const sigset_t *set)
                  line = strtok(NULL, "\n"))
                 log_err("  %s", line);
         }
+        program_notify(ok ? "READY=1\nSTATUS=serving; last reload applied"
+                          : "READY=1\nSTATUS=serving; last reload refused, see the log");
         buf_free(&errors);
     }
 }
@@ -139,6 +144,9 @@ static int run(const args_t *a, cfg_t *cfg, cfg_files_t *files)
     }
     if (status == 0) {
         log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, sock, db);
+        /* Ready means what pdns needs: the socket accepts, and the zones
+         * and the config it was started with are loaded. */
+        program_notify("READY=1\nSTATUS=serving");
         serve(&set);
         rb_server_stop(srv);
     }

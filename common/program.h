@@ -15,6 +15,14 @@
 
 #ifndef GEOSTEER_VERSION
 #define GEOSTEER_VERSION "0.0.0"
+/* Tells the service manager about the daemon's state when it runs under
+ * systemd with Type=notify (NOTIFY_SOCKET set): "READY=1" once it serves,
+ * "RELOADING=1" then "READY=1" around a reload, "STOPPING=1", and
+ * "STATUS=..." lines for `systemctl status`. One datagram, as sd_notify(3)
+ * documents the protocol; without NOTIFY_SOCKET it does nothing. Returns 0,
+ * 1 when not under a service manager, or -errno (the daemon goes on). */
+int program_notify(const char *state);
+
 #endif
 
 /* getopt_long codes of the shared options without a short form. */
@@ -57,5 +65,13 @@ int program_start(program_t *p, int argc, int default_level);
  * signalfd; ignores SIGPIPE, so that a peer closing mid-write is a write
  * error and not the end of the daemon. */
 void program_block_signals(sigset_t *set);
+
+/* Tells the service manager about the daemon's state when it runs under
+ * systemd with Type=notify (NOTIFY_SOCKET set): "READY=1" once it serves,
+ * "RELOADING=1" then "READY=1" around a reload, "STOPPING=1", and
+ * "STATUS=..." lines for `systemctl status`. One datagram, as sd_notify(3)
+ * documents the protocol; without NOTIFY_SOCKET it does nothing. Returns 0,
+ * 1 when not under a service manager, or -errno (the daemon goes on). */
+int program_notify(const char *state);
 
 #endif

@@ -16,6 +16,8 @@ PACKAGES=(
     knot-dnsutils dnsutils dnsperf python3 sqlite3 procps
     # probe tests: TLS certificates for the local HTTPS targets
     openssl ca-certificates
+    # install test: systemd-analyze, systemd-sysusers, systemd-tmpfiles
+    systemd
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

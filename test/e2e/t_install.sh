@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Installation and service integration (issue 12, point 1), without booting
+# systemd:
+#   1. `cmake --install` of this build into a scratch root (DESTDIR) puts
+#      programs, units, sysusers.d, tmpfiles.d, config, pdns snippet and docs
+#      where GNUInstallDirs and systemd expect them, and the installed
+#      programs run;
+#   2. both units pass `systemd-analyze verify` with no message, and each
+#      scores at most 2.0 ("OK") with `systemd-analyze security --offline`;
+#   3. systemd-sysusers and systemd-tmpfiles, run on the scratch root,
+#      create the geosteer user and group, put pdns in the group, and make
+#      the runtime and state directories with their modes;
+#   4. the sd_notify protocol: geosteerd under NOTIFY_SOCKET says READY=1
+#      only once its socket accepts, RELOADING=1 then READY=1 around a
+#      SIGHUP, and STOPPING=1 at SIGTERM.
+. "$(dirname "$0")/lib.sh"
+gs_require cmake systemd-analyze systemd-sysusers systemd-tmpfiles
+BUILD=$(dirname "$GEOSTEERD")
+[ -f "$BUILD/CMakeCache.txt" ] || gs_skip "no CMake build directory beside $GEOSTEERD"
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
+root=$GS_TMP/root
+
+echo "== 1. cmake --install into a scratch root (prefix $prefix)"
+DESTDIR=$root cmake --install "$BUILD" >"$GS_TMP/install.log" 2>&1 ||
+    gs_fail "cmake --install failed: $(tail -5 "$GS_TMP/install.log")"
+etc=$prefix/etc
+[ "$prefix" = /usr ] && etc=/etc
+for f in "$prefix/sbin/geosteerd" "$prefix/sbin/geosteer-probe" "$prefix/bin/geosteer" \
+    "$prefix/lib/systemd/system/geosteerd.service" \
+    "$prefix/lib/systemd/system/geosteer-probe.service" \
+    "$prefix/lib/sysusers.d/geosteer.conf" "$prefix/lib/tmpfiles.d/geosteer.conf" \
+    "$etc/geosteer/geosteer.json" "$prefix/share/doc/geosteer/examples/geosteer.conf" \
+    "$prefix/share/doc/geosteer/README.md" "$prefix/share/doc/geosteer/design.md"; do
+    [ -f "$root$f" ] || gs_fail "not installed: $f"
+done
+for p in geosteerd geosteer-probe; do
+    "$root$prefix/sbin/$p" --version | grep -q "^$p " || gs_fail "installed $p does not run"
+done
+"$root$prefix/bin/geosteer" --version | grep -q '^geosteer ' || gs_fail "installed geosteer does not run"
+"$root$prefix/sbin/geosteerd" --check -c "$root$etc/geosteer/geosteer.json" >/dev/null ||
+    gs_fail "the installed config example does not pass --check"
+units=$root$prefix/lib/systemd/system
+grep -q "^ExecStart=$prefix/sbin/geosteerd -c $etc/geosteer/geosteer.json\$" "$units/geosteerd.service" ||
+    gs_fail "geosteerd.service does not start the installed program on the installed config"
+echo "ok: programs, units, sysusers, tmpfiles, config, snippet and docs installed; programs run"
+
+echo "== 2. systemd-analyze verify and security"
+mkdir -p "$GS_TMP/verify"
+for u in geosteerd geosteer-probe; do
+    # verify resolves ExecStart= on this host: point it at the installed copies.
+    sed "s|$prefix/sbin/|$root$prefix/sbin/|g" "$units/$u.service" >"$GS_TMP/verify/$u.service"
+done
+out=$(systemd-analyze verify --man=no "$GS_TMP/verify/geosteerd.service" \
+    "$GS_TMP/verify/geosteer-probe.service" 2>&1) || gs_fail "systemd-analyze verify failed: $out"
+[ -z "$out" ] || gs_fail "systemd-analyze verify complains: $out"
+for u in geosteerd geosteer-probe; do
+    line=$(cd "$root" && systemd-analyze security --offline=true --root="$root" \
+        "${units#"$root"/}/$u.service" 2>&1 | grep 'Overall exposure level') ||
+        gs_fail "no security score for $u.service"
+    score=$(echo "$line" | sed -E 's/.*: ([0-9.]+) .*/\1/')
+    awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || gs_fail "$u.service scores $score (> 2.0): $line"
+    echo "ok: $u.service: exposure $score (at most 2.0)"
+done
+
+echo "== 3. sysusers and tmpfiles on the scratch root"
+mkdir -p "$root/etc"
+touch "$root/etc/passwd" "$root/etc/group" "$root/etc/shadow" "$root/etc/gshadow"
+systemd-sysusers --root="$root" "$root$prefix/lib/sysusers.d/geosteer.conf" >/dev/null 2>&1 ||
+    gs_fail "systemd-sysusers refused geosteer.conf"
+grep -q '^geosteer:' "$root/etc/passwd" || gs_fail "no geosteer user"
+grep -qE '^geosteer:x:[0-9]+:(.*,)?pdns(,.*)?$' "$root/etc/group" ||
+    gs_fail "pdns is not a member of group geosteer: $(grep '^geosteer:' "$root/etc/group")"
+if [ "$(id -u)" -eq 0 ]; then
+    systemd-tmpfiles --root="$root" --create "$root$prefix/lib/tmpfiles.d/geosteer.conf" ||
+        gs_fail "systemd-tmpfiles refused geosteer.conf"
+    [ "$(stat -c '%a' "$root/run/geosteer")" = 750 ] || gs_fail "/run/geosteer is not 0750"
+    [ "$(stat -c '%a' "$root/var/lib/geosteer")" = 700 ] || gs_fail "/var/lib/geosteer is not 0700"
+    echo "ok: user, group with pdns, /run/geosteer 0750 and /var/lib/geosteer 0700"
+else
+    echo "SKIP (part): systemd-tmpfiles --create needs root to set owners"
+fi
+
+echo "== 4. sd_notify: READY once serving, RELOADING/READY around SIGHUP, STOPPING"
+cat >"$GS_TMP/geosteer.json" <<EOF
+{"settings": {"socket": "$GS_TMP/backend.sock", "zone_db": "$GS_TMP/zones.db"}}
+EOF
+python3 - "$GEOSTEERD" "$GS_TMP" <<'PY'
+import os, signal, socket, subprocess, sys, time
+daemon, tmp = sys.argv[1], sys.argv[2]
+ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ns.bind(os.path.join(tmp, "notify.sock"))
+ns.settimeout(30)
+env = dict(os.environ, NOTIFY_SOCKET=os.path.join(tmp, "notify.sock"))
+log = open(os.path.join(tmp, "geosteerd.log"), "w")
+p = subprocess.Popen([daemon, "-c", os.path.join(tmp, "geosteer.json")], env=env,
+                     stdout=log, stderr=log)
+def expect(word):
+    msg = ns.recv(4096).decode()
+    if word not in msg.split("\n"):
+        p.kill(); sys.exit("expected %s, got %r" % (word, msg))
+    return msg
+try:
+    expect("READY=1")
+    # Ready means serving: the socket answers a request at once.
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(os.path.join(tmp, "backend.sock"))
+    c.sendall(b'{"method":"getAllDomains","parameters":{}}\n')
+    if not c.recv(4096).startswith(b'{"result":'):
+        sys.exit("no reply right after READY=1")
+    c.close()
+    p.send_signal(signal.SIGHUP)
+    expect("RELOADING=1")
+    msg = expect("READY=1")
+    if "STATUS=serving; last reload applied" not in msg:
+        sys.exit("no reload status: %r" % msg)
+    p.send_signal(signal.SIGTERM)
+    expect("STOPPING=1")
+    if p.wait(30) != 0:
+        sys.exit("geosteerd exited %d" % p.returncode)
+finally:
+    if p.poll() is None:
+        p.kill()
+print("ok: READY=1 (socket answering), RELOADING=1 + READY=1 with STATUS on SIGHUP, STOPPING=1")
+PY
+echo "PASS: t_install"
