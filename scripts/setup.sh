@@ -16,8 +16,9 @@ PACKAGES=(
     knot-dnsutils dnsutils dnsperf python3 sqlite3 procps
     # probe tests: TLS certificates for the local HTTPS targets
     openssl ca-certificates
-    # install test: systemd-analyze, systemd-sysusers, systemd-tmpfiles
-    systemd
+    # install test: systemd-analyze, systemd-sysusers, systemd-tmpfiles;
+    # the man pages' linter
+    systemd mandoc
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

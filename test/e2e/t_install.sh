@@ -30,7 +30,9 @@ for f in "$prefix/sbin/geosteerd" "$prefix/sbin/geosteer-probe" "$prefix/bin/geo
     "$prefix/lib/systemd/system/geosteer-probe.service" \
     "$prefix/lib/sysusers.d/geosteer.conf" "$prefix/lib/tmpfiles.d/geosteer.conf" \
     "$etc/geosteer/geosteer.json" "$prefix/share/doc/geosteer/examples/geosteer.conf" \
-    "$prefix/share/doc/geosteer/README.md" "$prefix/share/doc/geosteer/design.md"; do
+    "$prefix/share/doc/geosteer/README.md" "$prefix/share/doc/geosteer/design.md" \
+    "$prefix/share/man/man1/geosteer.1" "$prefix/share/man/man5/geosteer.json.5" \
+    "$prefix/share/man/man8/geosteerd.8" "$prefix/share/man/man8/geosteer-probe.8"; do
     [ -f "$root$f" ] || gs_fail "not installed: $f"
 done
 for p in geosteerd geosteer-probe; do
@@ -42,7 +44,7 @@ done
 units=$root$prefix/lib/systemd/system
 grep -q "^ExecStart=$prefix/sbin/geosteerd -c $etc/geosteer/geosteer.json\$" "$units/geosteerd.service" ||
     gs_fail "geosteerd.service does not start the installed program on the installed config"
-echo "ok: programs, units, sysusers, tmpfiles, config, snippet and docs installed; programs run"
+echo "ok: programs, units, sysusers, tmpfiles, config, snippet, docs and man pages installed; programs run"
 
 echo "== 2. systemd-analyze verify and security"
 mkdir -p "$GS_TMP/verify"
