@@ -19,6 +19,8 @@ PACKAGES=(
     # install test: systemd-analyze, systemd-sysusers, systemd-tmpfiles;
     # the man pages' linter
     systemd mandoc
+    # package test: dpkg-buildpackage, dh, lintian
+    dpkg-dev debhelper lintian
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
