@@ -70,7 +70,7 @@ static int parse_args(int argc, char **argv, args_t *a)
 /* Serves until SIGTERM or SIGINT. The main thread takes the signals
  * synchronously and wakes every second to follow the probe and to notice
  * replaced GeoIP files (two stat calls), so that a replacement is served
- * within the bound the README states. */
+ * within the bound doc/steering.md states. */
 static void serve(const sigset_t *set)
 {
     for (;;) {

@@ -3,8 +3,8 @@
  * costs two system calls and a slow request (a big list, a commit) on one
  * connection never delays another. pdns opens few connections (one per
  * distributor thread, one for TCP, short-lived ones for pdnsutil), which is
- * what makes a thread each the cheapest correct model; see README
- * "Behaviour and design choices" and doc/design.md §10.
+ * what makes a thread each the cheapest correct model; see
+ * doc/behaviour.md and doc/design.md §10.
  *
  * Call order: rb_server_start after state_open; rb_server_stop before
  * state_close. Both from the main thread. */

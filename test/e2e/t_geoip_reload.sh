@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GeoIP database replacement while geosteerd serves: a new file renamed over
 # the configured path is picked up without a restart, within the bound the
-# README states (quiet 2 s, checked every second: 3 s plus the engine build;
+# doc/steering.md states (quiet 2 s, checked every second: 3 s plus the engine build;
 # asserted at 5 s, measured by polling); the loaded config stays (an edit of
 # geosteer.json nobody applied does not go live with it; `reload` applies
 # it); a corrupt, a truncated and a deleted replacement are refused (logged
@@ -67,10 +67,10 @@ replace() {
     cp "$GS_TMP/$1.mmdb" "$GS_TMP/new.mmdb"
     mv "$GS_TMP/new.mmdb" "$GS_TMP/geoip.mmdb"
 }
-# within_bound WHAT SECONDS: the README's bound for a replacement (5 s)
+# within_bound WHAT SECONDS: doc/steering.md's bound for a replacement (5 s)
 within_bound() {
     [ "$2" != never ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 5.0 else 1)" "$2" ||
-        gs_fail "$1: served after $2 s, the README promises 5 s"
+        gs_fail "$1: served after $2 s, doc/steering.md promises 5 s"
     echo "ok: $1 (served after $2 s)"
 }
 gs_expect_eq "initial database: DE" "eu1" "$(pick)"

@@ -10,7 +10,7 @@
 # sources of both families (test/e2e/luadiff.py): the deterministic
 # constructs give identical answers, the random ones the same answers in the
 # right proportions, with every health target up and again with local HTTP
-# servers stopped. The documented differences (README, "Moving from LUA
+# servers stopped. The documented differences (doc/lua-records.md, "Moving from LUA
 # records") are asserted as such: ECS scope, pickwhashed's walking order,
 # hashing of sources longer than /24, and checks from the commit on instead
 # of from the first query.
