@@ -8,6 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 gs_require git dpkg-buildpackage dh lintian dpkg-deb systemd-analyze
 src=${GS_SOURCE_DIR:?GS_SOURCE_DIR must point to the source tree}
+git -C "$src" rev-parse --git-dir >/dev/null 2>&1 ||
+    gs_skip "$src is not a git checkout: the package is built from its tracked files"
 work=$GS_TMP/src/geosteer
 mkdir -p "$work"
 
