@@ -293,3 +293,26 @@ gs_expect_contains() {
     *) printf 'FAIL: %s\n--- expected to contain:\n%s\n--- got:\n%s\n' "$1" "$2" "$3" >&2; exit 1 ;;
     esac
 }
+
+# gs_check_installed ROOT PREFIX ETC UNITDIR: the programs installed under
+# ROOT (PREFIX/sbin, PREFIX/bin) run, the installed ETC/geosteer/geosteer.json
+# passes --check, and the two units in ROOT/UNITDIR pass `systemd-analyze
+# verify` with no message (their ExecStart= pointed at the installed copies,
+# which verify resolves on this host).
+gs_check_installed() {
+    local root=$1 prefix=$2 etc=$3 units=$1$4 p out
+    for p in geosteerd geosteer-probe; do
+        "$root$prefix/sbin/$p" --version | grep -q "^$p " || gs_fail "installed $p does not run"
+    done
+    "$root$prefix/bin/geosteer" --version | grep -q '^geosteer ' ||
+        gs_fail "installed geosteer does not run"
+    "$root$prefix/sbin/geosteerd" --check -c "$root$etc/geosteer/geosteer.json" >/dev/null ||
+        gs_fail "the installed config does not pass --check"
+    mkdir -p "$GS_TMP/verify"
+    for p in geosteerd geosteer-probe; do
+        sed "s|$prefix/sbin/|$root$prefix/sbin/|g" "$units/$p.service" >"$GS_TMP/verify/$p.service"
+    done
+    out=$(systemd-analyze verify --man=no "$GS_TMP/verify/geosteerd.service" \
+        "$GS_TMP/verify/geosteer-probe.service" 2>&1) || gs_fail "systemd-analyze verify failed: $out"
+    [ -z "$out" ] || gs_fail "systemd-analyze verify complains: $out"
+}

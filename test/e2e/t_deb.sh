@@ -54,19 +54,6 @@ grep -q "ExecStart=/usr/sbin/geosteerd -c /etc/geosteer/geosteer.json" \
 echo "ok: files, conffile, user creation and unit enabling in postinst"
 
 echo "== 4. the packaged programs run; the units verify"
-for p in geosteerd geosteer-probe; do
-    "$root/usr/sbin/$p" --version | grep -q "^$p " || gs_fail "packaged $p does not run"
-done
-"$root/usr/bin/geosteer" --version | grep -q '^geosteer ' || gs_fail "packaged geosteer does not run"
-"$root/usr/sbin/geosteerd" --check -c "$root/etc/geosteer/geosteer.json" >/dev/null ||
-    gs_fail "the packaged config does not pass --check"
-mkdir -p "$GS_TMP/verify"
-for u in geosteerd geosteer-probe; do
-    sed "s|/usr/sbin/|$root/usr/sbin/|g" "$root/lib/systemd/system/$u.service" \
-        >"$GS_TMP/verify/$u.service"
-done
-out=$(systemd-analyze verify --man=no "$GS_TMP"/verify/*.service 2>&1) ||
-    gs_fail "systemd-analyze verify failed: $out"
-[ -z "$out" ] || gs_fail "systemd-analyze verify complains: $out"
+gs_check_installed "$root" /usr /etc /lib/systemd/system
 echo "ok: programs run, config checks, units verify"
 echo "PASS: t_deb"
