@@ -49,9 +49,13 @@ grep -q 'systemd-sysusers /lib/sysusers.d/geosteer.conf' "$GS_TMP/control/postin
     gs_fail "postinst does not create the geosteer user"
 grep -q 'deb-systemd-helper' "$GS_TMP/control/postinst" ||
     gs_fail "postinst does not enable the units"
+grep -qx 'interest-noawait /usr/share/tor/geoip' "$GS_TMP/control/triggers" ||
+    gs_fail "no trigger on tor-geoipdb's ranges"
+grep -q '^triggered)' "$GS_TMP/control/postinst" && grep -q 'geosteer geoip build -o' "$GS_TMP/control/postinst" ||
+    gs_fail "postinst does not rebuild the GeoIP database when triggered"
 grep -q "ExecStart=/usr/sbin/geosteerd -c /etc/geosteer/geosteer.json" \
     "$root/lib/systemd/system/geosteerd.service" || gs_fail "geosteerd.service runs the wrong path"
-echo "ok: files, conffile, user creation and unit enabling in postinst"
+echo "ok: files, conffile, user creation, GeoIP rebuild trigger and unit enabling in postinst"
 
 echo "== 4. the packaged programs run; the units verify"
 gs_check_installed "$root" /usr /etc /lib/systemd/system
