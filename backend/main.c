@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "backend/daemon/state.h"
+#include "backend/protocol/metrics_http.h"
 #include "backend/protocol/server.h"
 #include "backend/steering/config.h"
 #include "common/log.h"
@@ -67,6 +68,21 @@ static int parse_args(int argc, char **argv, args_t *a)
     return -1;
 }
 
+/* Follows settings.metrics_listen of the live config; a failure leaves the
+ * listener as it was (logged). Returns 0 or the error's code. */
+static int apply_metrics_listen(void)
+{
+    char *listen = state_metrics_listen();
+    gs_err_t err;
+    int rc = metrics_http_apply(listen, &err);
+    if (rc)
+        log_err("geosteerd: %s", err.text);
+    else if (listen)
+        log_info("geosteerd: metrics on http://%s/metrics", listen);
+    free(listen);
+    return rc;
+}
+
 /* Serves until SIGTERM or SIGINT. The main thread takes the signals
  * synchronously and wakes every second to follow the probe and to notice
  * replaced GeoIP files (two stat calls), so that a replacement is served
@@ -98,6 +114,8 @@ static void serve(const sigset_t *set)
                  line = strtok(NULL, "\n"))
                 log_err("  %s", line);
         }
+        if (ok)
+            apply_metrics_listen();
         program_notify(ok ? "READY=1\nSTATUS=serving; last reload applied"
                           : "READY=1\nSTATUS=serving; last reload refused, see the log");
         buf_free(&errors);
@@ -142,14 +160,18 @@ static int run(const args_t *a, cfg_t *cfg, cfg_files_t *files)
         log_err("geosteerd: %s", err.text);
         status = EX_UNAVAILABLE;
     }
+    if (status == 0 && apply_metrics_listen() != 0)
+        status = EX_UNAVAILABLE;
     if (status == 0) {
         log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, sock, db);
         /* Ready means what pdns needs: the socket accepts, and the zones
          * and the config it was started with are loaded. */
         program_notify("READY=1\nSTATUS=serving");
         serve(&set);
-        rb_server_stop(srv);
     }
+    metrics_http_stop();
+    if (srv)
+        rb_server_stop(srv);
     state_close();
 out:
     free(sock);

@@ -92,8 +92,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "geosteer: %s\n", err.text);
         status = rc == GS_EINVAL ? EX_PROTOCOL : EX_UNAVAILABLE;
     } else {
-        fputs(reply.data ? reply.data : "", stdout);
-        status = reply.data && strncmp(reply.data, "OK", 2) == 0 ? 0 : 1;
+        const char *text = reply.data ? reply.data : "";
+        status = strncmp(text, "OK", 2) == 0 ? 0 : 1;
+        /* metrics: the exposition alone, for a parser or node_exporter's
+         * textfile collector */
+        if (status == 0 && strcmp(argv[optind], "metrics") == 0 && strncmp(text, "OK\n", 3) == 0)
+            text += 3;
+        fputs(text, stdout);
     }
     buf_free(&cmd);
     buf_free(&reply);

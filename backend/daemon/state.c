@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "backend/daemon/stats.h"
 #include "backend/dns/dname.h"
 #include "backend/steering/health.h"
 #include "backend/steering/luac.h"
@@ -20,6 +21,7 @@
 #include "common/htab.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/metrics.h"
 
 static double now_sec(void)
 {
@@ -102,6 +104,7 @@ static void publish_plan_locked(void)
         }
     }
     plan_finish(&plan);
+    stats_health_plan(&plan);
     static uint64_t last_gen;
     gs_err_t e;
     if (health_publish_plan(&plan, &e) != 0)
@@ -287,6 +290,28 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* store_commit, timed for the commit duration histogram. */
+static int timed_commit(gs_err_t *err)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = store_commit(store, err);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    stats_commit((uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)b.tv_nsec -
+                     (uint64_t)a.tv_nsec,
+                 rc == 0);
+    return rc;
+}
+
+/* health_purge, counted. */
+static void purge(const char *names, size_t n)
+{
+    size_t failed;
+    size_t sent = health_purge(names, n, &failed);
+    metrics_count(STAT_PURGE_SENT, sent - failed);
+    metrics_count(STAT_PURGE_FAILED, failed);
+}
+
 int state_commit(const trx_t *trx, gs_err_t *err)
 {
     pthread_mutex_lock(&writer_lock);
@@ -326,7 +351,7 @@ int state_commit(const trx_t *trx, gs_err_t *err)
         }
     }
     if (rc == 0)
-        rc = store_commit(store, err);
+        rc = timed_commit(err);
     if (rc) {
         store_rollback(store);
         goto out_apex;
@@ -410,7 +435,7 @@ int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id,
         rc = store_record_insert(store, *id, name, "NS", tmp.data, o->ttl, err);
     }
     if (rc == 0)
-        rc = store_commit(store, err);
+        rc = timed_commit(err);
     if (rc)
         store_rollback(store);
     else
@@ -433,7 +458,7 @@ int state_zone_delete(const char *name, gs_err_t *err)
     if (rc == 0) {
         rc = store_zone_remove(store, id, err);
         if (rc == 0)
-            rc = store_commit(store, err);
+            rc = timed_commit(err);
         if (rc) {
             store_rollback(store);
         } else {
@@ -459,7 +484,7 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
         if ((rc = store_begin(store, err)) == 0) {
             rc = store_meta_replace(store, zone_id, kind, values, n, err);
             if (rc == 0)
-                rc = store_commit(store, err);
+                rc = timed_commit(err);
             if (rc)
                 store_rollback(store);
         }
@@ -665,6 +690,7 @@ static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files
     }
     snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
     eng->steer = st;
+    eng->stats = steer_stats_new(st);
     eng->geo = files->geo;
     eng->asn = files->asn;
     files->geo = files->asn = NULL;
@@ -722,6 +748,9 @@ static int install_config_locked(const char *path, cfg_t *cfg, cfg_files_t *file
     live_cfg = *cfg;
     cfg_defaults(cfg); /* the caller's copy no longer owns anything */
     live_cfg_loaded = true;
+    atomic_store(&stats_enabled, live_cfg.metrics);
+    metrics_count(STAT_CONFIG_GEN, 1);
+    metrics_set(STAT_RELOAD_LAST_OK, (uint64_t)time(NULL));
     if (!config_path || strcmp(config_path, path) != 0) {
         free(config_path);
         config_path = mem_strdup(path);
@@ -766,6 +795,15 @@ int state_load_config(const char *path, buf_t *errors)
     return rc;
 }
 
+char *state_metrics_listen(void)
+{
+    pthread_mutex_lock(&writer_lock);
+    char *l =
+        live_cfg_loaded && live_cfg.metrics_listen ? mem_strdup(live_cfg.metrics_listen) : NULL;
+    pthread_mutex_unlock(&writer_lock);
+    return l;
+}
+
 int state_reload(buf_t *errors)
 {
     pthread_mutex_lock(&writer_lock);
@@ -778,6 +816,7 @@ int state_reload(buf_t *errors)
         rc = load_config_locked(path, errors);
         free(path);
     }
+    metrics_count(rc == 0 ? STAT_RELOAD_APPLIED : STAT_RELOAD_REFUSED, 1);
     pthread_mutex_unlock(&writer_lock);
     return rc;
 }
@@ -799,6 +838,9 @@ void state_check_geoip(void)
         if (rc == 0)
             rc = install_locked(config_path, &live_cfg, &files, false, &errors);
         cfg_files_close(&files);
+        metrics_count(rc == 0 ? STAT_RELOAD_APPLIED : STAT_RELOAD_REFUSED, 1);
+        if (rc == 0)
+            metrics_set(STAT_RELOAD_LAST_OK, (uint64_t)time(NULL));
         if (rc != 0) {
             log_err("state: GeoIP reload refused, the loaded data keeps serving: %s",
                     errors.data ? errors.data : "");
@@ -942,6 +984,7 @@ void state_check_health(void)
         snap_replace_world(w);
         cur = w;
     }
+    stats_health_tick(cur->health);
     uint32_t changed[256];
     size_t n = cur->health ? health_changes(cur->health, changed, 256) : 0;
     if (n > 0) {
@@ -952,7 +995,7 @@ void state_check_health(void)
         buf_t names;
         buf_init(&names);
         size_t count = steered_names(snap_current(), changed, n, &names);
-        health_purge(names.data, count);
+        purge(names.data, count);
         buf_free(&names);
     }
     buf_t lua_names;
@@ -961,7 +1004,7 @@ void state_check_health(void)
     if (nlua) {
         log_info("state: health of LUA-record addresses changed for %zu name%s", nlua,
                  nlua == 1 ? "" : "s");
-        health_purge(lua_names.data, nlua);
+        purge(lua_names.data, nlua);
     }
     buf_free(&lua_names);
     pthread_mutex_unlock(&writer_lock);
@@ -978,7 +1021,7 @@ int state_override(const char *endpoint, const char *state, int64_t until, gs_er
         rc = state ? store_override_set(store, endpoint, state, until, err)
                    : store_override_clear(store, endpoint, err);
         if (rc == 0)
-            rc = store_commit(store, err);
+            rc = timed_commit(err);
         if (rc) {
             store_rollback(store);
         } else {
@@ -993,7 +1036,7 @@ int state_override(const char *endpoint, const char *state, int64_t until, gs_er
             buf_t names;
             buf_init(&names);
             size_t count = steered_names(snap_current(), &e, 1, &names);
-            health_purge(names.data, count);
+            purge(names.data, count);
             buf_free(&names);
         }
     }

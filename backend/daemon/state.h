@@ -135,4 +135,7 @@ GS_WARN_UNUSED int state_check_steer(const steer_t *st, const char *policy, cons
  * they would never match). Returns 0 or GS_EINVAL with the first reason. */
 GS_WARN_UNUSED int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err);
 
+/* The live config's settings.metrics_listen (owned copy), or NULL. */
+char *state_metrics_listen(void);
+
 #endif

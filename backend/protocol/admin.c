@@ -1,4 +1,5 @@
 #include "backend/protocol/admin.h"
+#include "backend/protocol/exposition.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -64,6 +65,7 @@ int admin_split(const char *cmd, char *store, char **words, int max)
 static const char help_text[] =
     "OK commands:\n"
     "  status                              daemon and zone store summary\n"
+    "  metrics                             the Prometheus exposition (doc/metrics.md)\n"
     "  explain <qname> <client>[/len] [qtype]  the whole steering decision for a client\n"
     "  health [endpoint]                   health checks: state, since, streak, rtt, error\n"
     "  lua-check <zone>                    each LUA record: supported, and the policy to use\n"
@@ -1001,6 +1003,20 @@ static void zone_load(char **w, int n, buf_t *out)
     rb_conn_free(c);
 }
 
+/* "OK" and the Prometheus exposition (geosteer metrics prints it without
+ * the OK line). */
+static void metrics(buf_t *out)
+{
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
+        return;
+    buf_puts(out, "OK\n");
+    exposition_render(out, s);
+    snap_unpin(slot);
+    snap_slot_put(slot);
+}
+
 void admin_run(const char *cmd, buf_t *out)
 {
     size_t len = strlen(cmd);
@@ -1028,6 +1044,8 @@ void admin_run(const char *cmd, buf_t *out)
         health_cmd(w, n, out);
     else if (strcmp(w[0], "status") == 0 && n == 1)
         status(out);
+    else if (strcmp(w[0], "metrics") == 0 && n == 1)
+        metrics(out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "list") == 0 && n == 2)
         zone_list(out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "create") == 0)

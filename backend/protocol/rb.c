@@ -1,6 +1,7 @@
 #include "backend/protocol/rb.h"
 
 #include <jansson.h>
+#include <netinet/in.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/daemon/stats.h"
 #include "backend/protocol/admin.h"
 #include "backend/steering/health.h"
 #include "backend/steering/luaeval.h"
@@ -20,6 +22,8 @@
 #include "backend/zones/trx.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/metrics.h"
+#include "geo/geodb.h"
 
 struct rb_conn {
     snap_slot_t *slot;
@@ -33,6 +37,9 @@ struct rb_conn {
     uint64_t rnd; /* xorshift state for random policies */
     trx_t trx;
     buf_t out;
+    metrics_shard_t *sh; /* this connection's counters (one thread at a time) */
+    bool counting;       /* stats_enabled, read once per request */
+    unsigned method;     /* the request's index in methods[] (RB_NMETHODS: other) */
 };
 
 static const char reply_false[] = "{\"result\":false}\n";
@@ -53,6 +60,7 @@ rb_conn_t *rb_conn_new(void)
     rb_conn_t *c = mem_calloc(1, sizeof(*c));
     c->slot = slot;
     c->rnd = mix_seed((uintptr_t)c);
+    c->sh = metrics_shard_new();
     buf_init(&c->out);
     buf_reserve(&c->out, 4096);
     return c;
@@ -68,6 +76,7 @@ void rb_conn_free(rb_conn_t *c)
     trx_clear(&c->trx);
     snap_slot_put(c->slot);
     buf_free(&c->out);
+    metrics_shard_retire(c->sh);
     free(c);
 }
 
@@ -273,6 +282,47 @@ static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const
     return added;
 }
 
+/* The continent of the client for the decision counters: one lookup in the
+ * country database (its decode cache makes it a tree walk), "" without one. */
+static unsigned client_continent(const snap_world_t *w, const steer_client_t *cl)
+{
+    if (!w->geo)
+        return 0;
+    struct sockaddr_storage ss = {0};
+    if (cl->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, cl->addr, 4);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, cl->addr, 16);
+    }
+    geo_result_t g;
+    if (geo_db_lookup(w->geo, (const struct sockaddr *)&ss, &g) != 0)
+        return 0;
+    return steer_stats_continent(g.continent);
+}
+
+/* Counts one evaluated dynamic record: the scope it returned and, for a
+ * steering decision, the decision and its picks (steer_stats.h). */
+static void count_answer(rb_conn_t *c, const snap_world_t *w, const steer_client_t *cl,
+                         const luae_result_t *res)
+{
+    unsigned b = 0;
+    while (b < STATS_SCOPE_BUCKETS - 1 && res->scope > stats_scope_bounds[b])
+        b++;
+    metrics_add(c->sh, STAT_SCOPE + b, 1);
+    metrics_add(c->sh, STAT_SCOPE_SUM, res->scope);
+    const steer_stats_t *m = w->engine ? w->engine->stats : NULL;
+    if (!res->steered || !m)
+        return;
+    _Atomic uint64_t *dyn = metrics_shard_dyn(c->sh, steer_stats_labels(m));
+    unsigned missed = steer_stats_count(m, dyn, res->policy, &res->sd, client_continent(w, cl));
+    if (missed)
+        metrics_add(c->sh, STAT_STEER_UNMAPPED, missed);
+}
+
 /* Answers a name holding dynamic records (compiled LUA records, plain
  * steer('policy') ones included): its static records, then each dynamic record's answer for this
  * client, with the decision's TTL and scope. A dynamic record that yields
@@ -328,9 +378,13 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
         luae_result_t res;
         luae_eval(rec->prog, &env, &res);
         const char *policy = luac_prog_policy(rec->prog);
+        if (policy && !res.steered && c->counting)
+            metrics_add(c->sh, STAT_POLICY_MISSING, 1);
         if (policy && !res.steered)
             LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
                             node->name, policy);
+        if (c->counting)
+            count_answer(c, s->world, &cl, &res);
         uint32_t ttl = policy && res.steered ? res.sd.ttl : rec->ttl;
         uint8_t scope = res.scope;
         res.sd.ttl = ttl;
@@ -365,8 +419,29 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
         put_false(c);
 }
 
+/* Whether pdns passed a client subnet: real-remote is then not the
+ * resolver's own address as a /32 or /128 (nor a /0: no subnet asked). */
+static bool has_ecs(const lookup_req_t *r)
+{
+    if (!r->real_remote || r->real_remote_len < 3)
+        return false;
+    const char *rr = r->real_remote;
+    size_t n = r->real_remote_len;
+    if (memcmp(rr + n - 2, "/0", 2) == 0)
+        return false;
+    if (r->remote && n > r->remote_len && memcmp(rr, r->remote, r->remote_len) == 0) {
+        const char *pl = rr + r->remote_len;
+        size_t pn = n - r->remote_len;
+        if ((pn == 3 && memcmp(pl, "/32", 3) == 0) || (pn == 4 && memcmp(pl, "/128", 4) == 0))
+            return false;
+    }
+    return true;
+}
+
 static void do_lookup(rb_conn_t *c, const lookup_req_t *r)
 {
+    if (c->counting)
+        metrics_add(c->sh, has_ecs(r) ? STAT_ECS_YES : STAT_ECS_NO, 1);
     char name[DNAME_MAXTEXT + 2];
     size_t qlen = r->qlen;
     if (qlen == 0 || qlen > DNAME_MAXTEXT) {
@@ -1071,11 +1146,53 @@ static void poison_malformed(rb_conn_t *c)
 
 static void handle(rb_conn_t *c, const char *line, size_t len);
 
+#define RB_NMETHODS (sizeof(methods) / sizeof(methods[0]))
+_Static_assert(RB_NMETHODS < STATS_METHODS, "stats.h must number every method and 'other'");
+
+const char *rb_method_name(unsigned i)
+{
+    return i < RB_NMETHODS ? methods[i].name : i == RB_NMETHODS ? "other" : NULL;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Counts the request just answered: by method and by what the reply says
+ * (records, nothing, or an error with a log line), and a lookup's time. */
+static void count_request(rb_conn_t *c, uint64_t t0)
+{
+    static const char empty[] = "{\"result\":false}";
+    static const char error[] = "{\"result\":false,\"log\"";
+    const buf_t *o = &c->out;
+    unsigned result = STATS_RESULT_DATA;
+    if (o->len >= sizeof(error) - 1 && memcmp(o->data, error, sizeof(error) - 1) == 0)
+        result = STATS_RESULT_ERROR;
+    else if (o->len >= sizeof(empty) - 1 && memcmp(o->data, empty, sizeof(empty) - 1) == 0)
+        result = STATS_RESULT_EMPTY;
+    metrics_add(c->sh, STAT_REQUESTS + c->method * STATS_RESULTS + result, 1);
+    if (c->method == 0) { /* lookup */
+        uint64_t ns = mono_ns() - t0;
+        metrics_add(
+            c->sh,
+            STAT_LOOKUP_LAT + stats_bucket_u64(stats_lat_bounds_ns, STATS_LAT_BUCKETS - 1, ns), 1);
+        metrics_add(c->sh, STAT_LOOKUP_LAT_SUM, ns);
+    }
+}
+
 const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
 {
+    c->counting = atomic_load_explicit(&stats_enabled, memory_order_relaxed);
+    uint64_t t0 = c->counting ? mono_ns() : 0;
+    c->method = RB_NMETHODS;
     c->snap = snap_pin(c->slot);
     handle(c, line, len);
     release_snap(c);
+    if (c->counting)
+        count_request(c, t0);
     return &c->out;
 }
 
@@ -1083,6 +1200,7 @@ static void handle(rb_conn_t *c, const char *line, size_t len)
 {
     scan_lookup_t sl;
     if (scan_lookup(line, len, &sl)) {
+        c->method = 0; /* methods[0] is lookup */
         lookup_req_t r = {sl.qname.p,       sl.qtype.p,         sl.remote.p,
                           sl.real_remote.p, sl.qname.len,       sl.qtype.len,
                           sl.remote.len,    sl.real_remote.len, sl.zone_id};
@@ -1118,6 +1236,7 @@ static void handle(rb_conn_t *c, const char *line, size_t len)
         for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
             if (strcmp(methods[i].name, name) == 0)
                 break;
+        c->method = (unsigned)i;
         if (i < sizeof(methods) / sizeof(methods[0])) {
             perr_t e = {.method = methods[i].name};
             methods[i].fn(c, params, &e);

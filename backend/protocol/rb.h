@@ -37,4 +37,9 @@ void rb_conn_trim(rb_conn_t *c);
  * by the server for over-long lines) and returns it, borrowed. */
 const buf_t *rb_error_reply(rb_conn_t *c, const char *msg);
 
+/* Name of method `i` of the dispatcher's table as counted in metrics
+ * (stats.h STAT_REQUESTS), "other" for the one past the table, NULL
+ * beyond. */
+const char *rb_method_name(unsigned i);
+
 #endif

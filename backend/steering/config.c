@@ -100,6 +100,8 @@ void cfg_free(cfg_t *cfg)
     free(cfg->geoip_asn_database);
     free(cfg->runtime_dir);
     free(cfg->pdns_control_socket);
+    free(cfg->metrics_listen);
+    cfg->metrics_listen = NULL;
     cfg->socket = cfg->zone_db = cfg->geoip_database = cfg->geoip_asn_database = NULL;
     cfg->runtime_dir = cfg->pdns_control_socket = NULL;
 }
@@ -490,7 +492,16 @@ static void item_read(ctx_t *x, const cfg_item_t *it, json_t *v, const char *pat
             *(mode_t *)dst = (mode_t)mode;
         break;
     }
-    case CFG_STR: /* rows of this kind have their own code (an id) */
+    case CFG_STR: /* rows with an id have their own code */
+        if (it->id != CFG_ID_NONE)
+            break;
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            error(x, path, "must be a non-empty string");
+        } else {
+            free(*(char **)dst);
+            *(char **)dst = mem_strdup(json_string_value(v));
+        }
+        break;
     case CFG_OTHER:
         break;
     }
@@ -790,6 +801,52 @@ static void settings(ctx_t *x, json_t *s, cfg_t *cfg)
         return;
     }
     walk(x, CFG_OBJ_SETTINGS, s, "settings", -1, cfg, settings_custom);
+    struct sockaddr_in6 sa;
+    if (cfg->metrics_listen && !cfg_parse_listen(cfg->metrics_listen, &sa))
+        error(x, "settings.metrics_listen",
+              "must be \"ADDRESS:PORT\", \"[IPV6]:PORT\" or a port number (loopback), "
+              "with a numeric address and a port in 1..65535");
+}
+
+size_t cfg_parse_listen(const char *s, void *out)
+{
+    char host[INET6_ADDRSTRLEN + 2] = "127.0.0.1";
+    const char *port = s;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+            return 0;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        port = end + 2;
+    } else if (strchr(s, ':')) {
+        const char *colon = strrchr(s, ':');
+        if ((size_t)(colon - s) >= sizeof(host) || memchr(s, ':', (size_t)(colon - s)))
+            return 0;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+        return 0;
+    long p = strtol(port, &end, 10);
+    if (p < 1 || p > 65535)
+        return 0;
+    struct sockaddr_in6 *s6 = out;
+    struct sockaddr_in *s4 = out;
+    memset(out, 0, sizeof(*s6));
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)p);
+        return sizeof(*s4);
+    }
+    if (s[0] == '[' && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)p);
+        return sizeof(*s6);
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1780,6 +1837,8 @@ int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
         .geoip_max_age_days = cfg->geoip_max_age_days,
         .runtime_dir = dup_or_null(cfg->runtime_dir),
         .pdns_control_socket = dup_or_null(cfg->pdns_control_socket),
+        .metrics = cfg->metrics,
+        .metrics_listen = dup_or_null(cfg->metrics_listen),
         .probe_max_in_flight = cfg->probe_max_in_flight,
         .probe_heartbeat = cfg->probe_heartbeat,
         .health_stale_after = cfg->health_stale_after,

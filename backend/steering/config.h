@@ -200,6 +200,8 @@ typedef struct {
     char *runtime_dir;            /* owned; check plan and health state file, or NULL:
                                      the directory of the socket geosteerd serves */
     char *pdns_control_socket;    /* owned; pdns's control socket for cache purges, or NULL */
+    bool metrics;                 /* count metrics on the lookup path */
+    char *metrics_listen;         /* owned; HTTP address for /metrics, or NULL: none */
     unsigned probe_max_in_flight; /* checks running at once */
     double probe_heartbeat;       /* seconds between probe heartbeats */
     unsigned health_stale_after;  /* heartbeats missed before the probe is stale */
@@ -267,6 +269,11 @@ GS_WARN_UNUSED int cfg_load_all(const char *path, cfg_t *cfg, cfg_files_t *files
 
 /* Parses a log level name (err, warning, notice, info, debug); -1 if unknown. */
 int cfg_log_level(const char *name);
+
+/* Parses settings.metrics_listen: "ADDR:PORT", "[V6ADDR]:PORT" or a bare
+ * "PORT" (loopback, 127.0.0.1), the address numeric. Fills `sa` (room for
+ * a sockaddr_in6) and returns its length, or 0 when `s` is not one. */
+size_t cfg_parse_listen(const char *s, void *sa);
 
 /* Releases everything `cfg` owns; `cfg` may then be refilled by cfg_defaults. */
 void cfg_free(cfg_t *cfg);

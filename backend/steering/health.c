@@ -640,10 +640,12 @@ static int pdns_command(const char *path, const char *cmd, char *reply, size_t r
     return rc;
 }
 
-void health_purge(const char *names, size_t n)
+size_t health_purge(const char *names, size_t n, size_t *failed)
 {
+    size_t sent = 0;
+    *failed = 0;
     if (!H.control_socket || n == 0)
-        return;
+        return 0;
     /* Several names per command, in lines of modest length. */
     const char *p = names;
     size_t done = 0;
@@ -661,6 +663,9 @@ void health_purge(const char *names, size_t n)
         buf_putc(&cmd, '\n');
         char reply[256];
         int rc = pdns_command(H.control_socket, cmd.data, reply, sizeof(reply));
+        sent++;
+        if (rc)
+            ++*failed;
         if (rc)
             log_warn("health: pdns cache purge via %s failed: %s", H.control_socket, strerror(-rc));
         else
@@ -668,6 +673,7 @@ void health_purge(const char *names, size_t n)
                      batch == 1 ? "" : "s", reply);
         buf_free(&cmd);
     }
+    return sent;
 }
 
 void health_shutdown(void)

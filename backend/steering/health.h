@@ -112,9 +112,11 @@ typedef struct {
 void health_status(health_status_t *st);
 
 /* Asks pdns (settings.pdns_control_socket) to purge `names` (canonical,
- * NUL-separated in `names`, `n` of them) from its caches. Writer only; logs
- * failures. No-op without a configured socket. */
-void health_purge(const char *names, size_t n);
+ * NUL-separated in `names`, `n` of them) from its caches, several names per
+ * command. Writer only; logs failures. Returns the number of commands sent
+ * and sets *failed to how many of them failed. No-op (0) without a
+ * configured socket. */
+size_t health_purge(const char *names, size_t n, size_t *failed);
 
 /* Frees the module's global state (the mapping). */
 void health_shutdown(void);

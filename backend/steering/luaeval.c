@@ -465,6 +465,7 @@ static void select_values(ev_t *e, const luac_sel_t *sel, luae_result_t *out)
             break;
         steer_decide_admin(st, (uint32_t)pi, e->env->client, rnd, e->env->admin, &out->sd);
         out->steered = true;
+        out->policy = (uint32_t)pi;
         need(e, out->sd.scope);
         e->split |= out->sd.split;
         break;

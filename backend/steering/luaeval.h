@@ -50,6 +50,7 @@ typedef struct {
     const char *vals[LUAE_MAX_VALUES]; /* borrowed from the program */
     size_t n;
     bool steered;        /* the answer is `sd` */
+    uint32_t policy;     /* when steered: the policy's index in env->steer */
     steer_decision_t sd; /* when steered */
     uint8_t scope;       /* steer_scope_final applied */
     const char *why;     /* static text: which branch or rule decided */

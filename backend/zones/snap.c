@@ -65,6 +65,7 @@ static void world_release(snap_world_t *w)
         return;
     snap_engine_t *e = w->engine;
     if (--e->refs == 0) {
+        steer_stats_free(e->stats);
         steer_free(e->steer);
         health_checks_free(&e->checks);
         geo_db_close(e->geo);

@@ -15,6 +15,7 @@
 
 #include "backend/steering/health.h"
 #include "backend/steering/steer.h"
+#include "backend/steering/steer_stats.h"
 #include "backend/zones/zone.h"
 #include "common/htab.h"
 #include "geo/geodb.h"
@@ -25,6 +26,7 @@ typedef struct {
     steer_t *steer;         /* owned; NULL when no steering config is loaded */
     geo_db_t *geo, *asn;    /* owned; NULL when not configured */
     health_checks_t checks; /* owned; the health checks of the config */
+    steer_stats_t *stats;   /* owned; the metrics label set of `steer` */
     int refs;               /* writer-only */
 } snap_engine_t;
 

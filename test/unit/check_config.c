@@ -509,17 +509,21 @@ START_TEST(test_settings_defaults)
                           "%s", it->path);
             break;
         case CFG_PATH:
+        case CFG_STR:
             if (it->def_text)
                 ck_assert_str_eq(*(char *const *)at, it->def_text);
             else
                 ck_assert_ptr_null(*(char *const *)at);
+            break;
+        case CFG_BOOL:
+            ck_assert_msg(*(const bool *)at == (it->def != 0), "%s", it->path);
             break;
         default:
             ck_abort_msg("%s: unexpected kind", it->path);
         }
         checked++;
     }
-    ck_assert_uint_eq(checked, 15);
+    ck_assert_uint_eq(checked, 17);
     ck_assert_str_eq(c.socket, "/run/geosteer/backend.sock");
     ck_assert_str_eq(c.zone_db, "/var/lib/geosteer/zones.db");
     ck_assert_uint_eq(c.socket_mode, 0660);

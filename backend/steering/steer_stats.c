@@ -1,0 +1,191 @@
+#include "backend/steering/steer_stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/steering/policy.h"
+#include "common/buf.h"
+#include "common/htab.h"
+#include "common/mem.h"
+
+/* A series key: policy, pool + 1 (0: several pools), endpoint + 1 (0: the
+ * decision series of that policy and pool, eight slots from `slot`). */
+typedef struct {
+    uint64_t key;
+    uint32_t slot;
+} entry_t;
+
+struct steer_stats {
+    metrics_labels_t *labels;
+    entry_t *v;
+    size_t n, cap;
+    htab_t idx;
+};
+
+static const char continents[STEER_NCONTINENTS][3] = {"", "AF", "AN", "AS", "EU", "NA", "OC", "SA"};
+
+static uint64_t key_of(uint32_t p, uint32_t pool, uint32_t e)
+{
+    return (uint64_t)p << 42 | (uint64_t)(pool + 1) << 21 | (e + 1);
+}
+
+unsigned steer_stats_continent(const char *code)
+{
+    for (unsigned i = 1; i < STEER_NCONTINENTS; i++)
+        if (code[0] == continents[i][0] && code[1] == continents[i][1] && !code[2])
+            return i;
+    return 0;
+}
+
+/* Keys are unique by construction: each policy's pools and endpoints are
+ * visited once. */
+static void add_key(steer_stats_t *m, uint64_t key, uint32_t slot)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 64;
+        m->v = mem_realloc_n(m->v, m->cap, sizeof(*m->v));
+    }
+    m->v[m->n++] = (entry_t){key, slot};
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void put_label(buf_t *b, const char *name, const char *value)
+{
+    if (b->len)
+        buf_putc(b, ',');
+    buf_puts(b, name);
+    buf_puts(b, "=\"");
+    for (const char *c = value; *c; c++) {
+        if (*c == '\\' || *c == '"')
+            buf_putc(b, '\\');
+        if (*c == '\n')
+            buf_puts(b, "\\n");
+        else
+            buf_putc(b, *c);
+    }
+    buf_putc(b, '"');
+}
+
+/* Marks in `used` every pool of the fallback chain from `p`. */
+static void mark_chain(const steer_t *s, int32_t p, bool *used)
+{
+    for (int guard = 0; p >= 0 && guard < 64 && !used[p]; guard++) {
+        used[p] = true;
+        p = s->pools[p].fallback;
+    }
+}
+
+steer_stats_t *steer_stats_new(const steer_t *s)
+{
+    steer_stats_t *m = mem_calloc(1, sizeof(*m));
+    size_t nslots = 0;
+    bool *used = mem_calloc(s && s->npools ? s->npools : 1, sizeof(bool));
+    bool *eps = mem_calloc(s && s->neps ? s->neps : 1, sizeof(bool));
+    /* First pass: the keys and their slots; the second names the slots. */
+    for (uint32_t pi = 0; s && pi < s->npols; pi++) {
+        const pol_t *p = &s->pols[pi];
+        memset(used, 0, s->npools * sizeof(bool));
+        memset(eps, 0, s->neps * sizeof(bool));
+        for (size_t i = 0; i < p->def.npools; i++)
+            mark_chain(s, (int32_t)p->pools[i], used);
+        for (size_t i = 0; i < p->nrules; i++)
+            mark_chain(s, (int32_t)p->rules[i].pool, used);
+        if (p->ops->default_pool)
+            mark_chain(s, (int32_t)p->def.default_pool, used);
+        if (p->def.all_down == STEER_DOWN_POOL)
+            mark_chain(s, p->def.all_down_pool, used);
+        for (uint32_t q = 0; q <= s->npools; q++) {
+            if (q < s->npools && !used[q])
+                continue;
+            uint32_t pool = q < s->npools ? q : UINT32_MAX;
+            add_key(m, key_of(pi, pool, UINT32_MAX), (uint32_t)nslots);
+            nslots += STEER_NCONTINENTS;
+            if (q == s->npools) {
+                for (uint32_t e = 0; e < s->neps; e++)
+                    if (eps[e])
+                        add_key(m, key_of(pi, pool, e), (uint32_t)nslots++);
+                continue;
+            }
+            for (size_t k = 0; k < s->pools[q].n; k++) {
+                uint32_t e = s->pools[q].eps[k];
+                eps[e] = true;
+                add_key(m, key_of(pi, pool, e), (uint32_t)nslots++);
+            }
+        }
+    }
+    free(used);
+    free(eps);
+    m->labels = metrics_labels_new(nslots);
+    htab_init(&m->idx, m->n);
+    buf_t b;
+    buf_init(&b);
+    for (size_t i = 0; i < m->n; i++) {
+        uint64_t k = m->v[i].key;
+        uint32_t pi = (uint32_t)(k >> 42), q = (uint32_t)(k >> 21 & 0x1fffff),
+                 e = (uint32_t)(k & 0x1fffff);
+        const char *policy = s->pols[pi].name;
+        const char *pool = q ? s->pools[q - 1].name : "";
+        htab_add(&m->idx, htab_hash_u64(k), (uint32_t)i);
+        if (e) {
+            buf_reset(&b);
+            put_label(&b, "policy", policy);
+            put_label(&b, "pool", pool);
+            put_label(&b, "endpoint", s->eps[e - 1].name);
+            metrics_labels_name(m->labels, m->v[i].slot, STEER_FAM_ANSWERS, b.data);
+            continue;
+        }
+        for (unsigned c = 0; c < STEER_NCONTINENTS; c++) {
+            buf_reset(&b);
+            put_label(&b, "policy", policy);
+            put_label(&b, "continent", continents[c]);
+            put_label(&b, "pool", pool);
+            metrics_labels_name(m->labels, m->v[i].slot + c, STEER_FAM_DECISIONS, b.data);
+        }
+    }
+    buf_free(&b);
+    return m;
+}
+
+void steer_stats_free(steer_stats_t *m)
+{
+    if (!m)
+        return;
+    metrics_labels_release(m->labels);
+    htab_free(&m->idx);
+    free(m->v);
+    free(m);
+}
+
+metrics_labels_t *steer_stats_labels(const steer_stats_t *m)
+{
+    return m->labels;
+}
+
+static uint32_t slot_of(const steer_stats_t *m, uint64_t key)
+{
+    uint32_t i;
+    for (size_t k = htab_start(&m->idx, htab_hash_u64(key));
+         (i = htab_next(&m->idx, &k)) != HTAB_END;)
+        if (m->v[i].key == key)
+            return m->v[i].slot;
+    return UINT32_MAX;
+}
+
+unsigned steer_stats_count(const steer_stats_t *m, _Atomic uint64_t *dyn, uint32_t p,
+                           const steer_decision_t *d, unsigned cont)
+{
+    unsigned missed = 0;
+    uint32_t slot = slot_of(m, key_of(p, d->pool, UINT32_MAX));
+    if (slot == UINT32_MAX)
+        missed++;
+    else
+        metrics_dyn_add(dyn, slot + (cont < STEER_NCONTINENTS ? cont : 0), 1);
+    for (uint16_t i = 0; i < d->n; i++) {
+        slot = slot_of(m, key_of(p, d->pool, d->picks[i]));
+        if (slot == UINT32_MAX)
+            missed++;
+        else
+            metrics_dyn_add(dyn, slot, 1);
+    }
+    return missed;
+}

@@ -1,0 +1,52 @@
+/* Counting steering decisions for metrics: the label set of one engine
+ * (which policy, pool and endpoint names a decision can carry) and the
+ * per-decision count against a thread's shard (common/metrics.h).
+ *
+ * Two families of series, both bounded by the config, never by clients:
+ *   STEER_FAM_ANSWERS    {policy, pool, endpoint}: one per endpoint picked,
+ *                        for each pool the policy can answer from (through
+ *                        its pools, rules, default, fallbacks and all-down
+ *                        pool) and each endpoint of that pool; pool "" when
+ *                        the answer spans several pools (the all-down rule).
+ *   STEER_FAM_DECISIONS  {policy, continent, pool}: one per decision, the
+ *                        client's continent from the country database
+ *                        ("" when unknown or no database), the same pools.
+ * Built by the writer with the engine; read-only afterwards, any thread. */
+#ifndef GS_STEERING_STEER_STATS_H
+#define GS_STEERING_STEER_STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/steering/steer.h"
+#include "common/metrics.h"
+
+enum { STEER_FAM_ANSWERS = 1, STEER_FAM_DECISIONS = 2 };
+
+/* Continents as counted: index 0 is unknown, then AF AN AS EU NA OC SA. */
+#define STEER_NCONTINENTS 8
+
+typedef struct steer_stats steer_stats_t;
+
+/* The label set of engine `s` (may be NULL: an empty set). */
+steer_stats_t *steer_stats_new(const steer_t *s);
+
+/* Releases it (the label set lives on while shards count against it).
+ * Accepts NULL. */
+void steer_stats_free(steer_stats_t *m);
+
+/* The label set, for metrics_shard_dyn. */
+metrics_labels_t *steer_stats_labels(const steer_stats_t *m);
+
+/* The continent index (0..STEER_NCONTINENTS-1) of a two-letter code; 0
+ * for anything else. */
+unsigned steer_stats_continent(const char *code);
+
+/* Counts decision `d` of policy `p` for a client of continent index `cont`
+ * into `dyn` (the shard's counters for this label set). Returns how many
+ * counts found no series (0 unless `d` is not a decision of this engine). */
+unsigned steer_stats_count(const steer_stats_t *m, _Atomic uint64_t *dyn, uint32_t p,
+                           const steer_decision_t *d, unsigned cont);
+
+#endif
