@@ -690,7 +690,7 @@ static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files
     }
     snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
     eng->steer = st;
-    eng->stats = steer_stats_new(st);
+    eng->stats = steer_stats_new(st, files->geo);
     eng->geo = files->geo;
     eng->asn = files->asn;
     files->geo = files->asn = NULL;

@@ -1,7 +1,6 @@
 #include "backend/protocol/rb.h"
 
 #include <jansson.h>
-#include <netinet/in.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +22,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/metrics.h"
-#include "geo/geodb.h"
 
 struct rb_conn {
     snap_slot_t *slot;
@@ -282,28 +280,6 @@ static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const
     return added;
 }
 
-/* The continent of the client for the decision counters: one lookup in the
- * country database (its decode cache makes it a tree walk), "" without one. */
-static unsigned client_continent(const snap_world_t *w, const steer_client_t *cl)
-{
-    if (!w->geo)
-        return 0;
-    struct sockaddr_storage ss = {0};
-    if (cl->family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        memcpy(&sin->sin_addr, cl->addr, 4);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        memcpy(&sin6->sin6_addr, cl->addr, 16);
-    }
-    geo_result_t g;
-    if (geo_db_lookup(w->geo, (const struct sockaddr *)&ss, &g) != 0)
-        return 0;
-    return steer_stats_continent(g.continent);
-}
-
 /* Counts one evaluated dynamic record: the scope it returned and, for a
  * steering decision, the decision and its picks (steer_stats.h). */
 static void count_answer(rb_conn_t *c, const snap_world_t *w, const steer_client_t *cl,
@@ -318,7 +294,8 @@ static void count_answer(rb_conn_t *c, const snap_world_t *w, const steer_client
     if (!res->steered || !m)
         return;
     _Atomic uint64_t *dyn = metrics_shard_dyn(c->sh, steer_stats_labels(m));
-    unsigned missed = steer_stats_count(m, dyn, res->policy, &res->sd, client_continent(w, cl));
+    unsigned missed =
+        steer_stats_count(m, dyn, res->policy, &res->sd, steer_stats_client_continent(m, cl));
     if (missed)
         metrics_add(c->sh, STAT_STEER_UNMAPPED, missed);
 }

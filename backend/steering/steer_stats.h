@@ -21,6 +21,7 @@
 
 #include "backend/steering/steer.h"
 #include "common/metrics.h"
+#include "geo/geodb.h"
 
 enum { STEER_FAM_ANSWERS = 1, STEER_FAM_DECISIONS = 2 };
 
@@ -29,8 +30,10 @@ enum { STEER_FAM_ANSWERS = 1, STEER_FAM_DECISIONS = 2 };
 
 typedef struct steer_stats steer_stats_t;
 
-/* The label set of engine `s` (may be NULL: an empty set). */
-steer_stats_t *steer_stats_new(const steer_t *s);
+/* The label set of engine `s` (may be NULL: an empty set) and, when
+ * `country` is given, the continent of every address painted from it (a
+ * walk of the database: about as long as building one geo policy). */
+steer_stats_t *steer_stats_new(const steer_t *s, const geo_db_t *country);
 
 /* Releases it (the label set lives on while shards count against it).
  * Accepts NULL. */
@@ -42,6 +45,10 @@ metrics_labels_t *steer_stats_labels(const steer_stats_t *m);
 /* The continent index (0..STEER_NCONTINENTS-1) of a two-letter code; 0
  * for anything else. */
 unsigned steer_stats_continent(const char *code);
+
+/* The continent index of client `c` (0 without a country database). A
+ * lookup in a prefix tree; any thread. */
+unsigned steer_stats_client_continent(const steer_stats_t *m, const steer_client_t *c);
 
 /* Counts decision `d` of policy `p` for a client of continent index `cont`
  * into `dyn` (the shard's counters for this label set). Returns how many

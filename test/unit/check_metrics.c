@@ -5,10 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "backend/steering/steer.h"
 #include "backend/steering/steer_stats.h"
 #include "common/metrics.h"
+#include "geo/geodb.h"
+#include "geo/geoip_build.h"
 
 typedef struct {
     unsigned family;
@@ -168,7 +173,7 @@ START_TEST(test_steer_series)
         .name = "fo", .type = STEER_FAILOVER, .ttl = 30, .pools = pools, .npools = 2};
     uint32_t pi = steer_add_policy(b, &def);
     steer_t *st = steer_build(b, NULL, NULL);
-    steer_stats_t *m = steer_stats_new(st);
+    steer_stats_t *m = steer_stats_new(st, NULL);
     metrics_shard_t *sh = metrics_shard_new();
     _Atomic uint64_t *dyn = metrics_shard_dyn(sh, steer_stats_labels(m));
     steer_client_t c;
@@ -176,8 +181,7 @@ START_TEST(test_steer_series)
     steer_decision_t d;
     steer_decide(st, pi, &c, 1, &d);
     ck_assert_uint_eq(steer_stats_count(m, dyn, pi, &d, steer_stats_continent("EU")), 0);
-    ck_assert_uint_eq(series(STEER_FAM_DECISIONS, "policy=\"fo\",continent=\"EU\",pool=\"p0\""),
-                      1);
+    ck_assert_uint_eq(series(STEER_FAM_DECISIONS, "policy=\"fo\",continent=\"EU\",pool=\"p0\""), 1);
     ck_assert_uint_eq(series(STEER_FAM_ANSWERS, "policy=\"fo\",pool=\"p0\",endpoint=\"e0\""), 1);
     ck_assert_uint_eq(series(STEER_FAM_ANSWERS, "policy=\"fo\",pool=\"p0\",endpoint=\"e1\""), 1);
     /* p0 down: the fallback pool answers */
@@ -212,6 +216,78 @@ START_TEST(test_steer_series)
 }
 END_TEST
 
+/* The continent behind the decision counters is the database's: random
+ * ranges of countries on every continent (many /16s and /20s mixed, so the
+ * first-level tables and the tree both answer), then 300,000 random
+ * addresses of each family looked up both ways. */
+START_TEST(test_client_continent)
+{
+    static const char *const cc[] = {"DE", "US", "JP", "BR", "AU", "ZA", "AQ", "FR", "CN", "CA"};
+    char dir[] = "/tmp/check_metrics.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char v4[300], v6[300], db[300];
+    snprintf(v4, sizeof(v4), "%s/geoip", dir);
+    snprintf(v6, sizeof(v6), "%s/geoip6", dir);
+    snprintf(db, sizeof(db), "%s/geo.mmdb", dir);
+    FILE *f4 = fopen(v4, "w"), *f6 = fopen(v6, "w");
+    ck_assert(f4 && f6);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint32_t lo = 1u << 24;
+    while (lo < 0xdf000000u) { /* runs of 2^8 .. 2^22 addresses */
+        x = steer_mix64(x + 1);
+        uint32_t len = 1u << (8 + x % 15);
+        fprintf(f4, "%u,%u,%s\n", lo, lo + len - 1, cc[(x >> 8) % 10]);
+        lo += len + (uint32_t)((x >> 16) % 3 == 0 ? len : 0);
+    }
+    for (uint32_t a = 0x2000; a < 0x2c00; a += 1 + (uint32_t)(x % 7)) {
+        x = steer_mix64(x + 1);
+        fprintf(f6, "%x:%x::,%x:%x:ffff:ffff:ffff:ffff:ffff:ffff,%s\n", a, (unsigned)(x & 0xfff0),
+                a, (unsigned)(x & 0xfff0) | 0xf, cc[(x >> 20) % 10]);
+    }
+    fclose(f4);
+    fclose(f6);
+    geo_build_stats_t st;
+    gs_err_t err;
+    ck_assert_msg(geo_build_country_db(v4, v6, db, &st, &err) == 0, "%s", err.text);
+    geo_db_t *g;
+    ck_assert_msg(geo_db_open(db, &g, &err) == 0, "%s", err.text);
+    steer_stats_t *m = steer_stats_new(NULL, g);
+    size_t known = 0;
+    for (int i = 0; i < 600000; i++) {
+        x = steer_mix64(x + (uint64_t)i);
+        steer_client_t c = {.family = i % 2 ? AF_INET6 : AF_INET};
+        struct sockaddr_storage ss = {0};
+        if (c.family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            s4->sin_family = AF_INET;
+            memcpy(&s4->sin_addr, &x, 4);
+            memcpy(c.addr, &x, 4);
+        } else {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            s6->sin6_family = AF_INET6;
+            uint64_t y = steer_mix64(x);
+            c.addr[0] = 0x20 | (uint8_t)(x & 0x0b); /* 2000::/4 .. 2bff:: */
+            memcpy(c.addr + 1, (uint8_t *)&x + 1, 7);
+            memcpy(c.addr + 8, &y, 8);
+            memcpy(&s6->sin6_addr, c.addr, 16);
+        }
+        geo_result_t r;
+        unsigned want = geo_db_lookup(g, (struct sockaddr *)&ss, &r) == 0
+                            ? steer_stats_continent(r.continent)
+                            : 0;
+        known += want != 0;
+        ck_assert_uint_eq(steer_stats_client_continent(m, &c), want);
+    }
+    ck_assert_uint_gt(known, 100000);
+    steer_stats_free(m);
+    geo_db_close(g);
+    unlink(v4);
+    unlink(v6);
+    unlink(db);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
@@ -221,6 +297,7 @@ int main(void)
     tcase_add_test(tc, test_label_switch);
     tcase_add_test(tc, test_concurrent);
     tcase_add_test(tc, test_steer_series);
+    tcase_add_test(tc, test_client_continent);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
