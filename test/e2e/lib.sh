@@ -317,7 +317,7 @@ gs_check_installed() {
         "$GS_TMP/verify/geosteer-probe.service" 2>&1) || gs_fail "systemd-analyze verify failed: $out"
     [ -z "$out" ] || gs_fail "systemd-analyze verify complains: $out"
     # The GeoIP download (geosteer geoip update) and the timer that starts it.
-    sed "s|$prefix/bin/|$root$prefix/bin/|g" "$units/geosteer-geoip-update.service" \
+    sed "s|$prefix/bin/geosteer |$root$prefix/bin/geosteer |g" "$units/geosteer-geoip-update.service" \
         >"$GS_TMP/verify/geosteer-geoip-update.service"
     cp "$units/geosteer-geoip-update.timer" "$GS_TMP/verify/"
     out=$(systemd-analyze verify --man=no "$GS_TMP/verify/geosteer-geoip-update.service" \
