@@ -12,6 +12,12 @@ int cli_check(int argc, char **argv);
  * country database from tor-geoipdb's range files. 0 on success. */
 int cli_geoip_build(int argc, char **argv);
 
+/* geosteer geoip update --url URL [-o OUT] [--timeout S] [--max-size MIB]:
+ * downloads a country database, validates it and renames it over OUT
+ * (cli/cmd_geoip_update.c). 0 replaced or already current, 64 usage, 65
+ * bad data (the old file kept), 69 download failed, 73 cannot write. */
+int cli_geoip_update(int argc, char **argv);
+
 /* geosteer lua-check <zonefile> [--origin ZONE]: the LUA-record migration
  * check on a zone file. 0 every LUA record supported, 1 not, 65 malformed
  * records, 66 unreadable. */

@@ -20,7 +20,8 @@ static void usage(FILE *f)
             "  -t, --timeout MS    reply timeout (default 30000)\n"
             "  -V, --version       print the version\n"
             "Commands are those of the daemon; 'geosteer help' lists them. Local ones:\n"
-            "  check [-c FILE], geoip build [...], lua-check <zonefile> [--origin ZONE]\n"
+            "  check [-c FILE], geoip build [...], geoip update --url URL [...],\n"
+            "  lua-check <zonefile> [--origin ZONE]\n"
             "zone load <zone> <file> sends the file's absolute path: geosteerd reads it.\n"
             "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage, 66 no such\n"
             "file (zone load).\n",
@@ -65,6 +66,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[optind], "geoip") == 0 && optind + 1 < argc &&
         strcmp(argv[optind + 1], "build") == 0)
         return cli_geoip_build(argc - optind - 2, argv + optind + 2);
+    if (strcmp(argv[optind], "geoip") == 0 && optind + 1 < argc &&
+        strcmp(argv[optind + 1], "update") == 0)
+        return cli_geoip_update(argc - optind - 2, argv + optind + 2);
     if (strcmp(argv[optind], "lua-check") == 0 &&
         cli_lua_check_is_file(argc - optind - 1, argv + optind + 1))
         return cli_lua_check(argc - optind - 1, argv + optind + 1);

@@ -9,6 +9,7 @@ PACKAGES=(
     # build
     cmake gcc make pkg-config libjansson-dev libsqlite3-dev check clang-format
     libmaxminddb-dev libcurl4-openssl-dev
+    zlib1g-dev
     # GeoIP: source ranges of the default database, and libmaxminddb's tools
     tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools

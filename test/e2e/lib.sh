@@ -298,7 +298,8 @@ gs_expect_contains() {
 # ROOT (PREFIX/sbin, PREFIX/bin) run, the installed ETC/geosteer/geosteer.json
 # passes --check, and the two units in ROOT/UNITDIR pass `systemd-analyze
 # verify` with no message (their ExecStart= pointed at the installed copies,
-# which verify resolves on this host).
+# which verify resolves on this host), and so do the GeoIP update service
+# and timer.
 gs_check_installed() {
     local root=$1 prefix=$2 etc=$3 units=$1$4 p out
     for p in geosteerd geosteer-probe; do
@@ -315,4 +316,12 @@ gs_check_installed() {
     out=$(systemd-analyze verify --man=no "$GS_TMP/verify/geosteerd.service" \
         "$GS_TMP/verify/geosteer-probe.service" 2>&1) || gs_fail "systemd-analyze verify failed: $out"
     [ -z "$out" ] || gs_fail "systemd-analyze verify complains: $out"
+    # The GeoIP download (geosteer geoip update) and the timer that starts it.
+    sed "s|$prefix/bin/geosteer |$root$prefix/bin/geosteer |g" "$units/geosteer-geoip-update.service" \
+        >"$GS_TMP/verify/geosteer-geoip-update.service"
+    cp "$units/geosteer-geoip-update.timer" "$GS_TMP/verify/"
+    out=$(systemd-analyze verify --man=no "$GS_TMP/verify/geosteer-geoip-update.service" \
+        "$GS_TMP/verify/geosteer-geoip-update.timer" 2>&1) ||
+        gs_fail "systemd-analyze verify failed on the GeoIP update units: $out"
+    [ -z "$out" ] || gs_fail "systemd-analyze verify complains about the GeoIP update units: $out"
 }

@@ -42,6 +42,10 @@ for f in /usr/sbin/geosteerd /usr/sbin/geosteer-probe /usr/bin/geosteer \
     /usr/share/man/man1/geosteer.1.gz /usr/share/man/man5/geosteer.json.5.gz; do
     [ -e "$root$f" ] || gs_fail "not in the package: $f"
 done
+for f in /lib/systemd/system/geosteer-geoip-update.service \
+    /lib/systemd/system/geosteer-geoip-update.timer /etc/default/geosteer-geoip-update; do
+    [ -e "$root$f" ] || gs_fail "not in the package: $f"
+done
 dpkg-deb -e "$deb" "$GS_TMP/control"
 grep -q '/etc/geosteer/geosteer.json' "$GS_TMP/control/conffiles" ||
     gs_fail "the config is not a conffile"
@@ -49,6 +53,10 @@ grep -q 'systemd-sysusers /lib/sysusers.d/geosteer.conf' "$GS_TMP/control/postin
     gs_fail "postinst does not create the geosteer user"
 grep -q 'deb-systemd-helper' "$GS_TMP/control/postinst" ||
     gs_fail "postinst does not enable the units"
+grep -q "deb-systemd-helper.*'geosteer-geoip-update.timer'" "$GS_TMP/control/postinst" ||
+    gs_fail "postinst does not enable geosteer-geoip-update.timer"
+grep -q '/etc/default/geosteer-geoip-update' "$GS_TMP/control/conffiles" ||
+    gs_fail "/etc/default/geosteer-geoip-update is not a conffile"
 grep -qx 'interest-noawait /usr/share/tor/geoip' "$GS_TMP/control/triggers" ||
     gs_fail "no trigger on tor-geoipdb's ranges"
 grep -q '^triggered)' "$GS_TMP/control/postinst" && grep -q 'geosteer geoip build -o' "$GS_TMP/control/postinst" ||

@@ -7,6 +7,7 @@
 #      programs run;
 #   2. both units pass `systemd-analyze verify` with no message, and each
 #      scores at most 2.0 ("OK") with `systemd-analyze security --offline`;
+#      so do the GeoIP update service and its timer (verify);
 #   3. systemd-sysusers and systemd-tmpfiles, run on the scratch root,
 #      create the geosteer user and group, put pdns in the group, and make
 #      the runtime and state directories with their modes;
@@ -35,15 +36,21 @@ for f in "$prefix/sbin/geosteerd" "$prefix/sbin/geosteer-probe" "$prefix/bin/geo
     "$prefix/share/man/man8/geosteerd.8" "$prefix/share/man/man8/geosteer-probe.8"; do
     [ -f "$root$f" ] || gs_fail "not installed: $f"
 done
+for f in "$prefix/lib/systemd/system/geosteer-geoip-update.service" \
+    "$prefix/lib/systemd/system/geosteer-geoip-update.timer" "$etc/default/geosteer-geoip-update"; do
+    [ -f "$root$f" ] || gs_fail "not installed: $f"
+done
 units=$root$prefix/lib/systemd/system
 grep -q "^ExecStart=$prefix/sbin/geosteerd -c $etc/geosteer/geosteer.json\$" "$units/geosteerd.service" ||
     gs_fail "geosteerd.service does not start the installed program on the installed config"
+grep -q "^EnvironmentFile=-$etc/default/geosteer-geoip-update\$" "$units/geosteer-geoip-update.service" ||
+    gs_fail "geosteer-geoip-update.service does not read the installed settings file"
 echo "ok: programs, units, sysusers, tmpfiles, config, snippet, docs and man pages installed"
 
 echo "== 2. the installed programs run; systemd-analyze verify and security"
 gs_check_installed "$root" "$prefix" "$etc" "$prefix/lib/systemd/system"
 echo "ok: the installed programs run, the config checks, both units verify"
-for u in geosteerd geosteer-probe; do
+for u in geosteerd geosteer-probe geosteer-geoip-update; do
     line=$(cd "$root" && systemd-analyze security --offline=true --root="$root" \
         "${units#"$root"/}/$u.service" 2>&1 | grep 'Overall exposure level') ||
         gs_fail "no security score for $u.service"
