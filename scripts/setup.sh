@@ -10,6 +10,10 @@ PACKAGES=(
     cmake gcc make pkg-config libjansson-dev libsqlite3-dev check clang-format
     libmaxminddb-dev libcurl4-openssl-dev
     zlib1g-dev
+    # metrics: the HTTP listener (libmicrohttpd: GNU's small embeddable HTTP
+    # server, in Debian since 2008), and the Prometheus text parser and curl
+    # the metrics test and benchmark use
+    libmicrohttpd-dev python3-prometheus-client curl
     # GeoIP: source ranges of the default database, and libmaxminddb's tools
     tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools

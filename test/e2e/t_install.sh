@@ -58,6 +58,19 @@ for u in geosteerd geosteer-probe geosteer-geoip-update; do
     awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || gs_fail "$u.service scores $score (> 2.0): $line"
     echo "ok: $u.service: exposure $score (at most 2.0)"
 done
+# geosteerd with the metrics drop-in (the network it then needs): a drop-in
+# is read as if appended to the unit, so the score is the concatenation's.
+dropin=$root$prefix/share/doc/geosteer/examples/geosteerd-metrics.conf
+[ -f "$dropin" ] || gs_fail "not installed: the metrics drop-in"
+cat "$units/geosteerd.service" "$dropin" >"$units/geosteerd-with-metrics.service"
+line=$(cd "$root" && systemd-analyze security --offline=true --root="$root" \
+    "${units#"$root"/}/geosteerd-with-metrics.service" 2>&1 | grep 'Overall exposure level') ||
+    gs_fail "no security score for geosteerd.service with the metrics drop-in"
+score=$(echo "$line" | sed -E 's/.*: ([0-9.]+) .*/\1/')
+awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' ||
+    gs_fail "geosteerd.service with the metrics drop-in scores $score (> 2.0): $line"
+rm "$units/geosteerd-with-metrics.service"
+echo "ok: geosteerd.service with the metrics drop-in: exposure $score (at most 2.0)"
 
 echo "== 3. sysusers and tmpfiles on the scratch root"
 mkdir -p "$root/etc"
