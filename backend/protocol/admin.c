@@ -510,12 +510,9 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
     buf_putc(out, '\n');
     /* Candidates: the pool decided on, or every pool a failover or
      * proximity policy weighs, in order. */
-    size_t np = 1;
-    const uint32_t *pools = &d.pool;
-    const char *type = steer_policy_type_name(st, (uint32_t)pi);
-    if (strcmp(type, "failover") == 0 || strcmp(type, "proximity") == 0)
-        pools = steer_policy_pools(st, (uint32_t)pi, &np);
-    for (size_t k = 0; k < np && pools[k] != UINT32_MAX; k++) {
+    const uint32_t *pools;
+    size_t np = steer_decision_pools(st, (uint32_t)pi, &d, &pools);
+    for (size_t k = 0; k < np; k++) {
         size_t ne;
         const uint32_t *eps = steer_pool_endpoints(st, pools[k], &ne);
         for (size_t i = 0; i < ne; i++)

@@ -412,6 +412,32 @@ steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e)
     return policy_admin_state(adm, e);
 }
 
+const char *steer_admin_word(steer_admin_state_t st)
+{
+    switch (st) {
+    case STEER_ADMIN_DRAIN:
+        return "drain";
+    case STEER_ADMIN_FORCE_UP:
+        return "force-up";
+    case STEER_ADMIN_FORCE_DOWN:
+        return "force-down";
+    default:
+        return "none";
+    }
+}
+
+size_t steer_decision_pools(const steer_t *s, uint32_t p, const steer_decision_t *d,
+                            const uint32_t **pools)
+{
+    steer_type_t t = s->pols[p].def.type;
+    if (t == STEER_FAILOVER || t == STEER_PROXIMITY) {
+        *pools = s->pols[p].pools;
+        return s->pols[p].def.npools;
+    }
+    *pools = &d->pool;
+    return d->pool != UINT32_MAX;
+}
+
 static bool pool_chain_has(const steer_t *s, int32_t p, uint32_t e)
 {
     for (int guard = 0; p >= 0 && guard < 64; guard++) {

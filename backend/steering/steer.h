@@ -213,6 +213,18 @@ typedef struct {
 /* The override in force for endpoint `e` (expired ones read as NONE). */
 steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e);
 
+/* The word for an override as the operator commands and the store write it:
+ * "none", "drain", "force-up", "force-down". Static text. */
+const char *steer_admin_word(steer_admin_state_t st);
+
+/* The pools whose endpoints decision `d` of policy `p` chose among, in
+ * order (borrowed; count returned): every pool a failover or proximity
+ * policy weighs, else the one pool decided on (d->pool), or none when the
+ * all-down rule answered from several pools (d->pool UINT32_MAX). What
+ * `explain` and the decision log list as a decision's candidates. */
+size_t steer_decision_pools(const steer_t *s, uint32_t p, const steer_decision_t *d,
+                            const uint32_t **pools);
+
 /* True when policy `p` can ever answer with endpoint `e` (through its
  * pools, rules, fallbacks or all-down pool). O(pools x endpoints). */
 bool steer_policy_uses(const steer_t *s, uint32_t p, uint32_t e);
