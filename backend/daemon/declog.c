@@ -41,9 +41,9 @@ bool declog_sample_pass(uint32_t *t, uint32_t n)
 {
     if (n <= 1)
         return true;
-    uint32_t v = (*t)++;
-    if (*t == n)
-        *t = 0;
+    /* A counter left past n by an earlier, larger n starts over. */
+    uint32_t v = *t;
+    *t = v + 1 >= n ? 0 : v + 1;
     return v == 0;
 }
 
@@ -172,8 +172,9 @@ static void put_steered(buf_t *o, const declog_event_t *ev, const char *policy, 
     adm.now = (int64_t)time(NULL);
     put_key(o, "candidates");
     buf_putc(o, '[');
-    const uint32_t *pools = NULL;
-    size_t np = pi >= 0 ? steer_decision_pools(st, (uint32_t)pi, d, &pools) : 0;
+    uint32_t pools[STEER_MAX_POLICY_POOLS];
+    size_t np =
+        pi >= 0 ? steer_decision_pools(st, (uint32_t)pi, d, pools, STEER_MAX_POLICY_POOLS) : 0;
     size_t nc = 0;
     for (size_t k = 0; k < np; k++) {
         size_t ne;

@@ -480,8 +480,9 @@ static void status_override(void *ctx, const char *endpoint, const char *state, 
  *   rule       d.why (the type's choice, or "all candidates down") and
  *              d.pool (absent when the all-down rule answered several pools
  *              or a proximity policy weighed all of its own);
- *   candidate  not from the decision: every endpoint of d.pool, or of each
- *              pool a failover or proximity policy weighs, with its override
+ *   candidate  every endpoint of the pools steer_decision_pools names (the
+ *              rule's pool and its fallback chain as far as d.pool, or each
+ *              pool a failover or proximity policy weighs), with its override
  *              and what the probe says of it (health_endpoint_word: that is
  *              the probe's word even while a stale probe is ignored, when
  *              the decision counts every endpoint as up), so that a reader
@@ -508,10 +509,10 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
     if (d.pool != UINT32_MAX)
         buf_printf(out, " -> pool %s", steer_pool_name(st, d.pool));
     buf_putc(out, '\n');
-    /* Candidates: the pool decided on, or every pool a failover or
-     * proximity policy weighs, in order. */
-    const uint32_t *pools;
-    size_t np = steer_decision_pools(st, (uint32_t)pi, &d, &pools);
+    /* Candidates: the rule's pool and its fallbacks as far as the pool
+     * decided on, or every pool a failover or proximity policy weighs. */
+    uint32_t pools[STEER_MAX_POLICY_POOLS];
+    size_t np = steer_decision_pools(st, (uint32_t)pi, &d, pools, STEER_MAX_POLICY_POOLS);
     for (size_t k = 0; k < np; k++) {
         size_t ne;
         const uint32_t *eps = steer_pool_endpoints(st, pools[k], &ne);

@@ -426,16 +426,27 @@ const char *steer_admin_word(steer_admin_state_t st)
     }
 }
 
-size_t steer_decision_pools(const steer_t *s, uint32_t p, const steer_decision_t *d,
-                            const uint32_t **pools)
+size_t steer_decision_pools(const steer_t *s, uint32_t p, const steer_decision_t *d, uint32_t *out,
+                            size_t max)
 {
     steer_type_t t = s->pols[p].def.type;
+    size_t n = 0;
     if (t == STEER_FAILOVER || t == STEER_PROXIMITY) {
-        *pools = s->pols[p].pools;
-        return s->pols[p].def.npools;
+        for (; n < s->pols[p].def.npools && n < max; n++)
+            out[n] = s->pols[p].pools[n];
+        return n;
     }
-    *pools = &d->pool;
-    return d->pool != UINT32_MAX;
+    int32_t at = d->rule_pool != UINT32_MAX ? (int32_t)d->rule_pool : (int32_t)d->pool;
+    if (d->rule_pool == UINT32_MAX && d->pool == UINT32_MAX)
+        return 0;
+    /* Fallback chains never loop (the config refuses cycles); the bound
+     * is the chain length cfg_load allows at most. */
+    for (; at >= 0 && n < max && n < s->npools; at = s->pools[at].fallback) {
+        out[n++] = (uint32_t)at;
+        if ((uint32_t)at == d->pool)
+            break;
+    }
+    return n;
 }
 
 static bool pool_chain_has(const steer_t *s, int32_t p, uint32_t e)
@@ -578,7 +589,7 @@ static void decision_start(const pol_t *p, steer_decision_t *d)
     d->scope = d->depth = 0;
     d->split = d->all_down = false;
     d->n = 0;
-    d->pool = UINT32_MAX;
+    d->pool = d->rule_pool = UINT32_MAX;
     d->why = NULL;
 }
 
