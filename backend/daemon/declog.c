@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -349,9 +350,17 @@ void declog_write(const declog_event_t *ev)
 
 /* ---- configuration -------------------------------------------------------- */
 
+/* Opens the file to append to. A file this creates gets mode 0640 whatever
+ * the umask (the unit's is 0077), so that group geosteer may read it; an
+ * existing file (logrotate's `create`) keeps its mode and owner. */
 static int open_target(const char *path, int *fd, gs_err_t *err)
 {
-    *fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY;
+    *fd = open(path, flags | O_CREAT | O_EXCL, 0640);
+    if (*fd >= 0)
+        (void)fchmod(*fd, 0640);
+    else if (errno == EEXIST)
+        *fd = open(path, flags);
     if (*fd < 0)
         return gs_err_set(err, -errno, "settings.decision_log.target: %s: %s", path,
                           strerror(errno));

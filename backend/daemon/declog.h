@@ -12,16 +12,17 @@
  * Everything else (GeoIP lookups, formatting, the write) happens for logged
  * decisions only.
  *
- * Output. A file target is opened O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, mode
- * 0640, and each line goes out in one write(2), so lines of different
- * threads never interleave. The descriptor the writers use keeps its number
- * for the life of the process: a new file (configure, reopen) is opened
- * first and then dup3'ed over it, and turning the log off dup3's /dev/null
- * over it, so a writer racing with either writes a whole line to the old
- * file or to the new one, never to a closed or reused descriptor. A failed
- * or short write is counted and logged rate-limited; the lookup goes on.
- * The "journal" target writes each line through log_text (common/log.h) at
- * priority info, whatever settings.log_level says.
+ * Output. A file target is opened O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC (a
+ * file it creates gets mode 0640, whatever the umask), and each line goes
+ * out in one write(2), so lines of different threads never interleave. The
+ * descriptor the writers use keeps its number for the life of the process:
+ * a new file (configure, reopen) is opened first and then dup3'ed over it,
+ * and turning the log off dup3's /dev/null over it, so a writer racing with
+ * either writes a whole line to the old file or to the new one, never to a
+ * closed or reused descriptor. A failed or short write is counted and
+ * logged rate-limited; the lookup goes on. The "journal" target writes each
+ * line through log_text (common/log.h) at priority info, whatever
+ * settings.log_level says.
  *
  * Threads: declog_wanted, declog_write and declog_stats from any thread;
  * declog_prepare/commit/abandon (config installs, under the state writer

@@ -12,10 +12,12 @@
 #   - max_per_second caps a burst (at most M * (1 + seconds taken) lines);
 #   - rename + SIGUSR1 during a stream of queries: the later lines go to the
 #     new file and old + new hold every decision (none lost, none doubled);
+#   - the shipped logrotate snippet (dist/logrotate/geosteer, run by a real
+#     logrotate with its paths and signal pointed at this test) rotates it;
 #   - target "journal" writes the lines to the daemon's log;
 #   - SIGHUP with the decision log removed from the config stops it.
 . "$(dirname "$0")/lib.sh"
-gs_require pdns_server pdnsutil kdig python3
+gs_require pdns_server pdnsutil kdig python3 logrotate
 : "${GS_MKMMDB:?GS_MKMMDB must point to the gs_mkmmdb binary}"
 
 # ---- GeoIP data, written by our own tool ----------------------------------------
@@ -261,6 +263,27 @@ for f in sys.argv[1:]:
     for line in open(f): json.loads(line)' "$LOG" "$LOG.1" || gs_fail "a line broke across the rotation"
 [ "$(stat -c %a "$LOG")" = 640 ] || gs_fail "the new log file's mode is $(stat -c %a "$LOG"), not 640"
 echo "ok: rotated under load; no line lost or broken; mode 0640"
+
+# ---- 5b. the shipped logrotate snippet, by a real logrotate ----------------------
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+rm -f "$LOG.1"
+sed -e "s|^/var/log/geosteer/\*.log|$LOGDIR/*.log|" -e 's/^\( *create 0640\) .*/\1/' \
+    -e "s|^\( *\)systemctl kill .*|\1kill -USR1 $GS_DAEMON_PID|" \
+    "$SRC/dist/logrotate/geosteer" >"$GS_TMP/logrotate.conf"
+grep -q "kill -USR1 $GS_DAEMON_PID" "$GS_TMP/logrotate.conf" || gs_fail "the snippet has no postrotate"
+q 198.51.100.0/24 www.dl.test A >/dev/null
+before=$(lines "$LOG")
+reopened=$(grep -c "decision log reopened" "$GSLOG")
+logrotate -f -s "$GS_TMP/logrotate.state" "$GS_TMP/logrotate.conf" ||
+    gs_fail "logrotate refused the shipped snippet"
+for _ in $(seq 200); do
+    [ "$(grep -c "decision log reopened" "$GSLOG")" -gt "$reopened" ] && break
+    sleep 0.1
+done
+gs_expect_eq "logrotate: the old lines are in decisions.log.1" "$before" "$(lines "$LOG.1")"
+q 198.51.100.0/24 www.dl.test A >/dev/null
+gs_expect_eq "logrotate: new lines go to the new file" "$D" "$(lines "$LOG")"
+gs_expect_eq "logrotate: the new file is 0640" 640 "$(stat -c %a "$LOG")"
 
 # ---- 6. target "journal": lines go to the daemon's log ---------------------------
 write_cfg '{"target": "journal"}'
