@@ -17,6 +17,7 @@
 #include "backend/steering/luaeval.h"
 #include "backend/protocol/rb.h"
 #include "backend/zones/snap.h"
+#include "backend/daemon/declog.h"
 #include "backend/daemon/state.h"
 #include "backend/steering/steer.h"
 #include "common/err.h"
@@ -283,6 +284,13 @@ static void status(buf_t *out)
     buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
     put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
     put_probe(out);
+    declog_stats_t dl;
+    declog_stats(&dl);
+    buf_printf(out,
+               "decision log: %s, %llu lines, %llu over max_per_second, %llu lost to write "
+               "errors\n",
+               dl.target, (unsigned long long)dl.lines, (unsigned long long)dl.rate_dropped,
+               (unsigned long long)dl.write_errors);
     state_overrides_each(status_override, out);
     state_write_failures_each(status_failure, out);
     snap_unpin(slot);

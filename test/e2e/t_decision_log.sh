@@ -233,6 +233,9 @@ print(f"burst of {n} decisions in {t:.2f} s: {got} lines (cap {cap:.0f})")
 sys.exit(0 if 10 <= got <= cap and got < n else 1)' $((n1 - n0)) "$t0" "$t1" $((300 * D)) ||
     gs_fail "max_per_second 10 did not cap the burst"
 echo "ok: max_per_second caps a burst"
+gs_cli status | grep -Eq '^decision log: file, [0-9]+ lines, [1-9][0-9]* over max_per_second, 0 lost' ||
+    gs_fail "status does not count the capped decisions: $(gs_cli status | grep 'decision log')"
+echo "ok: status counts the decisions over the cap"
 
 # ---- 5. rename + SIGUSR1 while queries stream: nothing lost ----------------------
 write_cfg "{\"target\": \"$LOG\", \"max_per_second\": 0}"
