@@ -1,11 +1,12 @@
 /* geosteerd: the pdns remote backend. Parses the command line, reads the
  * config once, opens the zone store, serves the socket until SIGTERM or
- * SIGINT, reloads on SIGHUP. */
+ * SIGINT, reloads on SIGHUP, reopens the decision log on SIGUSR1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
+#include "backend/daemon/declog.h"
 #include "backend/daemon/state.h"
 #include "backend/protocol/metrics_http.h"
 #include "backend/protocol/server.h"
@@ -97,6 +98,10 @@ static void serve(const sigset_t *set)
             state_check_geoip();
             continue;
         }
+        if (sig == SIGUSR1) { /* logrotate moved the decision log away */
+            declog_reopen();
+            continue;
+        }
         if (sig != SIGHUP) {
             log_info("geosteerd: signal %d, shutting down", sig);
             program_notify("STOPPING=1");
@@ -116,6 +121,8 @@ static void serve(const sigset_t *set)
         }
         if (ok)
             apply_metrics_listen();
+        else
+            declog_reopen(); /* an applied config reopened it already */
         program_notify(ok ? "READY=1\nSTATUS=serving; last reload applied"
                           : "READY=1\nSTATUS=serving; last reload refused, see the log");
         buf_free(&errors);
@@ -128,6 +135,8 @@ static int run(const args_t *a, cfg_t *cfg, cfg_files_t *files)
 {
     sigset_t set;
     program_block_signals(&set);
+    sigaddset(&set, SIGUSR1); /* reopens the decision log */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     /* The settings start-up uses, kept: the config itself goes to the state. */
     char *sock = mem_strdup(cfg->socket), *db = mem_strdup(cfg->zone_db);
     rb_server_opts_t so = {.socket_path = sock,

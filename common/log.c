@@ -92,6 +92,26 @@ void log_msg(int prio, const char *fmt, ...)
             prio_name(prio), msg);
 }
 
+void log_text(int prio, const char *text)
+{
+    if (atomic_load(&to_syslog)) {
+        syslog(prio, "%s", text);
+        return;
+    }
+    pthread_once(&journal_once, detect_journal);
+    if (to_journal) {
+        fprintf(stderr, "<%d>%s\n", prio & LOG_PRIMASK, text);
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s\n", tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            prio_name(prio), text);
+}
+
 bool log_limit_pass(log_limit_t *lim, uint32_t per_sec, uint32_t *suppressed)
 {
     struct timespec ts;

@@ -30,6 +30,12 @@ void log_use_syslog(const char *ident);
 /* Writes one message at `prio`; a trailing newline is added. */
 void log_msg(int prio, const char *fmt, ...) GS_PRINTF(2, 3);
 
+/* Writes `text` (any length, no format, one line: it must hold no newline)
+ * at `prio` as log_msg would, but whatever the configured level: for output
+ * an operator asked for on its own (the decision log's "journal" target),
+ * which a quiet log_level must not drop and a long line must not cut. */
+void log_text(int prio, const char *text);
+
 /* Returns true at most `per_sec` times per second for this limiter; callers
  * keep one limiter per message site. `suppressed` counts what was dropped
  * since the last true and is reset by it. Thread-safe (atomics). */

@@ -26,6 +26,8 @@ PACKAGES=(
     systemd mandoc
     # package test: dpkg-buildpackage, dh, lintian
     dpkg-dev debhelper lintian
+    # decision log test: the shipped logrotate snippet, run for real
+    logrotate
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

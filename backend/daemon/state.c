@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "backend/daemon/declog.h"
 #include "backend/daemon/stats.h"
 #include "backend/dns/dname.h"
 #include "backend/steering/health.h"
@@ -741,9 +742,20 @@ static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files
  * on failure it is left to the caller. Writer lock held. */
 static int install_config_locked(const char *path, cfg_t *cfg, cfg_files_t *files, buf_t *errors)
 {
+    /* The decision log's file is opened first: a config whose log cannot
+     * be written is refused whole, like any other error. */
+    declog_plan_t dl;
+    gs_err_t de;
+    if (declog_prepare(cfg, &dl, &de) != 0) {
+        buf_printf(errors, "%s: error: %s\n", path, de.text);
+        return GS_ECONFIG;
+    }
     int rc = install_locked(path, cfg, files, true, errors);
-    if (rc)
+    if (rc) {
+        declog_abandon(&dl);
         return rc;
+    }
+    declog_commit(&dl);
     cfg_free(&live_cfg);
     live_cfg = *cfg;
     cfg_defaults(cfg); /* the caller's copy no longer owns anything */

@@ -18,6 +18,7 @@
 #include "backend/steering/luaeval.h"
 #include "backend/protocol/rb.h"
 #include "backend/zones/snap.h"
+#include "backend/daemon/declog.h"
 #include "backend/daemon/state.h"
 #include "backend/steering/steer.h"
 #include "common/err.h"
@@ -285,6 +286,13 @@ static void status(buf_t *out)
     buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
     put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
     put_probe(out);
+    declog_stats_t dl;
+    declog_stats(&dl);
+    buf_printf(out,
+               "decision log: %s, %llu lines, %llu over max_per_second, %llu lost to write "
+               "errors\n",
+               dl.target, (unsigned long long)dl.lines, (unsigned long long)dl.rate_dropped,
+               (unsigned long long)dl.write_errors);
     state_overrides_each(status_override, out);
     state_write_failures_each(status_failure, out);
     snap_unpin(slot);
@@ -482,8 +490,9 @@ static void status_override(void *ctx, const char *endpoint, const char *state, 
  *   rule       d.why (the type's choice, or "all candidates down") and
  *              d.pool (absent when the all-down rule answered several pools
  *              or a proximity policy weighed all of its own);
- *   candidate  not from the decision: every endpoint of d.pool, or of each
- *              pool a failover or proximity policy weighs, with its override
+ *   candidate  every endpoint of the pools steer_decision_pools names (the
+ *              rule's pool and its fallback chain as far as d.pool, or each
+ *              pool a failover or proximity policy weighs), with its override
  *              and what the probe says of it (health_endpoint_word: that is
  *              the probe's word even while a stale probe is ignored, when
  *              the decision counts every endpoint as up), so that a reader
@@ -510,14 +519,11 @@ static void explain_record(buf_t *out, const snap_t *s, const zone_node_t *node,
     if (d.pool != UINT32_MAX)
         buf_printf(out, " -> pool %s", steer_pool_name(st, d.pool));
     buf_putc(out, '\n');
-    /* Candidates: the pool decided on, or every pool a failover or
-     * proximity policy weighs, in order. */
-    size_t np = 1;
-    const uint32_t *pools = &d.pool;
-    const char *type = steer_policy_type_name(st, (uint32_t)pi);
-    if (strcmp(type, "failover") == 0 || strcmp(type, "proximity") == 0)
-        pools = steer_policy_pools(st, (uint32_t)pi, &np);
-    for (size_t k = 0; k < np && pools[k] != UINT32_MAX; k++) {
+    /* Candidates: the rule's pool and its fallbacks as far as the pool
+     * decided on, or every pool a failover or proximity policy weighs. */
+    uint32_t pools[STEER_MAX_POLICY_POOLS];
+    size_t np = steer_decision_pools(st, (uint32_t)pi, &d, pools, STEER_MAX_POLICY_POOLS);
+    for (size_t k = 0; k < np; k++) {
         size_t ne;
         const uint32_t *eps = steer_pool_endpoints(st, pools[k], &ne);
         for (size_t i = 0; i < ne; i++)

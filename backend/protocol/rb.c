@@ -10,6 +10,7 @@
 
 #include "backend/daemon/stats.h"
 #include "backend/protocol/admin.h"
+#include "backend/daemon/declog.h"
 #include "backend/steering/health.h"
 #include "backend/steering/luaeval.h"
 #include "backend/dns/dname.h"
@@ -366,6 +367,18 @@ static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone
         uint8_t scope = res.scope;
         res.sd.ttl = ttl;
         res.sd.scope = scope;
+        if (declog_wanted()) /* sampled and capped; no lock or system call when not */
+            declog_write(&(declog_event_t){.world = s->world,
+                                           .qname = node->name,
+                                           .qname_len = node->name_len,
+                                           .qtype = r->qtype,
+                                           .qtype_len = r->qtlen,
+                                           .remote = r->remote,
+                                           .remote_len = r->remote_len,
+                                           .rec = rec,
+                                           .client = &cl,
+                                           .res = &res,
+                                           .ttl = ttl});
         size_t added;
         if (res.steered) {
             added = put_decision(out, st, z, node, rec->dyn_type, &res.sd, emitted);

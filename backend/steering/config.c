@@ -35,7 +35,7 @@ void cfg_defaults(cfg_t *cfg)
 {
     *cfg = (cfg_t){0};
     static const cfg_obj_t settings_objs[] = {CFG_OBJ_SETTINGS, CFG_OBJ_GEOIP, CFG_OBJ_PROBE,
-                                              CFG_OBJ_HEALTH};
+                                              CFG_OBJ_HEALTH, CFG_OBJ_DECLOG};
     for (size_t i = 0; i < sizeof(settings_objs) / sizeof(settings_objs[0]); i++)
         items_default(settings_objs[i], -1, cfg);
 }
@@ -102,6 +102,8 @@ void cfg_free(cfg_t *cfg)
     free(cfg->pdns_control_socket);
     free(cfg->metrics_listen);
     cfg->metrics_listen = NULL;
+    free(cfg->decision_log);
+    cfg->decision_log = NULL;
     cfg->socket = cfg->zone_db = cfg->geoip_database = cfg->geoip_asn_database = NULL;
     cfg->runtime_dir = cfg->pdns_control_socket = NULL;
 }
@@ -775,22 +777,42 @@ static bool parse_cidr(ctx_t *x, const char *s, const char *path, cfg_geo_rule_t
 /* ---------------------------------------------------------------------- */
 /* settings                                                               */
 
-/* settings.geoip, settings.probe and settings.health: objects of their own
- * rows. A new "geoip" object replaces the databases entirely: keys it does
- * not set are back at their defaults. */
+/* settings.decision_log.target: "journal", or an absolute path of a file
+ * (not a directory name: no trailing slash) without control characters. */
+static void declog_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
+{
+    (void)it;
+    cfg_t *cfg = obj;
+    char tmp[64];
+    const char *s = json_string_value(v);
+    if (!plain_string(v) || (strcmp(s, "journal") != 0 && (s[0] != '/' || s[strlen(s) - 1] == '/')))
+        error(x, path, "must be an absolute file path or \"journal\", got %s",
+              json_dumps_short(v, tmp));
+    else
+        set_str(&cfg->decision_log, v);
+}
+
+/* settings.geoip, settings.probe, settings.health and settings.decision_log:
+ * objects of their own rows. A new "geoip" or "decision_log" object replaces
+ * the old one entirely: keys it does not set are back at their defaults. */
 static void settings_custom(ctx_t *x, void *obj, const cfg_item_t *it, json_t *v, const char *path)
 {
     cfg_t *cfg = obj;
-    cfg_obj_t sub = it->id == CFG_ID_GEOIP   ? CFG_OBJ_GEOIP
-                    : it->id == CFG_ID_PROBE ? CFG_OBJ_PROBE
-                                             : CFG_OBJ_HEALTH;
+    cfg_obj_t sub = it->id == CFG_ID_GEOIP    ? CFG_OBJ_GEOIP
+                    : it->id == CFG_ID_PROBE  ? CFG_OBJ_PROBE
+                    : it->id == CFG_ID_DECLOG ? CFG_OBJ_DECLOG
+                                              : CFG_OBJ_HEALTH;
     if (!json_is_object(v)) {
         error(x, path, "must be an object");
         return;
     }
-    if (sub == CFG_OBJ_GEOIP)
+    if (sub == CFG_OBJ_GEOIP || sub == CFG_OBJ_DECLOG)
         items_default(sub, -1, cfg);
-    walk(x, sub, v, path, -1, cfg, NULL);
+    if (sub == CFG_OBJ_DECLOG) {
+        free(cfg->decision_log);
+        cfg->decision_log = NULL;
+    }
+    walk(x, sub, v, path, -1, cfg, sub == CFG_OBJ_DECLOG ? declog_custom : NULL);
     items_required(x, sub, -1, v, path);
 }
 
@@ -1844,6 +1866,9 @@ int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
         .health_stale_after = cfg->health_stale_after,
         .health_grace = cfg->health_grace,
         .health_stale_rule = cfg->health_stale_rule,
+        .decision_log = dup_or_null(cfg->decision_log),
+        .decision_log_sample = cfg->decision_log_sample,
+        .decision_log_max_per_second = cfg->decision_log_max_per_second,
     };
     ctx_t x = {.file = path, .errors = errors, .cfg = &t};
     if (!json_is_object(root)) {
@@ -1929,6 +1954,19 @@ int cfg_open_files(const char *path, const cfg_t *cfg, cfg_files_t *files, buf_t
     if (cfg->runtime_dir && stat(cfg->runtime_dir, &st) == 0 && !S_ISDIR(st.st_mode))
         bad += file_error(errors, path, "settings.runtime_dir", "'%s' is not a directory",
                           cfg->runtime_dir);
+    /* The decision log's file is created when the daemon applies the
+     * config; a check only looks, and creates nothing. */
+    if (cfg->decision_log && cfg->decision_log[0] == '/') {
+        char *dir = mem_strdup(cfg->decision_log);
+        *strrchr(dir, '/') = '\0';
+        if (stat(cfg->decision_log, &st) == 0 && S_ISDIR(st.st_mode))
+            bad += file_error(errors, path, "settings.decision_log.target", "'%s' is a directory",
+                              cfg->decision_log);
+        else if (stat(*dir ? dir : "/", &st) != 0 || !S_ISDIR(st.st_mode))
+            bad += file_error(errors, path, "settings.decision_log.target",
+                              "directory '%s' does not exist", *dir ? dir : "/");
+        free(dir);
+    }
     if (bad) {
         cfg_files_close(&f);
         return GS_ECONFIG;

@@ -207,6 +207,10 @@ typedef struct {
     unsigned health_stale_after;  /* heartbeats missed before the probe is stale */
     double health_grace;          /* seconds the last state is kept once stale */
     cfg_stale_rule_t health_stale_rule;
+    char *decision_log;                   /* owned; settings.decision_log.target: an absolute
+                                             file path or "journal"; NULL: no decision log */
+    unsigned decision_log_sample;         /* log 1 decision in this many */
+    unsigned decision_log_max_per_second; /* at most this many lines a second; 0: no cap */
 
     /* steering objects, in file order; indexes in the structs above point
      * into these arrays. Empty (NULL, 0) when the section is absent. */

@@ -60,6 +60,7 @@ const cfg_item_t cfg_items[] = {
     {"settings.metrics", CFG_OBJ_SETTINGS, CFG_BOOL, D, .def = 1, AT(cfg_t, metrics)},
     {"settings.metrics_listen", CFG_OBJ_SETTINGS, CFG_STR, D, .def_text = NULL,
      AT(cfg_t, metrics_listen)},
+    {"settings.decision_log", CFG_OBJ_SETTINGS, CFG_OTHER, 0, .id = CFG_ID_DECLOG},
 
     /* settings.geoip */
     {"settings.geoip.database", CFG_OBJ_GEOIP, CFG_PATH, D, .required = CFG_REQUIRED_ALWAYS,
@@ -82,6 +83,14 @@ const cfg_item_t cfg_items[] = {
      .unit = "seconds", AT(cfg_t, health_grace)},
     {"settings.health.stale_rule", CFG_OBJ_HEALTH, CFG_ENUM, D, .def = 0, .names = stale_rule_names,
      .values = stale_rule_values, AT(cfg_t, health_stale_rule)},
+
+    /* settings.decision_log: absent means no decision log */
+    {"settings.decision_log.target", CFG_OBJ_DECLOG, CFG_STR, 0, .required = CFG_REQUIRED_ALWAYS,
+     .id = CFG_ID_DL_TARGET},
+    {"settings.decision_log.sample", CFG_OBJ_DECLOG, CFG_INT, D | R, RANGE(1, 1000000), .def = 1,
+     AT(cfg_t, decision_log_sample)},
+    {"settings.decision_log.max_per_second", CFG_OBJ_DECLOG, CFG_INT, D | R, RANGE(0, 1000000),
+     .def = 1000, AT(cfg_t, decision_log_max_per_second)},
 
     /* monitors */
     {"monitors.*.type", CFG_OBJ_MONITOR, CFG_ENUM, CFG_ITEM_ONE_OF | CFG_ITEM_TYPE,

@@ -27,6 +27,7 @@ typedef enum {
     CFG_OBJ_GEOIP,    /* "settings.geoip", stored in cfg_t */
     CFG_OBJ_PROBE,    /* "settings.probe", stored in cfg_t */
     CFG_OBJ_HEALTH,   /* "settings.health", stored in cfg_t */
+    CFG_OBJ_DECLOG,   /* "settings.decision_log", stored in cfg_t */
     CFG_OBJ_MONITOR,  /* "monitors.*", stored in cfg_monitor_t; typed by cfg_monitor_type_t */
     CFG_OBJ_ENDPOINT, /* "endpoints.*", stored in cfg_endpoint_t */
     CFG_OBJ_POOL,     /* "pools.*", stored in cfg_pool_t */
@@ -86,6 +87,8 @@ enum {
     CFG_ID_Y_RULES,
     CFG_ID_Y_DEFAULT,
     CFG_ID_Y_BIAS,
+    CFG_ID_DECLOG,
+    CFG_ID_DL_TARGET,
 };
 
 typedef struct {

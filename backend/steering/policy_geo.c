@@ -93,6 +93,7 @@ static uint16_t geo_choose(const steer_t *s, const pol_t *p, const steer_client_
     bool healthy;
     uint32_t pool = policy_tree_lookup(p, c, &d->depth);
     d->why = pool == p->def.default_pool ? "default" : "geo rule";
+    d->rule_pool = pool;
     return policy_pool_resolve(s, adm, pool, cand, &d->pool, &healthy);
 }
 

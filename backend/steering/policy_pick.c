@@ -21,6 +21,7 @@ static uint16_t one_pool_choose(const steer_t *s, const pol_t *p, const steer_cl
     (void)c;
     bool healthy;
     d->why = "pool";
+    d->rule_pool = p->pools[0];
     return policy_pool_resolve(s, adm, p->pools[0], cand, &d->pool, &healthy);
 }
 

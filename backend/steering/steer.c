@@ -412,6 +412,43 @@ steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e)
     return policy_admin_state(adm, e);
 }
 
+const char *steer_admin_word(steer_admin_state_t st)
+{
+    switch (st) {
+    case STEER_ADMIN_DRAIN:
+        return "drain";
+    case STEER_ADMIN_FORCE_UP:
+        return "force-up";
+    case STEER_ADMIN_FORCE_DOWN:
+        return "force-down";
+    default:
+        return "none";
+    }
+}
+
+size_t steer_decision_pools(const steer_t *s, uint32_t p, const steer_decision_t *d, uint32_t *out,
+                            size_t max)
+{
+    steer_type_t t = s->pols[p].def.type;
+    size_t n = 0;
+    if (t == STEER_FAILOVER || t == STEER_PROXIMITY) {
+        for (; n < s->pols[p].def.npools && n < max; n++)
+            out[n] = s->pols[p].pools[n];
+        return n;
+    }
+    int32_t at = d->rule_pool != UINT32_MAX ? (int32_t)d->rule_pool : (int32_t)d->pool;
+    if (d->rule_pool == UINT32_MAX && d->pool == UINT32_MAX)
+        return 0;
+    /* Fallback chains never loop (the config refuses cycles); the bound
+     * is the chain length cfg_load allows at most. */
+    for (; at >= 0 && n < max && n < s->npools; at = s->pools[at].fallback) {
+        out[n++] = (uint32_t)at;
+        if ((uint32_t)at == d->pool)
+            break;
+    }
+    return n;
+}
+
 static bool pool_chain_has(const steer_t *s, int32_t p, uint32_t e)
 {
     for (int guard = 0; p >= 0 && guard < 64; guard++) {
@@ -552,7 +589,7 @@ static void decision_start(const pol_t *p, steer_decision_t *d)
     d->scope = d->depth = 0;
     d->split = d->all_down = false;
     d->n = 0;
-    d->pool = UINT32_MAX;
+    d->pool = d->rule_pool = UINT32_MAX;
     d->why = NULL;
 }
 

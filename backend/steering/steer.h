@@ -93,8 +93,10 @@ typedef struct {
     uint16_t n;
     uint32_t picks[STEER_MAX_PICKS]; /* endpoint indexes */
     uint32_t pool;                   /* pool the picks came from (UINT32_MAX: several) */
-    const char *why;                 /* static text: which rule or step decided */
-    bool all_down;                   /* the all-down rule was applied */
+    uint32_t rule_pool; /* geo and one-pool types: the pool the rule named, before the pool
+                           rule moved along its fallback chain; else UINT32_MAX */
+    const char *why;    /* static text: which rule or step decided */
+    bool all_down;      /* the all-down rule was applied */
 } steer_decision_t;
 
 steer_builder_t *steer_builder_new(void);
@@ -212,6 +214,19 @@ typedef struct {
 
 /* The override in force for endpoint `e` (expired ones read as NONE). */
 steer_admin_state_t steer_admin_get(const steer_admin_t *adm, uint32_t e);
+
+/* The word for an override as the operator commands and the store write it:
+ * "none", "drain", "force-up", "force-down". Static text. */
+const char *steer_admin_word(steer_admin_state_t st);
+
+/* The pools whose endpoints decision `d` of policy `p` chose among, in
+ * order, into `out` (at most `max`; count returned): every pool a failover
+ * or proximity policy weighs; else the pool the rule named and its fallback
+ * chain as far as the pool that answered (the whole chain when the all-down
+ * rule answered). What `explain` and the decision log list as a decision's
+ * candidates. */
+size_t steer_decision_pools(const steer_t *s, uint32_t p, const steer_decision_t *d, uint32_t *out,
+                            size_t max);
 
 /* True when policy `p` can ever answer with endpoint `e` (through its
  * pools, rules, fallbacks or all-down pool). O(pools x endpoints). */

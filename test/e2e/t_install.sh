@@ -31,6 +31,7 @@ for f in "$prefix/sbin/geosteerd" "$prefix/sbin/geosteer-probe" "$prefix/bin/geo
     "$prefix/lib/systemd/system/geosteer-probe.service" \
     "$prefix/lib/sysusers.d/geosteer.conf" "$prefix/lib/tmpfiles.d/geosteer.conf" \
     "$etc/geosteer/geosteer.json" "$prefix/share/doc/geosteer/examples/geosteer.conf" \
+    "$etc/logrotate.d/geosteer" \
     "$prefix/share/doc/geosteer/README.md" "$prefix/share/doc/geosteer/design.md" \
     "$prefix/share/man/man1/geosteer.1" "$prefix/share/man/man5/geosteer.json.5" \
     "$prefix/share/man/man8/geosteerd.8" "$prefix/share/man/man8/geosteer-probe.8"; do

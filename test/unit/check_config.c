@@ -543,9 +543,15 @@ END_TEST
  * per object, and cfg_item_find finds every row. */
 START_TEST(test_schema_table)
 {
-    static const char *const prefix[] = {"settings.",        "settings.geoip.", "settings.probe.",
-                                         "settings.health.", "monitors.*.",     "endpoints.*.",
-                                         "pools.*.",         "policies.*."};
+    static const char *const prefix[] = {"settings.",
+                                         "settings.geoip.",
+                                         "settings.probe.",
+                                         "settings.health.",
+                                         "settings.decision_log.",
+                                         "monitors.*.",
+                                         "endpoints.*.",
+                                         "pools.*.",
+                                         "policies.*."};
     for (size_t i = 0; i < cfg_nitems; i++) {
         const cfg_item_t *it = &cfg_items[i];
         ck_assert_msg(strncmp(it->path, prefix[it->obj], strlen(prefix[it->obj])) == 0, "%s",
