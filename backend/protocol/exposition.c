@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/daemon/declog.h"
 #include "backend/daemon/stats.h"
 #include "backend/protocol/rb.h"
 #include "backend/steering/health.h"
@@ -258,6 +259,21 @@ static void config_store(buf_t *o, const snap_t *s, const uint64_t *f)
                (unsigned long long)f[STAT_PURGE_FAILED]);
 }
 
+static void decision_log(buf_t *o)
+{
+    declog_stats_t st;
+    declog_stats(&st);
+    head(o, "geosteer_decision_log_lines_total", "counter",
+         "Decision log lines by outcome: written, dropped by max_per_second, lost to a failed "
+         "write.");
+    buf_printf(o, "geosteer_decision_log_lines_total{result=\"written\"} %llu\n",
+               (unsigned long long)st.lines);
+    buf_printf(o, "geosteer_decision_log_lines_total{result=\"rate_limited\"} %llu\n",
+               (unsigned long long)st.rate_dropped);
+    buf_printf(o, "geosteer_decision_log_lines_total{result=\"failed\"} %llu\n",
+               (unsigned long long)st.write_errors);
+}
+
 static void process(buf_t *o)
 {
     head(o, "geosteer_build_info", "gauge", "Version of the running geosteerd.");
@@ -290,6 +306,7 @@ void exposition_render(buf_t *out, const snap_t *s)
     health(out, s);
     geoip(out, s);
     config_store(out, s, f);
+    decision_log(out);
     process(out);
     free(f);
 }
