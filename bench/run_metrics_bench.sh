@@ -15,7 +15,7 @@
 #      metrics on, and the size of one scrape.
 #
 # usage: bench/run_metrics_bench.sh [BUILD_DIR]   (default: build/ beside bench/)
-# knobs (defaults): CONNS=3 DURATION=8 WARMUP=1 RUNS=3 SCRAPE_EVERY=1
+# knobs (defaults): CONNS=3 DURATION=8 WARMUP=1 RUNS=6 SCRAPE_EVERY=5
 #   PERF=0   1: perf record geosteerd during each run and print its top symbols
 # Exit status: 0 when every run completed without protocol errors (a missed
 # target is reported, not failed), 1 otherwise, 77 if a tool is missing.
@@ -27,8 +27,8 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 CONNS=${CONNS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-1}
-RUNS=${RUNS:-3}
-SCRAPE_EVERY=${SCRAPE_EVERY:-1}
+RUNS=${RUNS:-6}
+SCRAPE_EVERY=${SCRAPE_EVERY:-5}
 PERF=${PERF:-0}
 ZONE=bench.test
 NSTEERED=7000
@@ -86,7 +86,8 @@ use() { # use on|off: installs that config with a reload
     out=$(gs_cli reload 2>&1) || gs_fail "reload to metrics $1 refused: $out"
 }
 
-declare -A qps us
+declare -A qps us cpu_ratio
+cpu_ratio[steered]="" cpu_ratio[static]=""
 rc=0
 one() { # MODE KIND NAMES
     local mode=$1 kind=$2 names=$3 c0 c1 out q scr=""
@@ -140,6 +141,9 @@ for run in $(seq "$RUNS"); do
         off=$(echo "${qps[$kind.off]}" | awk '{ print $NF }')
         r=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.4f", b ? a / b : 0 }')
         if [ "$kind" = steered ]; then ratios_steered+=" $r"; else ratios_static+=" $r"; fi
+        uon=$(echo "${us[$kind.on]}" | awk '{ print $NF }')
+        uoff=$(echo "${us[$kind.off]}" | awk '{ print $NF }')
+        cpu_ratio[$kind]+=" $(awk -v a="$uon" -v b="$uoff" 'BEGIN { printf "%.4f", b ? a / b : 0 }')"
     done
 done
 use on
@@ -172,6 +176,8 @@ done
 printf '  %-40s %12s   %-8s %s\n' "cost, steered (1 - median on/off ratio)" "$(cost "$rs")%" "<= 3%" "$(verdict "$(cost "$rs")" '<' 3.0001)"
 printf '  %-40s %12s   %-8s %s\n' "cost, static" "$(cost "$rt")%" "<= 3%" "$(verdict "$(cost "$rt")" '<' 3.0001)"
 printf '  %-40s %s | %s\n' "per-pair on/off ratios steered | static" "$ratios_steered" "$ratios_static"
+# shellcheck disable=SC2086
+printf '  %-40s %12s %12s\n' "CPU per lookup on/off (median of pairs)" "steered $(bench_median %.3f ${cpu_ratio[steered]})" "static $(bench_median %.3f ${cpu_ratio[static]})"
 awk -v r="$rss" -v h="$hwm" 'BEGIN { printf "  %-40s %.1f MiB (VmHWM %.1f MiB)\n", "geosteerd VmRSS with metrics on", r / 1024, h / 1024 }'
 awk -v s="$series" -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN { printf "  %-40s %d series, %d bytes, %.1f ms per scrape (curl included)\n", "one scrape", s, b, (z - a) * 1000 / 20 }'
 exit "$rc"

@@ -15,11 +15,21 @@ typedef struct {
     uint32_t child[2];
 } node_t;
 
+/* A finished tree of at least JUMP_MIN_NODES nodes gets a first-level table:
+ * the reference reached after the first JUMP_BITS bits of the address (or
+ * the leaf met before them, with its depth). A lookup then starts there
+ * instead of following 16 dependent node loads from the root, each a likely
+ * cache and TLB miss in a tree of megabytes. */
+#define JUMP_BITS 16
+#define JUMP_MIN_NODES 4096
+
 struct geo_tree {
     uint8_t bits;
     uint32_t root; /* a reference, like a child */
     node_t *nodes;
     size_t nnodes, cap;
+    uint32_t *jump;  /* 1 << JUMP_BITS references, or NULL */
+    uint8_t *jdepth; /* the depth of each */
 };
 
 geo_tree_t *geo_tree_new(int family, uint32_t initial)
@@ -36,6 +46,8 @@ void geo_tree_free(geo_tree_t *t)
     if (!t)
         return;
     free(t->nodes);
+    free(t->jump);
+    free(t->jdepth);
     free(t);
 }
 
@@ -104,12 +116,30 @@ void geo_tree_finish(geo_tree_t *t)
     t->nnodes = out.nnodes;
     t->cap = out.cap;
     t->root = out.root;
+    if (t->nnodes < JUMP_MIN_NODES)
+        return;
+    t->jump = mem_alloc(sizeof(*t->jump) << JUMP_BITS);
+    t->jdepth = mem_alloc((size_t)1 << JUMP_BITS);
+    for (uint32_t k = 0; k < (1u << JUMP_BITS); k++) {
+        const uint8_t addr[2] = {(uint8_t)(k >> 8), (uint8_t)k};
+        uint32_t ref = t->root;
+        unsigned i = 0;
+        while (!IS_LEAF(ref) && i < JUMP_BITS)
+            ref = t->nodes[ref].child[bit_at(addr, i++)];
+        t->jump[k] = ref;
+        t->jdepth[k] = (uint8_t)i;
+    }
 }
 
 uint32_t geo_tree_lookup(const geo_tree_t *t, const uint8_t *addr, uint8_t *depth)
 {
     uint32_t ref = t->root;
     unsigned i = 0;
+    if (t->jump) {
+        uint32_t k = (uint32_t)addr[0] << 8 | addr[1];
+        ref = t->jump[k];
+        i = t->jdepth[k];
+    }
     while (!IS_LEAF(ref))
         ref = t->nodes[ref].child[bit_at(addr, i++)];
     *depth = (uint8_t)i;

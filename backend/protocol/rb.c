@@ -36,9 +36,10 @@ struct rb_conn {
     uint64_t rnd; /* xorshift state for random policies */
     trx_t trx;
     buf_t out;
-    metrics_shard_t *sh; /* this connection's counters (one thread at a time) */
-    bool counting;       /* stats_enabled, read once per request */
-    unsigned method;     /* the request's index in methods[] (RB_NMETHODS: other) */
+    metrics_shard_t *sh;      /* this connection's counters (one thread at a time) */
+    steer_cont_cache_t *cont; /* continents of recent clients, allocated when needed */
+    bool counting;            /* stats_enabled, read once per request */
+    unsigned method;          /* the request's index in methods[] (RB_NMETHODS: other) */
 };
 
 static const char reply_false[] = "{\"result\":false}\n";
@@ -76,6 +77,7 @@ void rb_conn_free(rb_conn_t *c)
     snap_slot_put(c->slot);
     buf_free(&c->out);
     metrics_shard_retire(c->sh);
+    free(c->cont);
     free(c);
 }
 
@@ -295,8 +297,10 @@ static void count_answer(rb_conn_t *c, const snap_world_t *w, const steer_client
     if (!res->steered || !m)
         return;
     _Atomic uint64_t *dyn = metrics_shard_dyn(c->sh, steer_stats_labels(m));
-    unsigned missed =
-        steer_stats_count(m, dyn, res->policy, &res->sd, steer_stats_client_continent(m, cl));
+    if (!c->cont)
+        c->cont = mem_calloc(1, sizeof(*c->cont));
+    unsigned missed = steer_stats_count(m, dyn, res->policy, &res->sd,
+                                        steer_stats_client_continent_cached(m, c->cont, cl));
     if (missed)
         metrics_add(c->sh, STAT_STEER_UNMAPPED, missed);
 }

@@ -20,14 +20,10 @@ typedef struct {
 struct steer_stats {
     metrics_labels_t *labels;
     /* The client's continent index by address, painted from the country
-     * database. A tree walk is a chain of dependent cache misses (measured
-     * at several microseconds per decision under load), so a first-level
-     * table answers the prefixes the tree holds uniform: every IPv4 /16 and
-     * every IPv6 /20 whose addresses all share a continent (STEER_NO_JUMP
-     * marks the others, which walk the tree). */
+     * database: a tree walk (geo_tree's first-level table skips the first
+     * 16 levels), where a database lookup per decision (tree walk plus
+     * record) cost microseconds under load. */
     geo_tree_t *cont4, *cont6;
-    uint8_t *jump4; /* 1 << 16 entries */
-    uint8_t *jump6; /* 1 << 20 entries */
     entry_t *v;
     size_t n, cap;
     htab_t idx;
@@ -94,28 +90,6 @@ static int paint_continent(void *ctx, const uint8_t *addr, uint8_t len, const ge
     return 0;
 }
 
-#define JUMP4_BITS 16
-#define JUMP6_BITS 20
-#define NO_JUMP 0xff
-
-/* The first-level table of `t`: the value of each prefix of `bits` bits
- * that the tree holds uniform, NO_JUMP for the others. */
-static uint8_t *jump_table(const geo_tree_t *t, unsigned bits)
-{
-    uint8_t *j = mem_alloc((size_t)1 << bits);
-    for (uint32_t i = 0; i < (1u << bits); i++) {
-        uint8_t addr[16] = {0};
-        uint32_t v = i << (32 - bits);
-        addr[0] = (uint8_t)(v >> 24);
-        addr[1] = (uint8_t)(v >> 16);
-        addr[2] = (uint8_t)(v >> 8);
-        uint8_t depth;
-        uint32_t c = geo_tree_lookup(t, addr, &depth);
-        j[i] = depth <= bits ? (uint8_t)c : NO_JUMP;
-    }
-    return j;
-}
-
 static void build_continents(steer_stats_t *m, const geo_db_t *country)
 {
     static const int families[2] = {AF_INET, AF_INET6};
@@ -125,32 +99,49 @@ static void build_continents(steer_stats_t *m, const geo_db_t *country)
          * was painted and unknown elsewhere: good enough for a label. */
         (void)geo_db_walk(country, families[f], paint_continent, t);
         geo_tree_finish(t);
-        if (families[f] == AF_INET) {
+        if (families[f] == AF_INET)
             m->cont4 = t;
-            m->jump4 = jump_table(t, JUMP4_BITS);
-        } else {
+        else
             m->cont6 = t;
-            m->jump6 = jump_table(t, JUMP6_BITS);
-        }
     }
 }
 
 unsigned steer_stats_client_continent(const steer_stats_t *m, const steer_client_t *c)
 {
-    const uint8_t *a = c->addr;
-    const geo_tree_t *t;
-    uint8_t j;
-    if (c->family == AF_INET) {
-        if (!(t = m->cont4))
-            return 0;
-        j = m->jump4[(uint32_t)a[0] << 8 | a[1]];
-    } else {
-        if (!(t = m->cont6))
-            return 0;
-        j = m->jump6[((uint32_t)a[0] << 16 | (uint32_t)a[1] << 8 | a[2]) >> 4];
-    }
+    const geo_tree_t *t = c->family == AF_INET ? m->cont4 : m->cont6;
     uint8_t depth;
-    return j != NO_JUMP ? j : geo_tree_lookup(t, a, &depth);
+    return t ? geo_tree_lookup(t, c->addr, &depth) : 0;
+}
+
+unsigned steer_stats_client_continent_cached(const steer_stats_t *m, steer_cont_cache_t *cache,
+                                             const steer_client_t *c)
+{
+    uint64_t key;
+    uint8_t fam;
+    if (c->family == AF_INET) {
+        key = 1ull << 32 | (uint64_t)c->addr[0] << 24 | (uint64_t)c->addr[1] << 16 |
+              (uint64_t)c->addr[2] << 8 | c->addr[3];
+        fam = 0;
+    } else {
+        static const uint8_t zero[8];
+        if (memcmp(c->addr + 8, zero, 8) != 0) /* a /128 client: no entry */
+            return steer_stats_client_continent(m, c);
+        key = 0;
+        for (int i = 0; i < 8; i++)
+            key = key << 8 | c->addr[i];
+        fam = 0x80;
+    }
+    if (cache->owner != m) {
+        memset(cache->key, 0, sizeof(cache->key));
+        cache->owner = m;
+    }
+    size_t i = (size_t)(htab_hash_u64(key ^ fam) & (STEER_CONT_CACHE - 1));
+    if (key && cache->key[i] == key && (cache->val[i] & 0x80) == fam)
+        return cache->val[i] & 0x7f;
+    unsigned cont = steer_stats_client_continent(m, c);
+    cache->key[i] = key;
+    cache->val[i] = (uint8_t)(cont | fam);
+    return cont;
 }
 
 steer_stats_t *steer_stats_new(const steer_t *s, const geo_db_t *country)
@@ -232,8 +223,6 @@ void steer_stats_free(steer_stats_t *m)
     metrics_labels_release(m->labels);
     geo_tree_free(m->cont4);
     geo_tree_free(m->cont6);
-    free(m->jump4);
-    free(m->jump6);
     htab_free(&m->idx);
     free(m->v);
     free(m);

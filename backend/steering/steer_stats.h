@@ -50,6 +50,22 @@ unsigned steer_stats_continent(const char *code);
  * lookup in a prefix tree; any thread. */
 unsigned steer_stats_client_continent(const steer_stats_t *m, const steer_client_t *c);
 
+/* A thread's memory of recent clients' continents: direct-mapped, keyed by
+ * the client address as decided on (an ECS source is a network address, so
+ * one entry covers its whole subnet), cleared when the label set changes.
+ * The tree walk it saves is a chain of cache misses, and a connection sees
+ * the same resolvers and subnets again and again. 72 KiB. */
+#define STEER_CONT_CACHE 8192
+typedef struct {
+    const steer_stats_t *owner; /* the entries were looked up in this one */
+    uint64_t key[STEER_CONT_CACHE];
+    uint8_t val[STEER_CONT_CACHE]; /* continent | 0x80 for IPv6 keys */
+} steer_cont_cache_t;
+
+/* steer_stats_client_continent through `cache` (owned by one thread). */
+unsigned steer_stats_client_continent_cached(const steer_stats_t *m, steer_cont_cache_t *cache,
+                                             const steer_client_t *c);
+
 /* Counts decision `d` of policy `p` for a client of continent index `cont`
  * into `dyn` (the shard's counters for this label set). Returns how many
  * counts found no series (0 unless `d` is not a decision of this engine). */

@@ -87,6 +87,46 @@ START_TEST(test_property_scope)
 }
 END_TEST
 
+/* A tree big enough for the first-level table (geotree.c JUMP_MIN_NODES),
+ * with paints shorter and longer than its 16 bits: every lookup returns
+ * the value of the last paint covering the address (brute force), and the
+ * depth is a prefix over which the value holds. */
+START_TEST(test_big_tree_values)
+{
+    enum { PAINTS = 30000 };
+    static uint32_t px[PAINTS], pv[PAINTS];
+    static uint8_t pl[PAINTS];
+    uint64_t r = 88172645463325252ull;
+    geo_tree_t *t = geo_tree_new(AF_INET, 7);
+    for (int i = 0; i < PAINTS; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        uint8_t len = (uint8_t)(i < 200 ? 4 + r % 12 : 17 + r % 16);
+        uint32_t x = (uint32_t)(r >> 32) & (~0u << (32 - len));
+        uint8_t a[4] = {x >> 24, x >> 16, x >> 8, x};
+        px[i] = x, pl[i] = len, pv[i] = (uint32_t)(r >> 8) % 5;
+        geo_tree_paint(t, a, len, pv[i]);
+    }
+    geo_tree_finish(t);
+    ck_assert_uint_ge(geo_tree_nodes(t), 4096);
+    for (int i = 0; i < 4000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        uint32_t x = (uint32_t)r;
+        if (i % 2)
+            x = px[r % PAINTS] | ((uint32_t)(r >> 40) & ~(~0u << (32 - pl[r % PAINTS])));
+        uint32_t want = 7;
+        for (int k = 0; k < PAINTS; k++)
+            if ((x & (~0u << (32 - pl[k]))) == px[k])
+                want = pv[k];
+        uint8_t a[4] = {x >> 24, x >> 16, x >> 8, x}, d, d2;
+        ck_assert_uint_eq(geo_tree_lookup(t, a, &d), want);
+        uint32_t y = (d ? x & (~0u << (32 - d)) : 0) | (d == 32 ? 0 : (uint32_t)(r >> 20) >> d);
+        uint8_t b[4] = {y >> 24, y >> 16, y >> 8, y};
+        ck_assert_uint_eq(geo_tree_lookup(t, b, &d2), want);
+    }
+    geo_tree_free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("geotree");
@@ -94,6 +134,7 @@ int main(void)
     tcase_add_test(tc, test_paint_lookup);
     tcase_add_test(tc, test_uniform_tree);
     tcase_add_test(tc, test_property_scope);
+    tcase_add_test(tc, test_big_tree_values);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

@@ -252,6 +252,7 @@ START_TEST(test_client_continent)
     geo_db_t *g;
     ck_assert_msg(geo_db_open(db, &g, &err) == 0, "%s", err.text);
     steer_stats_t *m = steer_stats_new(NULL, g);
+    steer_cont_cache_t *cache = calloc(1, sizeof(*cache));
     size_t known = 0;
     for (int i = 0; i < 600000; i++) {
         x = steer_mix64(x + (uint64_t)i);
@@ -277,8 +278,24 @@ START_TEST(test_client_continent)
                             : 0;
         known += want != 0;
         ck_assert_uint_eq(steer_stats_client_continent(m, &c), want);
+        /* through the cache: a miss, then a hit, both right; IPv6 keys
+         * with host bits (i % 4 == 3) bypass it */
+        if (c.family == AF_INET6 && i % 4 != 3)
+            memset(c.addr + 8, 0, 8), want = steer_stats_client_continent(m, &c);
+        ck_assert_uint_eq(steer_stats_client_continent_cached(m, cache, &c), want);
+        ck_assert_uint_eq(steer_stats_client_continent_cached(m, cache, &c), want);
     }
     ck_assert_uint_gt(known, 100000);
+    /* a new label set clears the cache: an address answered by the old one
+     * is looked up again (here in an engine without a database: 0) */
+    steer_client_t de = {.family = AF_INET};
+    for (int i = 0; i < 4096 && steer_stats_client_continent_cached(m, cache, &de) == 0; i++)
+        de.addr[1] = (uint8_t)i, de.addr[0] = (uint8_t)(i >> 8);
+    ck_assert_uint_ne(steer_stats_client_continent_cached(m, cache, &de), 0);
+    steer_stats_t *empty = steer_stats_new(NULL, NULL);
+    ck_assert_uint_eq(steer_stats_client_continent_cached(empty, cache, &de), 0);
+    steer_stats_free(empty);
+    free(cache);
     steer_stats_free(m);
     geo_db_close(g);
     unlink(v4);
