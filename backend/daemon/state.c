@@ -691,7 +691,9 @@ static int install_locked(const char *path, const cfg_t *cfg, cfg_files_t *files
     }
     snap_engine_t *eng = mem_calloc(1, sizeof(*eng));
     eng->steer = st;
-    eng->stats = steer_stats_new(st, files->geo);
+    /* The continent tree costs memory (about 7 MiB for a full country
+     * database) and load time: only when lookups are counted. */
+    eng->stats = steer_stats_new(st, cfg->metrics ? files->geo : NULL);
     eng->geo = files->geo;
     eng->asn = files->asn;
     files->geo = files->asn = NULL;
