@@ -17,6 +17,8 @@
 # usage: bench/run_metrics_bench.sh [BUILD_DIR]   (default: build/ beside bench/)
 # knobs (defaults): CONNS=3 DURATION=8 WARMUP=1 RUNS=6 SCRAPE_EVERY=5
 #   PERF=0   1: perf record geosteerd during each run and print its top symbols
+#   PIN=1    geosteerd on CPU 1, rb_bench on CPU 0 (0: let the scheduler place
+#            them; the run-to-run noise is then larger)
 # Exit status: 0 when every run completed without protocol errors (a missed
 # target is reported, not failed), 1 otherwise, 77 if a tool is missing.
 set -eu
@@ -30,6 +32,7 @@ WARMUP=${WARMUP:-1}
 RUNS=${RUNS:-6}
 SCRAPE_EVERY=${SCRAPE_EVERY:-5}
 PERF=${PERF:-0}
+export PIN=${PIN:-1}
 ZONE=bench.test
 NSTEERED=7000
 
@@ -63,6 +66,7 @@ CFG=$GS_TMP/geosteer.json
 cp "$GS_TMP/on.json" "$CFG"
 "$GEOSTEERD" -c "$CFG" --check >/dev/null || gs_fail "geosteerd --check refused $CFG"
 gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
+pin "$GS_DAEMON_PID"
 
 zonefile=$GS_TMP/$ZONE.zone
 static_names=$GS_TMP/static-names.txt
@@ -103,7 +107,7 @@ one() { # MODE KIND NAMES
     fi
     c0=$(cpu_ticks "$GS_DAEMON_PID")
     set +e
-    out=$("$RB_BENCH" -s "$GS_SOCK" -c "$CONNS" -d "$DURATION" -w "$WARMUP" -n "$names" \
+    out=$(run_client "$RB_BENCH" -s "$GS_SOCK" -c "$CONNS" -d "$DURATION" -w "$WARMUP" -n "$names" \
         -z "$zone_id" -R "$SAMPLE" -S 2>&1)
     local brc=$?
     set -e

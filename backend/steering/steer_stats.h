@@ -54,8 +54,8 @@ unsigned steer_stats_client_continent(const steer_stats_t *m, const steer_client
  * the client address as decided on (an ECS source is a network address, so
  * one entry covers its whole subnet), cleared when the label set changes.
  * The tree walk it saves is a chain of cache misses, and a connection sees
- * the same resolvers and subnets again and again. 72 KiB. */
-#define STEER_CONT_CACHE 8192
+ * the same resolvers and subnets again and again. 144 KiB. */
+#define STEER_CONT_CACHE 16384
 typedef struct {
     const steer_stats_t *owner; /* the entries were looked up in this one */
     uint64_t key[STEER_CONT_CACHE];
