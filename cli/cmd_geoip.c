@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+char **cli_getopt_args(const char *name, int argc, char **argv, int *nargs)
+{
+    /* getopt wants a program name in argv[0]; we get the words after it. */
+    char **args = mem_calloc((size_t)argc + 2, sizeof *args);
+    args[0] = (char *)(uintptr_t)name;
+    for (int i = 0; i < argc; i++)
+        args[i + 1] = argv[i];
+    *nargs = argc + 1;
+    optind = 0; /* main() used getopt already: start afresh */
+    return args;
+}
+
 int cli_geoip_build(int argc, char **argv)
 {
     static const struct option opts[] = {{"v4", required_argument, NULL, '4'},
@@ -43,13 +56,8 @@ int cli_geoip_build(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *v4 = DEFAULT_V4, *v6 = DEFAULT_V6, *out = DEFAULT_OUT;
-    /* getopt wants a program name in argv[0]; we get the words after "build". */
-    char **args = mem_calloc((size_t)argc + 2, sizeof *args);
-    args[0] = "geosteer geoip build";
-    for (int i = 0; i < argc; i++)
-        args[i + 1] = argv[i];
-    int nargs = argc + 1, c, status = -1;
-    optind = 0; /* main() used getopt already: start afresh */
+    int nargs, c, status = -1;
+    char **args = cli_getopt_args("geosteer geoip build", argc, argv, &nargs);
     while (status < 0 && (c = getopt_long(nargs, args, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case '4':

@@ -374,12 +374,8 @@ int cli_geoip_update(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *tmpl = NULL, *out = DEFAULT_OUT;
     long timeout = DEFAULT_TIMEOUT_S, max_mib = DEFAULT_MAX_MIB;
-    char **args = mem_calloc((size_t)argc + 2, sizeof *args);
-    args[0] = "geosteer geoip update";
-    for (int i = 0; i < argc; i++)
-        args[i + 1] = argv[i];
-    int nargs = argc + 1, c, status = -1;
-    optind = 0; /* main() used getopt already: start afresh */
+    int nargs, c, status = -1;
+    char **args = cli_getopt_args(cmd, argc, argv, &nargs);
     while (status < 0 && (c = getopt_long(nargs, args, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'u':

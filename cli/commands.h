@@ -18,6 +18,11 @@ int cli_geoip_build(int argc, char **argv);
  * bad data (the old file kept), 69 download failed, 73 cannot write. */
 int cli_geoip_update(int argc, char **argv);
 
+/* The words after a subcommand's name as getopt wants them: `name` (the
+ * whole command, for getopt's messages) in front, NULL after; *nargs is
+ * argc + 1. Resets getopt (main used it already). Free the array. */
+char **cli_getopt_args(const char *name, int argc, char **argv, int *nargs);
+
 /* geosteer lua-check <zonefile> [--origin ZONE]: the LUA-record migration
  * check on a zone file. 0 every LUA record supported, 1 not, 65 malformed
  * records, 66 unreadable. */

@@ -73,23 +73,7 @@ void log_msg(int prio, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (atomic_load(&to_syslog)) {
-        syslog(prio, "%s", msg);
-        return;
-    }
-    pthread_once(&journal_once, detect_journal);
-    if (to_journal) {
-        fprintf(stderr, "<%d>%s\n", prio & LOG_PRIMASK, msg);
-        return;
-    }
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    /* One fprintf per line so lines from different threads do not interleave. */
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            prio_name(prio), msg);
+    log_text(prio, msg);
 }
 
 void log_text(int prio, const char *text)

@@ -113,20 +113,6 @@ static const char *check_word(int state)
     return state == HSTATE_UP ? "up" : state == HSTATE_DOWN ? "down" : "unknown";
 }
 
-static void client_sa(const steer_client_t *c, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (c->family == AF_INET) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        memcpy(&s4->sin_addr, c->addr, 4);
-    } else {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        memcpy(&s6->sin6_addr, c->addr, 16);
-    }
-}
-
 /* Whether the decision used an ECS prefix: not when real-remote was /0 or
  * unusable (decided on the resolver), and not when it is the resolver's
  * own address as a full-length prefix, which is what pdns sends for a query
@@ -147,7 +133,7 @@ static bool used_ecs(const declog_event_t *ev)
 static void put_geo(buf_t *o, const declog_event_t *ev)
 {
     struct sockaddr_storage ss;
-    client_sa(ev->client, &ss);
+    steer_client_sockaddr(ev->client, &ss);
     geo_result_t gr = {0};
     bool have = ev->world->geo && geo_db_lookup(ev->world->geo, (struct sockaddr *)&ss, &gr) == 0;
     put_key(o, "country");

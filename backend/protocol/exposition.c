@@ -197,8 +197,12 @@ static void geoip(buf_t *o, const snap_t *s)
 {
     const geo_db_t *dbs[2] = {s->world->geo, s->world->asn};
     static const char *const names[2] = {"country", "asn"};
+    buf_t age;
+    buf_init(&age);
     head(o, "geosteer_geoip_build_timestamp_seconds", "gauge",
          "Build time (metadata build_epoch) of each loaded GeoIP database.");
+    head(&age, "geosteer_geoip_age_seconds", "gauge",
+         "Age of each loaded GeoIP database (now minus its build time).");
     for (int i = 0; i < 2; i++) {
         geo_db_info_t info;
         if (!dbs[i])
@@ -206,17 +210,11 @@ static void geoip(buf_t *o, const snap_t *s)
         geo_db_info(dbs[i], &info);
         buf_printf(o, "geosteer_geoip_build_timestamp_seconds{database=\"%s\"} %llu\n", names[i],
                    (unsigned long long)info.build_epoch);
-    }
-    head(o, "geosteer_geoip_age_seconds", "gauge",
-         "Age of each loaded GeoIP database (now minus its build time).");
-    for (int i = 0; i < 2; i++) {
-        geo_db_info_t info;
-        if (!dbs[i])
-            continue;
-        geo_db_info(dbs[i], &info);
-        buf_printf(o, "geosteer_geoip_age_seconds{database=\"%s\"} %.0f\n", names[i],
+        buf_printf(&age, "geosteer_geoip_age_seconds{database=\"%s\"} %.0f\n", names[i],
                    difftime(time(NULL), (time_t)info.build_epoch));
     }
+    buf_put(o, age.data, age.len);
+    buf_free(&age);
 }
 
 static void config_store(buf_t *o, const snap_t *s, const uint64_t *f)

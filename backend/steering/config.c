@@ -448,10 +448,15 @@ static void item_read(ctx_t *x, const cfg_item_t *it, json_t *v, const char *pat
         else
             *(bool *)dst = json_is_true(v);
         break;
+    case CFG_STR:
+        if (it->id != CFG_ID_NONE)
+            break; /* rows with an id have their own code */
+        /* fall through */
     case CFG_PATH:
         if (!json_is_string(v) || json_string_length(v) == 0) {
-            error(x, path, "must be a non-empty string (an absolute path)");
-        } else if (json_string_value(v)[0] != '/') {
+            error(x, path, "must be a non-empty string%s",
+                  it->kind == CFG_PATH ? " (an absolute path)" : "");
+        } else if (it->kind == CFG_PATH && json_string_value(v)[0] != '/') {
             error(x, path, "must be an absolute path, got '%s'", json_string_value(v));
         } else {
             free(*(char **)dst);
@@ -494,16 +499,6 @@ static void item_read(ctx_t *x, const cfg_item_t *it, json_t *v, const char *pat
             *(mode_t *)dst = (mode_t)mode;
         break;
     }
-    case CFG_STR: /* rows with an id have their own code */
-        if (it->id != CFG_ID_NONE)
-            break;
-        if (!json_is_string(v) || json_string_length(v) == 0) {
-            error(x, path, "must be a non-empty string");
-        } else {
-            free(*(char **)dst);
-            *(char **)dst = mem_strdup(json_string_value(v));
-        }
-        break;
     case CFG_OTHER:
         break;
     }

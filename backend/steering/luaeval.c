@@ -41,20 +41,6 @@ static void need(ev_t *e, uint8_t depth)
         e->depth = depth;
 }
 
-static void client_sa(const steer_client_t *c, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (c->family == AF_INET) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        memcpy(&s4->sin_addr, c->addr, 4);
-    } else {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        memcpy(&s6->sin6_addr, c->addr, 16);
-    }
-}
-
 static const geo_result_t *geo(ev_t *e, bool asn)
 {
     const geo_db_t *db = asn ? e->env->asn : e->env->geo;
@@ -67,7 +53,7 @@ static const geo_result_t *geo(ev_t *e, bool asn)
         *rc = GS_ENOTFOUND;
         if (db) {
             struct sockaddr_storage ss;
-            client_sa(e->env->client, &ss);
+            steer_client_sockaddr(e->env->client, &ss);
             *rc = geo_db_lookup(db, (struct sockaddr *)&ss, r);
         }
     }
@@ -301,7 +287,7 @@ static double distance_to(ev_t *e, const char *v)
         a.family = AF_INET6;
     else
         return INFINITY;
-    client_sa(&a, &ss);
+    steer_client_sockaddr(&a, &ss);
     geo_result_t t;
     if (geo_db_lookup(e->env->geo, (struct sockaddr *)&ss, &t) != 0 || !t.has_location)
         return INFINITY;

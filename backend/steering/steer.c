@@ -478,6 +478,20 @@ bool steer_policy_uses(const steer_t *s, uint32_t pi, uint32_t e)
 /* Walks the shares in order: endpoint i owns [w0 + ... + w(i-1), w0 + ... +
  * wi) of [0, total). r % total has a bias towards the low shares of at most
  * total / 2^64, far below anything a resolver population could show. */
+void steer_client_sockaddr(const steer_client_t *c, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (c->family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr, c->addr, 4);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, c->addr, 16);
+    }
+}
+
 size_t steer_weighted_index(const uint32_t *weights, size_t n, uint64_t r)
 {
     uint64_t total = 0;

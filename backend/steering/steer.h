@@ -182,6 +182,10 @@ static inline uint64_t steer_mix64(uint64_t x)
  * hash of the client's address truncated to `bits`, and great-circle
  * distance. */
 uint64_t steer_client_hash(const steer_client_t *c, uint8_t bits);
+
+/* The client's address as a socket address (port 0), for GeoIP lookups. */
+struct sockaddr_storage;
+void steer_client_sockaddr(const steer_client_t *c, struct sockaddr_storage *ss);
 double steer_distance_km(double lat1, double lon1, double lat2, double lon2);
 
 /* The weighted pick of the weighted and hashed policies and of pickwrandom
