@@ -72,6 +72,19 @@ awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' ||
     gs_fail "geosteerd.service with the metrics drop-in scores $score (> 2.0): $line"
 rm "$units/geosteerd-with-metrics.service"
 echo "ok: geosteerd.service with the metrics drop-in: exposure $score (at most 2.0)"
+# The pipe configuration's example and drop-ins (doc/pipe.md); the unit they
+# restart is the one Debian's pdns-server ships.
+for f in pdns-geosteer-pipe.conf geosteerd-pipe.conf pdns-pipe-geosteer.conf; do
+    [ -f "$root$prefix/share/doc/geosteer/examples/$f" ] || gs_fail "not installed: examples/$f"
+done
+grep -q '^ExecStartPost=+/bin/systemctl --no-block try-restart pdns@pipe.service$' \
+    "$root$prefix/share/doc/geosteer/examples/geosteerd-pipe.conf" ||
+    gs_fail "geosteerd-pipe.conf does not restart pdns@pipe"
+if [ -f /lib/systemd/system/pdns@.service ]; then
+    grep -q -- '--config-name=%i' /lib/systemd/system/pdns@.service ||
+        gs_fail "pdns@.service does not run --config-name=%i: doc/pipe.md's recipe does not apply"
+fi
+echo "ok: the pipe configuration's example and drop-ins installed"
 
 echo "== 3. sysusers and tmpfiles on the scratch root"
 mkdir -p "$root/etc"

@@ -185,8 +185,57 @@ gs_expect_eq "the other client gets data" "192.0.2.90" "$(dq +subnet=198.51.100.
 # pipe, sees it (caches off).
 pu replace-rrset pipe.test www A 300 192.0.2.111 >/dev/null
 gs_expect_eq "a pdnsutil write is seen by the next query" "192.0.2.111" "$(dq www.pipe.test A)"
-bc=$(pu backend-cmd pipe "zone list")
+# pdnsutil reads the remote-only pdns.conf (doc/pipe.md); the pipe's CMD is
+# reached through the pipe config.
+bc=$(pu --config-name=pipe backend-cmd pipe "zone list")
 gs_expect_contains "pdnsutil backend-cmd pipe (CMD, ABI 5)" "pipe.test. id=1" "$bc"
+# The reason pdnsutil keeps a config without the pipe backend: with it,
+# increase-serial asks the backend that answered the SOA (the pipe, which
+# has no writes) and fails.
+set +e
+is=$(pu --config-name=pipe increase-serial pipe.test)
+set -e
+gs_expect_contains "pdnsutil increase-serial with the pipe backend loaded fails" \
+    "Backend did not replace SOA record" "$is"
+gs_expect_contains "the same through pdns.conf (remote only) works" "set to 8" "$(pu increase-serial pipe.test)"
+
+# geosteer relay: the remote backend's pipe connector (doc/pipe.md, "Big
+# zones") lists the same zone as the unix connector.
+{
+    echo "launch=remote"
+    echo "remote-connection-string=pipe:command=$GEOSTEER -s $GS_SOCK relay,timeout=0"
+    gs_pdns_local "$GS_TMP/pdns" "$port"
+} >"$GS_TMP/pdns/pdns-relay.conf"
+via_relay=$(gs_pdnsutil "$GS_TMP/pdns" --config-name=relay list-zone pipe.test 2>/dev/null </dev/null)
+via_unix=$(gs_pdnsutil "$GS_TMP/pdns" list-zone pipe.test 2>/dev/null </dev/null)
+gs_expect_eq "list-zone through geosteer relay equals the unix connector's" "$via_unix" "$via_relay"
+set +e
+"$GEOSTEER" -s "$GS_TMP/nosuch.sock" relay </dev/null >/dev/null 2>"$GS_TMP/relay.err"
+rc=$?
+set -e
+gs_expect_eq "relay without a daemon: exit 69" 69 "$rc"
+
+# The shipped example, with this test's paths, drives a pdns_server.
+ex=$GS_TMP/example
+mkdir -p "$ex"
+ex_port=$(gs_free_port)
+{
+    sed -e "s|/run/geosteer/pipe.sock|$PIPE|" -e "s|/run/geosteer/backend.sock|$GS_SOCK|" \
+        -e "s|^socket-dir=.*|socket-dir=$ex|" "$GS_SOURCE_DIR/examples/pdns-geosteer-pipe.conf"
+    gs_pdns_local "$ex" "$ex_port" | grep -v '^socket-dir='
+} >"$ex/pdns-pipe.conf"
+pdns_server --config-dir="$ex" --config-name=pipe >>"$ex/pdns.log" 2>&1 &
+EX_PID=$!
+gs_register "$EX_PID"
+for _ in $(seq 100); do
+    kdig @127.0.0.1 -p "$ex_port" +timeout=1 +retry=0 id.server CH TXT >/dev/null 2>&1 && break
+    kill -0 "$EX_PID" 2>/dev/null || gs_fail "pdns_server with examples/pdns-geosteer-pipe.conf exited"
+    sleep 0.1
+done
+gs_expect_eq "examples/pdns-geosteer-pipe.conf serves" "192.0.2.77" \
+    "$(kdig @127.0.0.1 -p "$ex_port" +retry=0 +timeout=3 +short +subnet=203.0.113.9/24 geo.pipe.test A)"
+[ -S "$ex/pdns-pipe.controlsocket" ] || gs_fail "no control socket pdns-pipe.controlsocket in socket-dir"
+gs_stop "$EX_PID"
 
 # --- 3. geosteerd restarts --------------------------------------------------
 gs_stop "$GS_DAEMON_PID"
