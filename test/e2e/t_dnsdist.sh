@@ -27,8 +27,11 @@
 # Negative controls, same queries against a second dnsdist each: the cache
 # keyed without ECS (skipOptions = {8}) and useClientSubnet off must both
 # show wrong answers, or the leak test could not catch a leak.
-# Then node 1's geosteerd is stopped: the health check takes node 1 out and
-# every answer stays right (through node 2).
+# ECS source /0 through dnsdist is decided on dnsdist's own address (a
+# documented difference from pdns alone), pinned. Then node 1's geosteerd
+# is stopped: the health check takes node 1 out, every answer stays right
+# (through node 2) and node 1 gets no query; with node 2's stopped too,
+# dnsdist answers SERVFAIL.
 # GS_SEED=N replays a run.
 . "$(dirname "$0")/lib.sh"
 gs_require pdns_server pdnsutil dnsdist kdig python3 mmdblookup
@@ -128,7 +131,7 @@ except ValueError:
     sys.exit(0)
 print(" ".join(s["state"].lower() for s in sorted(d["servers"], key=lambda s: s["name"])))'
 }
-stat() { api /api/v1/servers/localhost/statistics | python3 -c 'import json, sys
+dd_stat() { api /api/v1/servers/localhost/statistics | python3 -c 'import json, sys
 print({s["name"]: s["value"] for s in json.load(sys.stdin)}[sys.argv[1]])' "$1"; }
 node_queries() { api /api/v1/servers/localhost | python3 -c 'import json, sys
 print(" ".join(str(s["queries"]) for s in sorted(json.load(sys.stdin)["servers"], key=lambda s: s["name"])))'; }
@@ -146,10 +149,10 @@ leak() { # leak MODE [ROUNDS]: runs the leak test against the current dnsdist
 }
 
 # --- the leak test -----------------------------------------------------------------
-h0=$(stat cache-hits)
+h0=$(dd_stat cache-hits)
 leak clean || gs_fail "answers through dnsdist differ from the nodes' (GS_SEED=$seed)"
-h1=$(stat cache-hits)
-m1=$(stat cache-misses)
+h1=$(dd_stat cache-hits)
+m1=$(dd_stat cache-misses)
 echo "dnsdist packet cache: $((h1 - h0)) hits, $m1 misses; queries per node: $(node_queries)"
 [ "$((h1 - h0))" -gt 0 ] || gs_fail "dnsdist's cache never hit: the leak test proved nothing"
 echo "ok: no wrong answer through dnsdist with its cache hot"
