@@ -30,6 +30,7 @@ PACKAGES=(
     dpkg-dev debhelper lintian
     # decision log test: the shipped logrotate snippet, run for real
     logrotate
+    dnsdist # t_dnsdist.sh and bench/run_dnsdist_bench.sh: dnsdist in front of the nodes
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
