@@ -523,7 +523,7 @@ START_TEST(test_settings_defaults)
         }
         checked++;
     }
-    ck_assert_uint_eq(checked, 17);
+    ck_assert_uint_eq(checked, 18);
     ck_assert_str_eq(c.socket, "/run/geosteer/backend.sock");
     ck_assert_str_eq(c.zone_db, "/var/lib/geosteer/zones.db");
     ck_assert_uint_eq(c.socket_mode, 0660);
