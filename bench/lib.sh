@@ -73,7 +73,8 @@ run_client() { if [ "${PIN:-0}" = 0 ]; then "$@"; else taskset -c 0 "$@"; fi; }
 #       LOST (% of queries), RCODES (non-NOERROR counts, empty when none),
 #       P99 (ms, from -v's per-query latencies; timed-out queries not
 #       counted), CPUQ (one CPU us/query per PID, space-separated) and
-#       PERF_OUT (dnsperf's summary). dnsperf runs closed-loop with up to
+#       PERF_OUT (dnsperf's summary); calls bench_perf_started, when the
+#       caller defines it, between the warm-up and the run. dnsperf runs closed-loop with up to
 #       256 queries outstanding, so latency there is mostly queueing.
 
 bench_geoip_build() {
@@ -142,6 +143,7 @@ bench_perf() {
     pids=("$@")
     local cmd=(dnsperf -s 127.0.0.1 -p "$port" "${args[@]}" -c 8 -T 1 -q 256 -t 2)
     run_client "${cmd[@]}" -l 1 >/dev/null 2>&1 || true
+    if declare -F bench_perf_started >/dev/null; then bench_perf_started; fi
     for p in "${pids[@]}"; do t0+=("$(cpu_ticks "$p")"); done
     run_client "${cmd[@]}" -v -l "$DURATION" >"$GS_TMP/perf.out" 2>&1 ||
         { tail -20 "$GS_TMP/perf.out" >&2; gs_fail "dnsperf ${args[*]} on port $port failed"; }
@@ -159,4 +161,46 @@ bench_perf() {
         CPUQ+="${CPUQ:+ }$(awk -v d="$d" -v hz="$HZ" -v n="${sent:-0}" 'BEGIN { printf "%.1f", n ? d / hz * 1e6 / n : 0 }')"
         i=$((i + 1))
     done
+}
+
+# geosteer behind pdns, shared by run_compare.sh and run_pdns_tuning.sh:
+#   bench_gs_config FILE DB RUNDIR: writes a geosteer.json with DB as the
+#       country database and one geo policy "geo" (DE -> eu 192.0.2.1, US/CA
+#       -> us 192.0.2.2, default global 192.0.2.5);
+#   bench_pipe_supported: true when geosteerd has a pipe listener (-p) and
+#       pdns's pipe backend is installed;
+#   bench_gs_pdns_conf DIR PORT MODE [lines...]: pdns.conf for geosteer,
+#       MODE remote (launch=remote) or pipe (launch=pipe,remote,
+#       pipe-command=$GS_PIPE_SOCK, pipe-abi-version=5);
+#   bench_requests: geosteerd's remote-backend requests so far, one
+#       "METHOD COUNT" line per method (all results), from `geosteer metrics`.
+bench_gs_config() {
+    cat >"$1" <<JSON
+{"settings": {"runtime_dir": "$3", "geoip": {"database": "$2", "max_age_days": 3650}},
+ "endpoints": {"eu1": {"a": ["192.0.2.1"]}, "us1": {"a": ["192.0.2.2"]}, "gl1": {"a": ["192.0.2.5"]}},
+ "pools": {"eu": {"endpoints": ["eu1"]}, "us": {"endpoints": ["us1"]}, "global": {"endpoints": ["gl1"]}},
+ "policies": {"geo": {"type": "geo", "ttl": 60, "default": "global",
+   "rules": [{"country": "DE", "pool": "eu"}, {"country": ["US", "CA"], "pool": "us"}]}}}
+JSON
+}
+
+bench_pipe_supported() {
+    "$GEOSTEERD" --help 2>&1 | grep -q -- '--pipe\|-p,' &&
+        ls /usr/lib/*/pdns/libpipebackend.so >/dev/null 2>&1
+}
+
+bench_gs_pdns_conf() {
+    local dir=$1 port=$2 mode=$3
+    shift 3
+    if [ "$mode" = pipe ]; then
+        gs_pdns_conf "$dir" "$GS_SOCK" "$port" "$@" "pipe-command=$GS_PIPE_SOCK" "pipe-abi-version=5"
+        sed -i 's/^launch=remote$/launch=pipe,remote/' "$dir/pdns.conf"
+    else
+        gs_pdns_conf "$dir" "$GS_SOCK" "$port" "$@"
+    fi
+}
+
+bench_requests() {
+    gs_cli metrics | awk -F'[{}",= ]+' '/^geosteer_requests_total\{/ { n[$3] += $NF }
+        END { for (m in n) print m, n[m] }' | sort
 }

@@ -106,12 +106,7 @@ declare -A NA SERVES=(
 NA[lua-shared]="pdns 4.7.3 has no shared Lua state"
 # The pipe path: geosteerd with a pipe listener (-p) and pdns's pipe backend.
 PIPE=0
-if "$GEOSTEERD" --help 2>&1 | grep -q -- '--pipe\|-p,' &&
-    ls /usr/lib/*/pdns/libpipebackend.so >/dev/null 2>&1; then
-    PIPE=1
-else
-    NA[gs-pipe]="pipe not built"
-fi
+if bench_pipe_supported; then PIPE=1; else NA[gs-pipe]="pipe not built"; fi
 if ! command -v dnsdist >/dev/null 2>&1; then NA[dnsdist]="dnsdist not installed"; fi
 for s in $SERVERS; do [ -n "${SERVES[$s]+x}" ] || gs_fail "unknown server '$s'"; done
 
@@ -188,18 +183,13 @@ YAML
 
 # ---- geosteerd + geosteer-probe -----------------------------------------------------------------------
 RUN=$GS_TMP/run
-cat >"$GS_TMP/geosteer.json" <<JSON
-{"settings": {"runtime_dir": "$RUN", "geoip": {"database": "$DB", "max_age_days": 3650}},
- "endpoints": {"eu1": {"a": ["192.0.2.1"]}, "us1": {"a": ["192.0.2.2"]}, "gl1": {"a": ["192.0.2.5"]}},
- "pools": {"eu": {"endpoints": ["eu1"]}, "us": {"endpoints": ["us1"]}, "global": {"endpoints": ["gl1"]}},
- "policies": {"geo": {"type": "geo", "ttl": 60, "default": "global",
-   "rules": [{"country": "DE", "pool": "eu"}, {"country": ["US", "CA"], "pool": "us"}]}}}
-JSON
+bench_gs_config "$GS_TMP/geosteer.json" "$DB" "$RUN"
 gs_args=(-c "$GS_TMP/geosteer.json")
-[ "$PIPE" = 1 ] && gs_args+=(-p "$GS_TMP/gs/pipe.sock")
+GS_PIPE_SOCK=$GS_TMP/gs/pipe.sock
+[ "$PIPE" = 1 ] && gs_args+=(-p "$GS_PIPE_SOCK")
 gs_start_geosteerd "$GS_TMP/gs" "${gs_args[@]}"
 GSD_PID=$GS_DAEMON_PID
-[ "$PIPE" = 1 ] && gs_wait_socket "$GS_TMP/gs/pipe.sock"
+[ "$PIPE" = 1 ] && gs_wait_socket "$GS_PIPE_SOCK"
 gs_start_probe "$RUN"
 SRV_PIDS+=("$GSD_PID" "$GS_PROBE_PID")
 gs_cli zone create "$ZONE" --ns "ns1.$ZONE" --soa-serial 1 >/dev/null
@@ -234,12 +224,8 @@ start_server() {
             printf '%s\n' "${extra[@]}"
         } >"$d/pdns.conf"
         ;;
-    gs-remote) gs_pdns_conf "$d" "$GS_SOCK" "$NEW_PORT" "${extra[@]}" ;;
-    gs-pipe)
-        gs_pdns_conf "$d" "$GS_SOCK" "$NEW_PORT" "${extra[@]}" \
-            "pipe-command=$GS_TMP/gs/pipe.sock" "pipe-abi-version=5"
-        sed -i 's/^launch=remote$/launch=pipe,remote/' "$d/pdns.conf"
-        ;;
+    gs-remote) bench_gs_pdns_conf "$d" "$NEW_PORT" remote "${extra[@]}" ;;
+    gs-pipe) bench_gs_pdns_conf "$d" "$NEW_PORT" pipe "${extra[@]}" ;;
     dnsdist)
         local back=gs-remote
         [ "$PIPE" = 1 ] && back=gs-pipe
