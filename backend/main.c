@@ -1,5 +1,6 @@
-/* geosteerd: the pdns remote backend. Parses the command line, reads the
- * config once, opens the zone store, serves the socket until SIGTERM or
+/* geosteerd: the pdns remote backend (and, when configured, its pipe-backend
+ * fast path). Parses the command line, reads the config once, opens the
+ * zone store, serves the sockets until SIGTERM or
  * SIGINT, reloads on SIGHUP, reopens the decision log on SIGUSR1. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ static void usage(FILE *f)
             "usage: geosteerd [options]\n"
             "  -c, --config FILE     geosteer.json (settings override the defaults)\n"
             "  -s, --socket PATH     unix socket pdns connects to (default %s)\n"
+            "  -p, --pipe-socket PATH\n"
+            "                        also serve pdns's pipe backend (ABI 5) on PATH\n"
             "  -d, --zone-db PATH    zone store (default %s)\n"
             "  -l, --log-level LVL   error, warning, notice, info (default), debug\n"
             "      --syslog          log to syslog instead of stderr\n"
@@ -34,7 +37,7 @@ static void usage(FILE *f)
 /* What start-up needs of the command line. */
 typedef struct {
     program_t prog;
-    const char *config, *socket, *zone_db;
+    const char *config, *socket, *pipe_socket, *zone_db;
     bool check;
 } args_t;
 
@@ -44,17 +47,20 @@ static int parse_args(int argc, char **argv, args_t *a)
     enum { OPT_CHECK = 0x200 };
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"socket", required_argument, NULL, 's'},
+                                         {"pipe-socket", required_argument, NULL, 'p'},
                                          {"zone-db", required_argument, NULL, 'd'},
                                          {"check", no_argument, NULL, OPT_CHECK},
                                          PROGRAM_LOG_OPTIONS,
                                          PROGRAM_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     int c, rc;
-    while ((c = getopt_long(argc, argv, "c:s:d:l:Vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:s:p:d:l:Vh", opts, NULL)) != -1) {
         if (c == 'c')
             a->config = optarg;
         else if (c == 's')
             a->socket = optarg;
+        else if (c == 'p')
+            a->pipe_socket = optarg;
         else if (c == 'd')
             a->zone_db = optarg;
         else if (c == OPT_CHECK)
@@ -139,9 +145,13 @@ static int run(const args_t *a, cfg_t *cfg, cfg_files_t *files)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     /* The settings start-up uses, kept: the config itself goes to the state. */
     char *sock = mem_strdup(cfg->socket), *db = mem_strdup(cfg->zone_db);
+    char *pipe_sock = cfg->pipe_socket ? mem_strdup(cfg->pipe_socket) : NULL;
     rb_server_opts_t so = {.socket_path = sock,
                            .socket_mode = cfg->socket_mode,
                            .max_connections = cfg->max_connections};
+    rb_server_opts_t po = so;
+    po.proto = RB_PROTO_PIPE;
+    po.socket_path = pipe_sock;
     int status = 0;
     gs_err_t err;
     if (state_open(db, &err) != 0) {
@@ -164,26 +174,32 @@ static int run(const args_t *a, cfg_t *cfg, cfg_files_t *files)
         }
         buf_free(&errors);
     }
-    rb_server_t *srv = NULL;
+    rb_server_t *srv = NULL, *pipe_srv = NULL;
     if (status == 0 && rb_server_start(&so, &srv, &err) != 0) {
         log_err("geosteerd: %s", err.text);
+        status = EX_UNAVAILABLE;
+    }
+    if (status == 0 && pipe_sock && rb_server_start(&po, &pipe_srv, &err) != 0) {
+        log_err("geosteerd: pipe socket: %s", err.text);
         status = EX_UNAVAILABLE;
     }
     if (status == 0 && apply_metrics_listen() != 0)
         status = EX_UNAVAILABLE;
     if (status == 0) {
-        log_info("geosteerd %s: serving %s (zone store %s)", GEOSTEER_VERSION, sock, db);
+        log_info("geosteerd %s: serving %s%s%s (zone store %s)", GEOSTEER_VERSION, sock,
+                 pipe_sock ? ", pipe backend on " : "", pipe_sock ? pipe_sock : "", db);
         /* Ready means what pdns needs: the socket accepts, and the zones
          * and the config it was started with are loaded. */
         program_notify("READY=1\nSTATUS=serving");
         serve(&set);
     }
     metrics_http_stop();
-    if (srv)
-        rb_server_stop(srv);
+    rb_server_stop(pipe_srv);
+    rb_server_stop(srv);
     state_close();
 out:
     free(sock);
+    free(pipe_sock);
     free(db);
     return status;
 }
@@ -216,6 +232,10 @@ int main(int argc, char **argv)
     if (a.socket) {
         free(cfg.socket);
         cfg.socket = mem_strdup(a.socket);
+    }
+    if (a.pipe_socket) {
+        free(cfg.pipe_socket);
+        cfg.pipe_socket = mem_strdup(a.pipe_socket);
     }
     if (a.zone_db) {
         free(cfg.zone_db);

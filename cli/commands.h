@@ -23,6 +23,11 @@ int cli_geoip_update(int argc, char **argv);
  * argc + 1. Resets getopt (main used it already). Free the array. */
 char **cli_getopt_args(const char *name, int argc, char **argv, int *nargs);
 
+/* geosteer [-s SOCKET] relay: copies stdin to geosteerd's socket and its
+ * replies to stdout until either side ends (cli/cmd_relay.c), for pdns's
+ * remote backend "pipe" connector. 0 at the end, 69 no daemon. */
+int cli_relay(const char *sock_path, int argc, char **argv);
+
 /* geosteer lua-check <zonefile> [--origin ZONE]: the LUA-record migration
  * check on a zone file. 0 every LUA record supported, 1 not, 65 malformed
  * records, 66 unreadable. */

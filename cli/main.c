@@ -21,7 +21,8 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n"
             "Commands are those of the daemon; 'geosteer help' lists them. Local ones:\n"
             "  check [-c FILE], geoip build [...], geoip update --url URL [...],\n"
-            "  lua-check <zonefile> [--origin ZONE]\n"
+            "  lua-check <zonefile> [--origin ZONE], relay (stdin/stdout to the socket,\n"
+            "  for pdns's remote-backend pipe connector)\n"
             "zone load <zone> <file> sends the file's absolute path: geosteerd reads it.\n"
             "Exit status: 0 OK, 1 ERR reply, 69 daemon unreachable, 64 usage, 66 no such\n"
             "file (zone load).\n",
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[optind], "geoip") == 0 && optind + 1 < argc &&
         strcmp(argv[optind + 1], "update") == 0)
         return cli_geoip_update(argc - optind - 2, argv + optind + 2);
+    if (strcmp(argv[optind], "relay") == 0)
+        return cli_relay(sock, argc - optind - 1, argv + optind + 1);
     if (strcmp(argv[optind], "lua-check") == 0 &&
         cli_lua_check_is_file(argc - optind - 1, argv + optind + 1))
         return cli_lua_check(argc - optind - 1, argv + optind + 1);

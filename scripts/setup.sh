@@ -18,6 +18,8 @@ PACKAGES=(
     tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools
     pdns-server pdns-backend-remote pdns-backend-bind pdns-backend-geoip pdns-tools
+    # the pipe-backend interface (doc/pipe.md)
+    pdns-backend-pipe
     knot-dnsutils dnsutils dnsperf python3 sqlite3 procps
     # probe tests: TLS certificates for the local HTTPS targets
     openssl ca-certificates

@@ -15,10 +15,18 @@
 #include "backend/steering/health.h"
 #include "common/plan.h"
 
-/* Remote-backend requests by method (the dispatcher's table index, the
- * last one for methods it does not know) and result. */
+/* Requests by interface, method (the remote-backend dispatcher's table
+ * index, the last one for methods it does not know; pipe requests count as
+ * the remote method they stand for) and result. */
 #define STATS_METHODS 24
 enum { STATS_RESULT_DATA, STATS_RESULT_EMPTY, STATS_RESULT_ERROR, STATS_RESULTS };
+enum { STATS_IFACE_REMOTE, STATS_IFACE_PIPE, STATS_IFACES };
+
+/* Offset of a request counter from STAT_REQUESTS. */
+static inline unsigned stats_request_index(unsigned iface, unsigned method, unsigned result)
+{
+    return (iface * STATS_METHODS + method) * STATS_RESULTS + result;
+}
 
 /* Lookup duration buckets (upper bounds, ns); the last bucket is +Inf. */
 #define STATS_LAT_BUCKETS 12
@@ -37,8 +45,8 @@ static const uint64_t stats_commit_bounds_ns[STATS_COMMIT_BUCKETS - 1] = {
     100000000, 250000000, 1000000000, 5000000000, 30000000000};
 
 enum {
-    STAT_REQUESTS = 0, /* + method * STATS_RESULTS + result */
-    STAT_LOOKUP_LAT = STAT_REQUESTS + STATS_METHODS * STATS_RESULTS, /* + bucket */
+    STAT_REQUESTS = 0, /* + stats_request_index() */
+    STAT_LOOKUP_LAT = STAT_REQUESTS + STATS_IFACES * STATS_METHODS * STATS_RESULTS, /* + bucket */
     STAT_LOOKUP_LAT_SUM = STAT_LOOKUP_LAT + STATS_LAT_BUCKETS,
     STAT_ECS_YES,
     STAT_ECS_NO,

@@ -66,13 +66,30 @@ static void requests(buf_t *o, const uint64_t *f)
 {
     static const char *const results[STATS_RESULTS] = {"data", "empty", "error"};
     head(o, "geosteer_requests_total", "counter",
-         "Remote-backend requests by method and result (data: records or true; empty: no "
-         "data; error: refused with a log line).");
+         "Requests from pdns by interface (remote: the remote backend's JSON; pipe: the pipe "
+         "backend's lines, counted as the remote method they stand for), method and result "
+         "(data: records or true; empty: no data; error: refused with a log line).");
     for (unsigned m = 0; rb_method_name(m); m++)
         for (unsigned r = 0; r < STATS_RESULTS; r++)
-            buf_printf(o, "geosteer_requests_total{method=\"%s\",result=\"%s\"} %llu\n",
+            buf_printf(o,
+                       "geosteer_requests_total{interface=\"remote\",method=\"%s\",result=\"%s\"} "
+                       "%llu\n",
                        rb_method_name(m), results[r],
-                       (unsigned long long)f[STAT_REQUESTS + m * STATS_RESULTS + r]);
+                       (unsigned long long)
+                           f[STAT_REQUESTS + stats_request_index(STATS_IFACE_REMOTE, m, r)]);
+    static const char *const pipe_methods[] = {"lookup", "list", "initialize", "directBackendCmd",
+                                               "other"};
+    for (unsigned i = 0; i < sizeof(pipe_methods) / sizeof(pipe_methods[0]); i++) {
+        unsigned m = rb_method_index(
+            i + 1 < sizeof(pipe_methods) / sizeof(pipe_methods[0]) ? pipe_methods[i] : "");
+        for (unsigned r = 0; r < STATS_RESULTS; r++)
+            buf_printf(
+                o,
+                "geosteer_requests_total{interface=\"pipe\",method=\"%s\",result=\"%s\"} "
+                "%llu\n",
+                pipe_methods[i], results[r],
+                (unsigned long long)f[STAT_REQUESTS + stats_request_index(STATS_IFACE_PIPE, m, r)]);
+    }
     double lat[STATS_LAT_BUCKETS - 1];
     for (unsigned i = 0; i < STATS_LAT_BUCKETS - 1; i++)
         lat[i] = (double)stats_lat_bounds_ns[i] / 1e9;

@@ -14,6 +14,7 @@
 #include "backend/steering/health.h"
 #include "backend/steering/luaeval.h"
 #include "backend/dns/dname.h"
+#include "backend/protocol/lookup.h"
 #include "backend/protocol/scan.h"
 #include "backend/zones/snap.h"
 #include "backend/daemon/state.h"
@@ -25,42 +26,28 @@
 #include "common/metrics.h"
 
 struct rb_conn {
-    snap_slot_t *slot;
-    /* The snapshot the request being handled reads, pinned by rb_handle for
-     * the whole request and unpinned when its reply is written: one request
-     * sees one state, and no handler pins on its own. The one exception is
-     * a handler that hands a change to the writer (state.c): it drops the
-     * pin first (release_snap), because publishing the new snapshot waits
-     * briefly for the readers of the one it replaces. */
-    const snap_t *snap;
-    uint64_t rnd; /* xorshift state for random policies */
+    /* The lookup path's state. Its snapshot (lk.snap) is the one the
+     * request being handled reads, pinned by rb_handle for the whole
+     * request and unpinned when its reply is written: one request sees one
+     * state, and no handler pins on its own. The one exception is a handler
+     * that hands a change to the writer (state.c): it drops the pin first
+     * (release_snap), because publishing the new snapshot waits briefly for
+     * the readers of the one it replaces. */
+    lk_ctx_t lk;
     trx_t trx;
     buf_t out;
-    metrics_shard_t *sh;      /* this connection's counters (one thread at a time) */
-    steer_cont_cache_t *cont; /* continents of recent clients, allocated when needed */
-    bool counting;            /* stats_enabled, read once per request */
-    unsigned method;          /* the request's index in methods[] (RB_NMETHODS: other) */
+    unsigned method; /* the request's index in methods[] (RB_NMETHODS: other) */
 };
 
 static const char reply_false[] = "{\"result\":false}\n";
 
-static uint64_t mix_seed(uint64_t x)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    x ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
-    return x ? x : 0x853c49e6748fea9bull;
-}
-
 rb_conn_t *rb_conn_new(void)
 {
-    snap_slot_t *slot = snap_slot_get();
-    if (!slot)
-        return NULL;
     rb_conn_t *c = mem_calloc(1, sizeof(*c));
-    c->slot = slot;
-    c->rnd = mix_seed((uintptr_t)c);
-    c->sh = metrics_shard_new();
+    if (!lk_ctx_init(&c->lk)) {
+        free(c);
+        return NULL;
+    }
     buf_init(&c->out);
     buf_reserve(&c->out, 4096);
     return c;
@@ -74,10 +61,8 @@ void rb_conn_free(rb_conn_t *c)
         log_info("rb: connection closed with an open transaction on zone id %lld: aborted",
                  (long long)c->trx.zone_id);
     trx_clear(&c->trx);
-    snap_slot_put(c->slot);
+    lk_ctx_fini(&c->lk);
     buf_free(&c->out);
-    metrics_shard_retire(c->sh);
-    free(c->cont);
     free(c);
 }
 
@@ -91,9 +76,9 @@ void rb_conn_trim(rb_conn_t *c)
  * rb_conn.snap); nothing of the snapshot may be used after it. */
 static void release_snap(rb_conn_t *c)
 {
-    if (c->snap) {
-        snap_unpin(c->slot);
-        c->snap = NULL;
+    if (c->lk.snap) {
+        snap_unpin(c->lk.slot);
+        c->lk.snap = NULL;
     }
 }
 
@@ -221,251 +206,6 @@ static int p_name(json_t *params, const char *key, char *out, size_t *out_len, p
 
 /* ---- lookup --------------------------------------------------------------- */
 
-/* A lookup request: pointers into the request line or the parsed JSON. */
-typedef struct {
-    const char *qname, *qtype, *remote, *real_remote;
-    size_t qlen, qtlen, remote_len, real_remote_len;
-    int64_t zone_id;
-} lookup_req_t;
-
-/* Wall-clock seconds for override expiry; the coarse clock costs a few ns. */
-static int64_t now_coarse(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec;
-}
-
-static uint64_t next_random(rb_conn_t *c)
-{
-    uint64_t x = c->rnd;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return c->rnd = x;
-}
-
-/* Appends one computed record of a steered name. */
-static void put_dyn_rec(buf_t *out, const zone_t *z, const zone_node_t *node, const char *type,
-                        const char *content, const steer_decision_t *d)
-{
-    buf_puts(out, "{\"qtype\":\"");
-    buf_puts(out, type);
-    buf_puts(out, "\",\"qname\":");
-    buf_put_jstr(out, node->name, node->name_len);
-    buf_puts(out, ",\"content\":");
-    buf_put_jstr(out, content, strlen(content));
-    buf_puts(out, ",\"ttl\":");
-    buf_put_int(out, d->ttl);
-    buf_puts(out, ",\"auth\":1,\"domain_id\":");
-    buf_put_int(out, z->id);
-    buf_puts(out, ",\"scopeMask\":");
-    buf_put_int(out, d->scope);
-    buf_putc(out, '}');
-}
-
-/* Appends the records of a steering decision: each picked endpoint's values
- * of type `t`. Returns how many. */
-static size_t put_decision(buf_t *out, const steer_t *st, const zone_t *z, const zone_node_t *node,
-                           const rr_type_t *t, const steer_decision_t *d, size_t emitted)
-{
-    size_t added = 0;
-    for (uint16_t k = 0; k < d->n; k++) {
-        size_t nv;
-        const char *const *vals =
-            steer_endpoint_values(st, d->picks[k], steer_qt_bit(t->code), &nv);
-        for (size_t v = 0; v < nv; v++, added++) {
-            if (emitted + added)
-                buf_putc(out, ',');
-            put_dyn_rec(out, z, node, t->name, vals[v], d);
-        }
-    }
-    return added;
-}
-
-/* Counts one evaluated dynamic record: the scope it returned and, for a
- * steering decision, the decision and its picks (steer_stats.h). */
-static void count_answer(rb_conn_t *c, const snap_world_t *w, const steer_client_t *cl,
-                         const luae_result_t *res)
-{
-    unsigned b = 0;
-    while (b < STATS_SCOPE_BUCKETS - 1 && res->scope > stats_scope_bounds[b])
-        b++;
-    metrics_add(c->sh, STAT_SCOPE + b, 1);
-    metrics_add(c->sh, STAT_SCOPE_SUM, res->scope);
-    const steer_stats_t *m = w->engine ? w->engine->stats : NULL;
-    if (!res->steered || !m)
-        return;
-    _Atomic uint64_t *dyn = metrics_shard_dyn(c->sh, steer_stats_labels(m));
-    if (!c->cont)
-        c->cont = mem_calloc(1, sizeof(*c->cont));
-    unsigned missed = steer_stats_count(m, dyn, res->policy, &res->sd,
-                                        steer_stats_client_continent_cached(m, c->cont, cl));
-    if (missed)
-        metrics_add(c->sh, STAT_STEER_UNMAPPED, missed);
-}
-
-/* Answers a name holding dynamic records (compiled LUA records, plain
- * steer('policy') ones included): its static records, then each dynamic record's answer for this
- * client, with the decision's TTL and scope. A dynamic record that yields
- * nothing for this client still leaves the name existing: an ANY lookup then
- * also carries an ENT record with that answer's scope, so that pdns says
- * NOERROR/NODATA (never NXDOMAIN) and, the scope being non-zero whenever
- * other clients may get data, keeps the reply out of its query cache. */
-static void dyn_reply(rb_conn_t *c, const snap_t *s, const zone_t *z, const zone_node_t *node,
-                      const lookup_req_t *r)
-{
-    bool any = r->qtlen == 3 && memcmp(r->qtype, "ANY", 3) == 0;
-    buf_t *out = &c->out;
-    buf_reset(out);
-    buf_puts(out, "{\"result\":[");
-    size_t emitted = 0;
-    for (uint32_t i = 0; i < node->nrecs; i++) {
-        const zone_rec_t *rec = &node->recs[i];
-        bool match = any ? rec->type->kind != RR_KIND_LUA
-                         : strlen(rec->type->name) == r->qtlen &&
-                               memcmp(rec->type->name, r->qtype, r->qtlen) == 0;
-        if (!match)
-            continue;
-        if (emitted++)
-            buf_putc(out, ',');
-        zone_rec_json(out, z, node, rec);
-    }
-    steer_client_t cl;
-    if (steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) != 0)
-        steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
-    const steer_t *st = s->world->steer;
-    steer_admin_t adm = s->world->admin;
-    adm.now = now_coarse();
-    bool empty = false;
-    steer_decision_t empty_d; /* only ttl and scope are read */
-    empty_d.ttl = UINT32_MAX;
-    empty_d.scope = 0;
-    for (uint32_t i = 0; i < node->nrecs; i++) {
-        const zone_rec_t *rec = &node->recs[i];
-        if (!rec->dyn_type || !(any || (strlen(rec->dyn_type->name) == r->qtlen &&
-                                        memcmp(rec->dyn_type->name, r->qtype, r->qtlen) == 0)))
-            continue;
-        /* The compiled program, steer('policy') included: a plain steer()
-         * record takes the policy's TTL, any other the record's own; the
-         * scope is what the evaluation needed. */
-        luae_env_t env = {.client = &cl,
-                          .geo = s->world->geo,
-                          .asn = s->world->asn,
-                          .rnd = next_random(c),
-                          .steer = st,
-                          .admin = &adm,
-                          .check_state = health_check_state,
-                          .check_ctx = s->world->health};
-        luae_result_t res;
-        luae_eval(rec->prog, &env, &res);
-        const char *policy = luac_prog_policy(rec->prog);
-        if (policy && !res.steered && c->counting)
-            metrics_add(c->sh, STAT_POLICY_MISSING, 1);
-        if (policy && !res.steered)
-            LOG_RATELIMITED(LOG_WARNING, "rb: %s: policy '%s' is not in the loaded config",
-                            node->name, policy);
-        if (c->counting)
-            count_answer(c, s->world, &cl, &res);
-        uint32_t ttl = policy && res.steered ? res.sd.ttl : rec->ttl;
-        uint8_t scope = res.scope;
-        res.sd.ttl = ttl;
-        res.sd.scope = scope;
-        if (declog_wanted()) /* sampled and capped; no lock or system call when not */
-            declog_write(&(declog_event_t){.world = s->world,
-                                           .qname = node->name,
-                                           .qname_len = node->name_len,
-                                           .qtype = r->qtype,
-                                           .qtype_len = r->qtlen,
-                                           .remote = r->remote,
-                                           .remote_len = r->remote_len,
-                                           .rec = rec,
-                                           .client = &cl,
-                                           .res = &res,
-                                           .ttl = ttl});
-        size_t added;
-        if (res.steered) {
-            added = put_decision(out, st, z, node, rec->dyn_type, &res.sd, emitted);
-        } else {
-            for (size_t v = 0; v < res.n; v++) {
-                if (emitted + v)
-                    buf_putc(out, ',');
-                put_dyn_rec(out, z, node, rec->dyn_type->name, res.vals[v], &res.sd);
-            }
-            added = res.n;
-        }
-        emitted += added;
-        if (!added) {
-            empty = true;
-            if (scope > empty_d.scope)
-                empty_d.scope = scope;
-            if (ttl < empty_d.ttl)
-                empty_d.ttl = ttl;
-        }
-    }
-    if (any && empty) {
-        if (emitted++)
-            buf_putc(out, ',');
-        put_dyn_rec(out, z, node, "ENT", "", &empty_d);
-    }
-    buf_puts(out, "]}\n");
-    if (!emitted)
-        put_false(c);
-}
-
-/* Whether pdns passed a client subnet: real-remote is then not the
- * resolver's own address as a /32 or /128 (nor a /0: no subnet asked). */
-static bool has_ecs(const lookup_req_t *r)
-{
-    if (!r->real_remote || r->real_remote_len < 3)
-        return false;
-    const char *rr = r->real_remote;
-    size_t n = r->real_remote_len;
-    if (memcmp(rr + n - 2, "/0", 2) == 0)
-        return false;
-    if (r->remote && n > r->remote_len && memcmp(rr, r->remote, r->remote_len) == 0) {
-        const char *pl = rr + r->remote_len;
-        size_t pn = n - r->remote_len;
-        if ((pn == 3 && memcmp(pl, "/32", 3) == 0) || (pn == 4 && memcmp(pl, "/128", 4) == 0))
-            return false;
-    }
-    return true;
-}
-
-static void do_lookup(rb_conn_t *c, const lookup_req_t *r)
-{
-    if (c->counting)
-        metrics_add(c->sh, has_ecs(r) ? STAT_ECS_YES : STAT_ECS_NO, 1);
-    char name[DNAME_MAXTEXT + 2];
-    size_t qlen = r->qlen;
-    if (qlen == 0 || qlen > DNAME_MAXTEXT) {
-        put_false(c);
-        return;
-    }
-    uint32_t hash = dname_lower_hash(name, r->qname, qlen);
-    if (name[qlen - 1] != '.' || (qlen >= 2 && name[qlen - 2] == '\\')) {
-        /* pdns always sends absolute names; accept a relative one as absolute. */
-        name[qlen++] = '.';
-        hash = dname_hash(name, qlen);
-    }
-    const snap_t *s = c->snap;
-    const zone_t *z =
-        r->zone_id >= 0 ? snap_zone_by_id(s, r->zone_id) : snap_zone_for(s, name, qlen);
-    const zone_node_t *node = z ? zone_find(z, name, qlen, hash) : NULL;
-    if (node && node->dynamic) {
-        dyn_reply(c, s, z, node, r);
-        return;
-    }
-    const zone_reply_t *rep = node ? zone_node_reply(node, r->qtype, r->qtlen) : NULL;
-    buf_reset(&c->out);
-    if (rep) {
-        buf_put(&c->out, rep->json, rep->len);
-        buf_putc(&c->out, '\n');
-    } else {
-        buf_put(&c->out, reply_false, sizeof(reply_false) - 1);
-    }
-}
-
 static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r);
 
 static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
@@ -490,7 +230,7 @@ static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
     if (c->trx.active && c->trx.nops)
         overlay_lookup(c, &r);
     else
-        do_lookup(c, &r);
+        lk_answer(&c->lk, &r, LK_JSON, &c->out);
 }
 
 /* ---- zones and metadata ------------------------------------------------ */
@@ -507,7 +247,7 @@ static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
     (void)params;
     (void)e;
     json_t *arr = mem_check(json_array());
-    const snap_t *s = c->snap;
+    const snap_t *s = c->lk.snap;
     for (size_t i = 0; i < s->nzones; i++)
         json_array_append_new(arr, domain_info(s->zones[i]));
     put_json_take(c, arr);
@@ -523,13 +263,13 @@ static int find_zone(rb_conn_t *c, json_t *params, const char *id_key, const cha
     if (id_key && p_int(params, id_key, true, -1, &id, e))
         return GS_EINVAL;
     if (id >= 0) {
-        *z = snap_zone_by_id(c->snap, id);
+        *z = snap_zone_by_id(c->lk.snap, id);
     } else {
         char name[DNAME_MAXTEXT + 1];
         size_t len;
         if (p_name(params, key, name, &len, e))
             return GS_EINVAL;
-        *z = snap_zone_by_name(c->snap, name, len);
+        *z = snap_zone_by_name(c->lk.snap, name, len);
     }
     return *z ? 0 : GS_ENOTFOUND;
 }
@@ -875,11 +615,11 @@ static void overlay_lookup(rb_conn_t *c, const lookup_req_t *r)
         put_false(c);
         return;
     }
-    const snap_t *s = c->snap;
+    const snap_t *s = c->lk.snap;
     const zone_t *z =
         zone_id >= 0 ? snap_zone_by_id(s, zone_id) : snap_zone_for(s, name, (size_t)len);
     if (!z || z->id != c->trx.zone_id) {
-        do_lookup(c, r);
+        lk_answer(&c->lk, r, LK_JSON, &c->out);
         return;
     }
     size_t n;
@@ -915,7 +655,7 @@ static const zone_t *trx_zone(rb_conn_t *c, perr_t *e)
         put_false_log(c, "%s: no transaction is open on this connection", e->method);
         return NULL;
     }
-    const zone_t *z = snap_zone_by_id(c->snap, c->trx.zone_id);
+    const zone_t *z = snap_zone_by_id(c->lk.snap, c->trx.zone_id);
     if (!z) {
         gs_err_set(&e->err, GS_ENOTFOUND, "%s: zone id %lld no longer exists", e->method,
                    (long long)c->trx.zone_id);
@@ -991,7 +731,7 @@ static void m_replace_rrset(rb_conn_t *c, json_t *params, perr_t *e)
         if (!json_is_object(rr))
             rc = gs_err_set(&e->err, GS_EINVAL, "replaceRRSet: rrset[%zu] is not an object", i);
         else
-            rc = add_rec(&op, z, c->snap->world->steer, rr, e);
+            rc = add_rec(&op, z, c->lk.snap->world->steer, rr, e);
     }
     if (rc == 0)
         rc = check_name_after(c, z, &op, e);
@@ -1009,7 +749,7 @@ static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
     if (!z)
         return;
     trx_op_t op = {.feed = true};
-    take_op(c, &op, add_rec(&op, z, c->snap->world->steer, rr, e), e);
+    take_op(c, &op, add_rec(&op, z, c->lk.snap->world->steer, rr, e), e);
 }
 
 /* feedEnts / feedEnts3 (pdns sends them after an AXFR into a secondary
@@ -1148,6 +888,14 @@ const char *rb_method_name(unsigned i)
     return i < RB_NMETHODS ? methods[i].name : i == RB_NMETHODS ? "other" : NULL;
 }
 
+unsigned rb_method_index(const char *name)
+{
+    unsigned i = 0;
+    while (i < RB_NMETHODS && strcmp(methods[i].name, name) != 0)
+        i++;
+    return i;
+}
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -1167,25 +915,26 @@ static void count_request(rb_conn_t *c, uint64_t t0)
         result = STATS_RESULT_ERROR;
     else if (o->len >= sizeof(empty) - 1 && memcmp(o->data, empty, sizeof(empty) - 1) == 0)
         result = STATS_RESULT_EMPTY;
-    metrics_add(c->sh, STAT_REQUESTS + c->method * STATS_RESULTS + result, 1);
+    metrics_add(c->lk.sh,
+                STAT_REQUESTS + stats_request_index(STATS_IFACE_REMOTE, c->method, result), 1);
     if (c->method == 0) { /* lookup */
         uint64_t ns = mono_ns() - t0;
         metrics_add(
-            c->sh,
+            c->lk.sh,
             STAT_LOOKUP_LAT + stats_bucket_u64(stats_lat_bounds_ns, STATS_LAT_BUCKETS - 1, ns), 1);
-        metrics_add(c->sh, STAT_LOOKUP_LAT_SUM, ns);
+        metrics_add(c->lk.sh, STAT_LOOKUP_LAT_SUM, ns);
     }
 }
 
 const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
 {
-    c->counting = atomic_load_explicit(&stats_enabled, memory_order_relaxed);
-    uint64_t t0 = c->counting ? mono_ns() : 0;
+    c->lk.counting = atomic_load_explicit(&stats_enabled, memory_order_relaxed);
+    uint64_t t0 = c->lk.counting ? mono_ns() : 0;
     c->method = RB_NMETHODS;
-    c->snap = snap_pin(c->slot);
+    c->lk.snap = snap_pin(c->lk.slot);
     handle(c, line, len);
     release_snap(c);
-    if (c->counting)
+    if (c->lk.counting)
         count_request(c, t0);
     return &c->out;
 }
@@ -1201,7 +950,7 @@ static void handle(rb_conn_t *c, const char *line, size_t len)
         if (c->trx.active && c->trx.nops)
             overlay_lookup(c, &r);
         else
-            do_lookup(c, &r);
+            lk_answer(&c->lk, &r, LK_JSON, &c->out);
         return;
     }
     json_error_t jerr;

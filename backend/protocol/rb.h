@@ -42,4 +42,8 @@ const buf_t *rb_error_reply(rb_conn_t *c, const char *msg);
  * beyond. */
 const char *rb_method_name(unsigned i);
 
+/* Index of method `name` in that numbering; "other"'s for a name the
+ * dispatcher does not implement. */
+unsigned rb_method_index(const char *name);
+
 #endif

@@ -13,17 +13,38 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backend/protocol/pipe.h"
 #include "backend/protocol/rb.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 
+/* A connection's protocol state: one of the two dispatchers. */
 typedef struct conn {
     struct conn *next, *prev;
     rb_server_t *srv;
     int fd;
-    rb_conn_t *rb;
+    rb_conn_t *rb;     /* RB_PROTO_REMOTE */
+    pipe_conn_t *pipe; /* RB_PROTO_PIPE */
 } conn_t;
+
+static const buf_t *conn_handle(conn_t *c, const char *line, size_t len)
+{
+    return c->pipe ? pipe_handle(c->pipe, line, len) : rb_handle(c->rb, line, len);
+}
+
+static const buf_t *conn_error_reply(conn_t *c, const char *msg)
+{
+    return c->pipe ? pipe_error_reply(c->pipe, msg) : rb_error_reply(c->rb, msg);
+}
+
+static void conn_trim(conn_t *c)
+{
+    if (c->pipe)
+        pipe_conn_trim(c->pipe);
+    else
+        rb_conn_trim(c->rb);
+}
 
 struct rb_server {
     rb_server_opts_t opts;
@@ -135,7 +156,7 @@ static void *conn_main(void *arg)
             bool big = len > RB_PARSE_SMALL;
             if (big)
                 parse_acquire(srv, len);
-            const buf_t *rep = rb_handle(c->rb, in + start, len);
+            const buf_t *rep = conn_handle(c, in + start, len);
             if (big) {
                 parse_release(srv, len);
                 /* glibc keeps what a thread freed in that thread's arena:
@@ -148,7 +169,7 @@ static void *conn_main(void *arg)
             start += len + 1;
             if (send_all(c->fd, rep->data, rep->len) < 0)
                 goto out;
-            rb_conn_trim(c->rb);
+            conn_trim(c);
         }
         if (start == used) {
             start = used = 0;
@@ -195,7 +216,7 @@ refuse:
     atomic_fetch_sub(&srv->grown, cap - RB_INPUT_BASE);
     cap = RB_INPUT_BASE;
     {
-        const buf_t *rep = rb_error_reply(c->rb, refusal);
+        const buf_t *rep = conn_error_reply(c, refusal);
         if (send_all(c->fd, rep->data, rep->len) == 0)
             drain_input(c->fd);
     }
@@ -203,6 +224,7 @@ out:
     free(in);
     atomic_fetch_sub(&srv->grown, cap - RB_INPUT_BASE);
     rb_conn_free(c->rb); /* aborts an open transaction before stop returns */
+    pipe_conn_free(c->pipe);
     pthread_mutex_lock(&srv->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -232,8 +254,13 @@ static void accept_one(rb_server_t *srv)
     pthread_mutex_lock(&srv->lock);
     bool full = srv->nconns >= srv->opts.max_connections;
     pthread_mutex_unlock(&srv->lock);
-    rb_conn_t *rb = full ? NULL : rb_conn_new();
-    if (!rb) {
+    rb_conn_t *rb = NULL;
+    pipe_conn_t *pc = NULL;
+    if (!full && srv->opts.proto == RB_PROTO_PIPE)
+        pc = pipe_conn_new();
+    else if (!full)
+        rb = rb_conn_new();
+    if (!rb && !pc) {
         LOG_RATELIMITED(LOG_WARNING,
                         "server: connection limit (%u) reached, closing new connection",
                         srv->opts.max_connections);
@@ -244,6 +271,7 @@ static void accept_one(rb_server_t *srv)
     c->srv = srv;
     c->fd = fd;
     c->rb = rb;
+    c->pipe = pc;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -270,6 +298,7 @@ static void accept_one(rb_server_t *srv)
         LOG_RATELIMITED(LOG_ERR, "server: cannot start connection thread: %s", strerror(rc));
         close(fd);
         rb_conn_free(rb);
+        pipe_conn_free(pc);
         free(c);
     }
 }

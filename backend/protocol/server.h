@@ -1,4 +1,6 @@
-/* The unix-socket protocol server. One listening socket; one thread per
+/* The unix-socket protocol server, for either of geosteerd's interfaces to
+ * pdns: the remote backend's JSON (rb.h) or the pipe backend's lines
+ * (pipe.h), one server each. One listening socket; one thread per
  * client connection doing blocking read → rb_handle → write, so a lookup
  * costs two system calls and a slow request (a big list, a commit) on one
  * connection never delays another. pdns opens few connections (one per
@@ -39,7 +41,13 @@
 #define RB_PARSE_SMALL 4096
 #define RB_PARSE_BUDGET ((size_t)4 << 20)
 
+typedef enum {
+    RB_PROTO_REMOTE, /* rb.h: one JSON reply per request line */
+    RB_PROTO_PIPE,   /* pipe.h: lines ending with END or FAIL */
+} rb_proto_t;
+
 typedef struct {
+    rb_proto_t proto;
     const char *socket_path;
     mode_t socket_mode;       /* e.g. 0660 */
     unsigned max_connections; /* further connections are closed at once */

@@ -100,6 +100,8 @@ void cfg_free(cfg_t *cfg)
     free(cfg->geoip_asn_database);
     free(cfg->runtime_dir);
     free(cfg->pdns_control_socket);
+    free(cfg->pipe_socket);
+    cfg->pipe_socket = NULL;
     free(cfg->metrics_listen);
     cfg->metrics_listen = NULL;
     free(cfg->decision_log);
@@ -1854,6 +1856,7 @@ int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
         .geoip_max_age_days = cfg->geoip_max_age_days,
         .runtime_dir = dup_or_null(cfg->runtime_dir),
         .pdns_control_socket = dup_or_null(cfg->pdns_control_socket),
+        .pipe_socket = dup_or_null(cfg->pipe_socket),
         .metrics = cfg->metrics,
         .metrics_listen = dup_or_null(cfg->metrics_listen),
         .probe_max_in_flight = cfg->probe_max_in_flight,

@@ -200,6 +200,7 @@ typedef struct {
     char *runtime_dir;            /* owned; check plan and health state file, or NULL:
                                      the directory of the socket geosteerd serves */
     char *pdns_control_socket;    /* owned; pdns's control socket for cache purges, or NULL */
+    char *pipe_socket;            /* owned; the pipe-backend socket (pipe.h), or NULL: none */
     bool metrics;                 /* count metrics on the lookup path */
     char *metrics_listen;         /* owned; HTTP address for /metrics, or NULL: none */
     unsigned probe_max_in_flight; /* checks running at once */

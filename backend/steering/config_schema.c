@@ -57,6 +57,8 @@ const cfg_item_t cfg_items[] = {
     {"settings.health", CFG_OBJ_SETTINGS, CFG_OTHER, 0, .id = CFG_ID_HEALTH},
     {"settings.pdns_control_socket", CFG_OBJ_SETTINGS, CFG_PATH, D, .def_text = NULL,
      AT(cfg_t, pdns_control_socket)},
+    {"settings.pipe_socket", CFG_OBJ_SETTINGS, CFG_PATH, D, .def_text = NULL,
+     AT(cfg_t, pipe_socket)},
     {"settings.metrics", CFG_OBJ_SETTINGS, CFG_BOOL, D, .def = 1, AT(cfg_t, metrics)},
     {"settings.metrics_listen", CFG_OBJ_SETTINGS, CFG_STR, D, .def_text = NULL,
      AT(cfg_t, metrics_listen)},

@@ -103,17 +103,32 @@ gs_wait_socket() {
     gs_fail "socket $1 never came up"
 }
 
+# GS_PDNS_MODE selects how the tests' pdns_servers reach geosteerd: "remote"
+# (the default: launch=remote only) or "pipe" (launch=pipe,remote: lookups
+# and AXFR through the pipe backend on DIR/pipe.sock beside the remote
+# socket, everything else through the remote backend; doc/pipe.md). ctest
+# runs the answer-comparing tests in both modes (test/CMakeLists.txt).
+GS_PDNS_MODE=${GS_PDNS_MODE:-remote}
+case "$GS_PDNS_MODE" in
+remote | pipe) ;;
+*) gs_fail "GS_PDNS_MODE must be remote or pipe, not '$GS_PDNS_MODE'" ;;
+esac
+
 # gs_start_geosteerd DIR [args...]: starts geosteerd with DIR/backend.sock and
-# DIR/zones.db, logging to DIR/geosteerd.log. Sets GS_DAEMON_PID and GS_SOCK.
+# DIR/zones.db, logging to DIR/geosteerd.log, and in pipe mode also its pipe
+# socket DIR/pipe.sock. Sets GS_DAEMON_PID and GS_SOCK.
 gs_start_geosteerd() {
     local dir=$1
     shift
     mkdir -p "$dir"
     GS_SOCK=$dir/backend.sock
-    "$GEOSTEERD" -s "$GS_SOCK" -d "$dir/zones.db" "$@" >>"$dir/geosteerd.log" 2>&1 &
+    local pipe=()
+    [ "$GS_PDNS_MODE" = pipe ] && pipe=(-p "$dir/pipe.sock")
+    "$GEOSTEERD" -s "$GS_SOCK" "${pipe[@]}" -d "$dir/zones.db" "$@" >>"$dir/geosteerd.log" 2>&1 &
     GS_DAEMON_PID=$!
     gs_register "$GS_DAEMON_PID"
     gs_wait_socket "$GS_SOCK"
+    [ "$GS_PDNS_MODE" != pipe ] || gs_wait_socket "$dir/pipe.sock"
 }
 
 # gs_start_probe RUNDIR: starts geosteer-probe on runtime directory RUNDIR
@@ -193,20 +208,53 @@ CONF
 }
 
 # gs_pdns_conf DIR SOCK PORT [extra lines]: writes DIR/pdns.conf for a
-# pdns_server with the remote backend only, on 127.0.0.1:PORT. The reply
-# timeout is $GS_PDNS_TIMEOUT ms (default 5000, as in examples/).
+# pdns_server with the remote backend only (on SOCK), on 127.0.0.1:PORT. The
+# reply timeout is $GS_PDNS_TIMEOUT ms (default 5000, as in examples/).
+# In pipe mode it also writes DIR/pdns-pipe.conf, the same with the pipe
+# backend in front (the pipe socket beside SOCK), which gs_start_pdns and
+# gs_pdns_control then use, as doc/pipe.md's recipe runs pdns_server with
+# --config-name=pipe; pdnsutil (gs_pdnsutil) keeps reading pdns.conf.
 gs_pdns_conf() {
     local dir=$1 sock=$2 port=$3
     shift 3
     mkdir -p "$dir"
     {
-        echo "launch=remote"
         echo "remote-connection-string=unix:path=$sock,timeout=${GS_PDNS_TIMEOUT:-5000}"
         echo "edns-subnet-processing=yes"
         echo "loglevel=6"
         gs_pdns_local "$dir" "$port"
         for line in "$@"; do echo "$line"; done
-    } >"$dir/pdns.conf"
+    } >"$dir/common.conf"
+    { echo "launch=remote"; cat "$dir/common.conf"; } >"$dir/pdns.conf"
+    if [ "$GS_PDNS_MODE" = pipe ]; then
+        {
+            echo "launch=pipe,remote"
+            echo "pipe-command=$(dirname "$sock")/pipe.sock"
+            echo "pipe-abi-version=5"
+            # The pipe backend cannot list zones: pdns exits at start-up
+            # unless its zone cache is off.
+            echo "zone-cache-refresh-interval=0"
+            cat "$dir/common.conf"
+        } >"$dir/pdns-pipe.conf"
+    fi
+    rm -f "$dir/common.conf"
+}
+
+# gs_pdns_name DIR: the --config-name option pdns_server and pdns_control use
+# for DIR ("--config-name=pipe" when DIR has a pdns-pipe.conf), or nothing.
+gs_pdns_name() { [ ! -f "$1/pdns-pipe.conf" ] || echo "--config-name=pipe"; }
+
+# gs_pdns_control DIR ARGS...: pdns_control for the pdns_server of DIR.
+gs_pdns_control() {
+    local dir=$1
+    shift
+    pdns_control --config-dir="$dir" $(gs_pdns_name "$dir") "$@"
+}
+
+# gs_pdns_ctl_socket DIR: the control socket of the pdns_server gs_pdns_conf
+# configures in DIR (known before the config is written).
+gs_pdns_ctl_socket() {
+    if [ "$GS_PDNS_MODE" = pipe ]; then echo "$1/pdns-pipe.controlsocket"; else echo "$1/pdns.controlsocket"; fi
 }
 
 # gs_pdns_bind_conf DIR PORT ZONE ZONEFILE [extra lines]: writes DIR/pdns.conf
@@ -257,7 +305,7 @@ gs_pdns_lua_conf() {
 # it answers on PORT. Sets GS_PDNS_PID.
 gs_start_pdns() {
     local dir=$1 port=$2
-    pdns_server --config-dir="$dir" >>"$dir/pdns.log" 2>&1 &
+    pdns_server --config-dir="$dir" $(gs_pdns_name "$dir") >>"$dir/pdns.log" 2>&1 &
     GS_PDNS_PID=$!
     gs_register "$GS_PDNS_PID"
     for _ in $(seq 100); do

@@ -14,13 +14,13 @@ gs_start_targets "$GS_TMP/targets"
 RUN=$GS_TMP/run
 PDNS=$GS_TMP/pdns
 CFG=$GS_TMP/geosteer.json
-python3 - "$CFG" "$RUN" "$PDNS" "$(gs_port http.toggle1)" "$(gs_port http.toggle2)" <<'PY'
+python3 - "$CFG" "$RUN" "$(gs_pdns_ctl_socket "$PDNS")" "$(gs_port http.toggle1)" "$(gs_port http.toggle2)" <<'PY'
 import json, sys
-cfg, run, pdns, p1, p2 = sys.argv[1:]
+cfg, run, ctl, p1, p2 = sys.argv[1:]
 mon = lambda port: {"type": "http", "port": int(port), "path": "/health", "interval": 1,
                     "timeout": 0.5, "fall": 3, "rise": 3}
 json.dump({
-    "settings": {"runtime_dir": run, "pdns_control_socket": pdns + "/pdns.controlsocket",
+    "settings": {"runtime_dir": run, "pdns_control_socket": ctl,
                  "health": {"stale_after": 3, "grace": 3, "stale_rule": "ignore-health"}},
     "monitors": {"web1": mon(p1), "web2": mon(p2)},
     "endpoints": {

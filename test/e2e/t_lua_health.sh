@@ -11,7 +11,7 @@ RUN=$GS_TMP/run
 CFG=$GS_TMP/geosteer.json
 # pdns2 keeps its caches on (10 minutes); geosteerd purges the name through
 # its control socket when an address's health changes.
-CTL=$GS_TMP/pdns2/pdns.controlsocket
+CTL=$(gs_pdns_ctl_socket "$GS_TMP/pdns2")
 echo "{\"settings\": {\"runtime_dir\": \"$RUN\", \"pdns_control_socket\": \"$CTL\"}}" >"$CFG"
 gs_start_geosteerd "$GS_TMP/gs" -c "$CFG"
 GSLOG=$GS_TMP/gs/geosteerd.log

@@ -215,7 +215,7 @@ for e in ("eu1", "eu2"):
     picks = d(before, mid, "geosteer_steered_answers_total", policy="geo", pool="eu", endpoint=e)
     if picks != eu_dec:
         fail("%s answered +%d times in +%d decisions" % (e, picks, eu_dec))
-lk = d(before, mid, "geosteer_requests_total", method="lookup", result="data")
+lk = d(before, mid, "geosteer_requests_total", interface="remote", method="lookup", result="data")
 if lk < N:
     fail("lookups with data +%d < %d" % (lk, N))
 if d(before, mid, "geosteer_lookup_client_subnet_total", ecs="yes") < N:
@@ -312,8 +312,8 @@ for _ in range(10):
     subprocess.run(["kdig", "@127.0.0.1", "-p", port, "+subnet=" + eu, "+retry=0", "+timeout=5",
                     "www.m.test", "A", "+short"], capture_output=True)
 b = scrape(url)
-moved = value(b, "geosteer_requests_total", method="lookup", result="data") - \
-        value(a, "geosteer_requests_total", method="lookup", result="data")
+moved = value(b, "geosteer_requests_total", interface="remote", method="lookup", result="data") - \
+        value(a, "geosteer_requests_total", interface="remote", method="lookup", result="data")
 if moved != 0:
     fail("lookups still counted with settings.metrics false (+%d)" % moved)
 print("reload: listener moved, counting off")

@@ -394,7 +394,7 @@ echo "ok: answers, scopes, scope property and cache isolation"
 # went to geosteerd every time; a static (scope 0) answer is cached. Show
 # both, so that the isolation result is read for what it is.
 counter() { # counter NAME: one of pdns's statistics
-    pdns_control --config-dir="$PDNS" show "$1" | tr -dc 0-9
+    gs_pdns_control "$PDNS" show "$1" | tr -dc 0-9
 }
 pc0=$(counter packetcache-hit)
 qc0=$(counter query-cache-hit)
