@@ -171,9 +171,12 @@ bench_perf() {
 #       pdns's pipe backend is installed;
 #   bench_gs_pdns_conf DIR PORT MODE [lines...]: pdns.conf for geosteer,
 #       MODE remote (launch=remote) or pipe (launch=pipe,remote,
-#       pipe-command=$GS_PIPE_SOCK, pipe-abi-version=5);
-#   bench_requests: geosteerd's remote-backend requests so far, one
-#       "METHOD COUNT" line per method (all results), from `geosteer metrics`.
+#       pipe-command=$GS_PIPE_SOCK, pipe-abi-version=5 and
+#       zone-cache-refresh-interval=0: pdns exits at start-up with the zone
+#       cache on, since the pipe backend cannot list zones);
+#   bench_requests: geosteerd's requests from pdns so far, one
+#       "INTERFACE/METHOD COUNT" line per interface (remote, pipe) and method,
+#       all results summed, from `geosteer metrics`.
 bench_gs_config() {
     cat >"$1" <<JSON
 {"settings": {"runtime_dir": "$3", "geoip": {"database": "$2", "max_age_days": 3650}},
@@ -193,7 +196,8 @@ bench_gs_pdns_conf() {
     local dir=$1 port=$2 mode=$3
     shift 3
     if [ "$mode" = pipe ]; then
-        gs_pdns_conf "$dir" "$GS_SOCK" "$port" "$@" "pipe-command=$GS_PIPE_SOCK" "pipe-abi-version=5"
+        gs_pdns_conf "$dir" "$GS_SOCK" "$port" "$@" "pipe-command=$GS_PIPE_SOCK" "pipe-abi-version=5" \
+            "zone-cache-refresh-interval=0"
         sed -i 's/^launch=remote$/launch=pipe,remote/' "$dir/pdns.conf"
     else
         gs_pdns_conf "$dir" "$GS_SOCK" "$port" "$@"
@@ -201,6 +205,8 @@ bench_gs_pdns_conf() {
 }
 
 bench_requests() {
-    gs_cli metrics | awk -F'[{}",= ]+' '/^geosteer_requests_total\{/ { n[$3] += $NF }
+    gs_cli metrics | awk '/^geosteer_requests_total\{/ {
+        i = "remote"; if (match($0, /interface="[^"]*"/)) i = substr($0, RSTART + 11, RLENGTH - 12)
+        match($0, /method="[^"]*"/); n[i "/" substr($0, RSTART + 8, RLENGTH - 9)] += $NF }
         END { for (m in n) print m, n[m] }' | sort
 }
