@@ -49,7 +49,10 @@
 # after a 1 s warm-up; reps alternate the order (odd reps forwards, even reps
 # backwards). PERF=1 adds, after the table, `perf record -e cpu-clock -g` of
 # pdns_server and geosteerd during a geo-ecsN run (caches off) on each
-# geosteer path, and prints the top symbols (data kept in PERF_DIR).
+# geosteer path, and prints the shares by object and the top symbols (data
+# kept in PERF_DIR; this VM has no hardware counters, and its paravirtual
+# kernel charges most kernel samples to pvm_irq_enable, where interrupts
+# come back on: read those as "system calls and scheduling").
 #
 # usage: bench/run_compare.sh [BUILD_DIR]        (default: build/ beside bench/)
 # environment knobs (defaults):
@@ -456,8 +459,10 @@ if [ "$PERF" = 1 ] && has "$CACHES" off; then
             wait "$perf_pid" || true
             GS_PIDS=$(echo "$GS_PIDS" | tr ' ' '\n' | grep -vx "$perf_pid" | tr '\n' ' ')
             echo
-            echo "== perf $p geo-ecsN caches off, ${proc%%:*} (qps $QPS under perf): top self symbols"
-            perf report -i "$out" --no-children --sort dso,sym --stdio 2>/dev/null |
+            echo "== perf $p geo-ecsN caches off, ${proc%%:*} (qps $QPS under perf): shares by object, top symbols"
+            perf report -i "$out" --no-children --sort dso -g none --stdio 2>/dev/null |
+                grep -E '^ +[0-9]' | head -8
+            perf report -i "$out" --no-children --sort dso,sym -g none --stdio 2>/dev/null |
                 grep -E '^ +[0-9]' | head -25
         done
     done

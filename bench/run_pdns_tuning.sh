@@ -5,6 +5,8 @@
 # skipped with a line when geosteerd has no pipe listener).
 #
 # Settings (each row is the defaults plus that one line; "defaults" first):
+#   cache-ttl=0,query-cache-ttl=0,negquery-cache-ttl=0   (all caches off: a
+#                                       reference row, as in run_compare.sh)
 #   query-cache-ttl=0 / 60              (default 20)
 #   cache-ttl=0                         (the packet cache off; default 20)
 #   zone-cache-refresh-interval=0       (default 300; the pipe path always
@@ -52,7 +54,7 @@ NQ=${NQ:-2000}
 NSUB=${NSUB:-1000}
 MODES=${MODES:-remote pipe}
 WORKLOADS=${WORKLOADS:-static geo-ecsN}
-SETTINGS=${SETTINGS:-defaults|query-cache-ttl=0|query-cache-ttl=60|cache-ttl=0|zone-cache-refresh-interval=0|consistent-backends=no|distributor-threads=1|distributor-threads=2|distributor-threads=4|receiver-threads=2,reuseport=yes}
+SETTINGS=${SETTINGS:-defaults|cache-ttl=0,query-cache-ttl=0,negquery-cache-ttl=0|query-cache-ttl=0|query-cache-ttl=60|cache-ttl=0|zone-cache-refresh-interval=0|consistent-backends=no|distributor-threads=1|distributor-threads=2|distributor-threads=4|receiver-threads=2,reuseport=yes}
 ZONE=bench.test
 
 bench_init run_pdns_tuning.sh "${1:-}" geosteerd geosteer
