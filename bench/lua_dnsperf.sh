@@ -89,25 +89,16 @@ median() { bench_median %.6g "$@"; }
 
 # ---- GeoIP database and client subnets ---------------------------------------------------------
 DB=$GS_TMP/geoip.mmdb
-"$GEOSTEER" geoip build -o "$DB" >"$GS_TMP/geoip-build.log" 2>&1 ||
-    { cat "$GS_TMP/geoip-build.log" >&2; gs_fail "geoip build failed"; }
-echo "== geoip build: $(grep '^wrote' "$GS_TMP/geoip-build.log" | cut -c1-160)"
-# subnet CC: a /24 from the middle of the first range of country CC that
-# holds at least 65,536 addresses (tor-geoipdb's IPv4 file: START,END,CC).
-subnet() {
-    awk -F, -v cc="$1" '$3 == cc && $2 - $1 >= 65535 {
-        m = int(($1 + $2) / 2 / 256) * 256
-        printf "%d.%d.%d.0/24\n", int(m / 16777216), int(m / 65536) % 256, int(m / 256) % 256; exit }' \
-        /usr/share/tor/geoip
-}
+echo "== geoip build: $(bench_geoip_build "$DB")"
 declare -A NET
 for cc in DE US FR JP "$ECS_CC"; do
-    NET[$cc]=$(subnet "$cc")
+    NET[$cc]=$(bench_subnet "$cc")
     [ -n "${NET[$cc]}" ] || gs_fail "no /24 of country $cc in /usr/share/tor/geoip"
 done
 ECS_NET=${NET[$ECS_CC]}
 # dnsperf -E 8:HEX: family 0001, source 24, scope 0, the three network bytes.
-ECS_HEX=$(echo "${ECS_NET%/24}" | awk -F. '{ printf "00011800%02x%02x%02x", $1, $2, $3 }')
+ECS_HEX=$(bench_ecs_hex "$ECS_NET")
+ECS_HEX=${ECS_HEX#8:}
 echo "== ECS workload: $ECS_NET ($ECS_CC), dnsperf -E 8:$ECS_HEX"
 
 # ---- health targets -------------------------------------------------------------------------------
@@ -115,14 +106,8 @@ TPORT=$(gs_free_port)
 LIVE=(127.0.0.21 127.0.0.22 127.0.0.23)
 LISTEN_PIDS=()
 for a in "${LIVE[@]}"; do
-    "$GS_PY" -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
-while True:
-    c, _ = s.accept(); c.close()' "$a" "$TPORT" >>"$GS_TMP/listen.log" 2>&1 &
-    gs_register "$!"
-    LISTEN_PIDS+=("$!")
+    bench_tcp_listen "$a" "$TPORT"
+    LISTEN_PIDS+=("$LISTEN_PID")
 done
 
 # ---- the zone ----------------------------------------------------------------------------------------
@@ -156,14 +141,7 @@ gs_cli zone list | grep -F "$ZONE." | grep -q "records=$nrec" ||
     { gs_cli zone list >&2; tail -5 "$GS_TMP/load-zone.log" >&2; gs_fail "geosteerd does not hold the $nrec records"; }
 
 declare -A PORT PIDS
-used_ports=" 5399 "
-new_port() {
-    local p
-    p=$(gs_free_port)
-    while [[ "$used_ports" == *" $p "* ]]; do p=$(gs_free_port); done
-    used_ports+="$p "
-    NEW_PORT=$p
-}
+new_port() { bench_new_port; }
 for c in $CACHES; do
     new_port
     PORT[gs-$c]=$NEW_PORT

@@ -9,7 +9,12 @@
 #            (remote-connection-string=pipe:command=geosteer -s SOCK relay,
 #            timeout=0): one parse per reply line;
 #   pipe     pdns_server with launch=pipe,remote (doc/pipe.md): AXFR is the
-#            pipe backend's line protocol; pdnsutil keeps a remote config.
+#            pipe backend's line protocol; pdnsutil keeps a remote config;
+#   unix2s   list-zone through the unix connector with pdns's default reply
+#            timeout (2000 ms): "fail" when pdns gives up.
+# Each result is checked: list-zone prints every record, check-zone says
+# "Checked N records", the AXFR holds every record; a step that ran but
+# printed less says so ("short").
 # Zones: A records h0..hN-1 plus SOA and NS, loaded with `geosteer zone
 # load` (geosteerd reads the file). Every step runs under `timeout CAP`
 # (default 120 s); a step that does not finish prints ">CAP". pdns's own
@@ -17,14 +22,14 @@
 # the default 2 s limit (doc/pipe.md gives the timeout each size needs).
 #
 # usage: bench/run_bigzone_bench.sh [BUILD_DIR]
-# knobs: SIZES="10000 20000 50000 100000" CAP=120
+# knobs: SIZES="5000 10000 20000 50000 100000" CAP=120
 set -eu
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$BENCH_DIR/lib.sh"
 bench_init run_bigzone_bench "${1:-}" geosteerd geosteer
 gs_require pdns_server pdnsutil kdig timeout
-SIZES=${SIZES:-10000 20000 50000 100000}
+SIZES=${SIZES:-5000 10000 20000 50000 100000}
 CAP=${CAP:-120}
 ZONE=big.test
 
@@ -50,6 +55,11 @@ common() {
     common "$port"
 } >"$P/pdns-relay.conf"
 {
+    echo "launch=remote"
+    echo "remote-connection-string=unix:path=$GS_SOCK" # pdns's default timeout: 2000 ms
+    common "$port"
+} >"$P/pdns-unix2s.conf"
+{
     echo "launch=pipe,remote"
     echo "pipe-command=$GS_TMP/gs/pipe.sock"
     echo "pipe-abi-version=5"
@@ -64,16 +74,19 @@ pdns_server --config-dir="$P" --config-name=pipe >>"$P/pdns-pipe.log" 2>&1 &
 PDNS_PIPE=$!
 gs_register "$PDNS_PIPE"
 
-# secs CMD...: runs CMD under the cap, prints its wall time (s) or >CAP;
-# the output goes to $GS_TMP/out, its line count to $GS_TMP/lines.
+# secs CMD...: runs CMD under the cap, prints its wall time (s), >CAP when
+# the cap stopped it, or "err@" and the time when it failed by itself; the
+# output goes to $GS_TMP/out, its line count to $GS_TMP/lines.
 secs() {
-    local t0 t1
+    local t0 t1 rc=0
     t0=$(date +%s.%N)
-    if timeout "$CAP" "$@" >"$GS_TMP/out" 2>"$GS_TMP/err" </dev/null; then
-        t1=$(date +%s.%N)
-        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
-    else
+    timeout "$CAP" "$@" >"$GS_TMP/out" 2>"$GS_TMP/err" </dev/null || rc=$?
+    t1=$(date +%s.%N)
+    if [ "$rc" = 124 ]; then
         printf ">%s" "$CAP"
+    else
+        [ "$rc" = 0 ] || printf "err@"
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
     fi
     grep -c . "$GS_TMP/out" >"$GS_TMP/lines" || true
 }
@@ -90,22 +103,32 @@ for n in $SIZES; do
     gs_cli zone delete "$ZONE" >/dev/null 2>&1 || true
     gs_cli zone create "$ZONE" --ns "ns1.$ZONE" >/dev/null
     gs_cli zone load "$ZONE" "$zf" >/dev/null || gs_fail "zone load of $n records"
-    for path in unix relay pipe; do
+    for path in unix relay pipe unix2s; do
         name=()
         [ "$path" = relay ] && name=(--config-name=relay)
+        [ "$path" = unix2s ] && name=(--config-name=unix2s)
         lz=$(secs pdnsutil --config-dir="$P" "${name[@]}" list-zone "$ZONE")
-        lzn=$(cat "$GS_TMP/lines")
-        if [ "$path" = pipe ]; then
+        [ "$(cat "$GS_TMP/lines")" -gt "$n" ] || lz="short:$lz"
+        cz="-" ax="-"
+        case $path in
+        pipe)
             lz="(remote)" # pdnsutil never reads the pipe config (doc/pipe.md)
-            cz="(remote)"
             ax=$(secs kdig @127.0.0.1 -p "$port2" +retry=0 +timeout="$CAP" AXFR "$ZONE")
-        else
+            [ "$(grep -c "	IN	" "$GS_TMP/out")" -gt "$n" ] || ax="short:$ax"
+            ;;
+        unix2s)
+            case $lz in short:*) lz="fail (${lz#short:} s)" ;; esac
+            ;;
+        *)
             cz=$(secs pdnsutil --config-dir="$P" "${name[@]}" check-zone "$ZONE")
-            ax="(unix)"
-            [ "$path" = unix ] && ax=$(secs kdig @127.0.0.1 -p "$port" +retry=0 +timeout="$CAP" AXFR "$ZONE")
-        fi
+            grep -q "Checked $n records" "$GS_TMP/out" || cz="short:$cz"
+            if [ "$path" = unix ]; then
+                ax=$(secs kdig @127.0.0.1 -p "$port" +retry=0 +timeout="$CAP" AXFR "$ZONE")
+                [ "$(grep -c "	IN	" "$GS_TMP/out")" -gt "$n" ] || ax="short:$ax"
+            fi
+            ;;
+        esac
         printf '%-8s %-7s %12s %12s %12s\n' "$n" "$path" "$lz" "$cz" "$ax"
-        case "$lz" in [0-9]*) [ "$lzn" -ge "$n" ] || echo "  (list-zone printed $lzn lines for $n records)" ;; esac
     done
 done
 echo "(list-zone and check-zone are pdnsutil's; AXFR is kdig through pdns_server; CAP=$CAP s)"

@@ -234,6 +234,10 @@ gs_pdns_conf() {
             # The pipe backend cannot list zones: pdns exits at start-up
             # unless its zone cache is off.
             echo "zone-cache-refresh-interval=0"
+            # As examples/pdns-geosteer-pipe.conf recommends: pipe mode runs
+            # the answer-comparing tests with it, remote mode at pdns's
+            # default (yes).
+            echo "consistent-backends=no"
             cat "$dir/common.conf"
         } >"$dir/pdns-pipe.conf"
     fi
