@@ -61,6 +61,10 @@
 #   CACHES="off on"  WORKLOADS="static geo-ecs1 geo-ecsN co-ecsN pu"
 #   SERVERS="bind geoip lua lua-shared gs-remote gs-pipe dnsdist"
 #   NSUB=1000   subnets of the -ecsN workloads   ECS_CC=DE  country of geo-ecs1
+#   GS_TUNE="consistent-backends=no"  pdns settings added for gs-remote and
+#               gs-pipe (and so dnsdist): the recommended set of the example
+#               configs (doc/operations.md, "pdns tuning"); GS_TUNE="" runs
+#               them at pdns's defaults like the other servers
 #   PERF=0      PERF_DIR=/tmp/run-compare-perf
 # A default run takes about 12 minutes. Exit status: 0 when every server
 # answered correctly and every run lost < 1 % of its queries and answered
@@ -82,6 +86,8 @@ WORKLOADS=${WORKLOADS:-static geo-ecs1 geo-ecsN co-ecsN pu}
 SERVERS=${SERVERS:-bind geoip lua lua-shared gs-remote gs-pipe dnsdist}
 NSUB=${NSUB:-1000}
 ECS_CC=${ECS_CC:-DE}
+GS_TUNE=${GS_TUNE-consistent-backends=no}
+read -r -a GS_TUNE_LINES <<<"$GS_TUNE"
 PERF=${PERF:-0}
 PERF_DIR=${PERF_DIR:-/tmp/run-compare-perf}
 ZONE=cmp.test
@@ -230,8 +236,8 @@ start_server() {
             printf '%s\n' "${extra[@]}"
         } >"$d/pdns.conf"
         ;;
-    gs-remote) bench_gs_pdns_conf "$d" "$NEW_PORT" remote "${extra[@]}" ;;
-    gs-pipe) bench_gs_pdns_conf "$d" "$NEW_PORT" pipe "${extra[@]}" ;;
+    gs-remote) bench_gs_pdns_conf "$d" "$NEW_PORT" remote "${extra[@]}" ${GS_TUNE_LINES[@]+"${GS_TUNE_LINES[@]}"} ;;
+    gs-pipe) bench_gs_pdns_conf "$d" "$NEW_PORT" pipe "${extra[@]}" ${GS_TUNE_LINES[@]+"${GS_TUNE_LINES[@]}"} ;;
     dnsdist)
         local back=gs-remote
         [ "$PIPE" = 1 ] && back=gs-pipe
@@ -330,6 +336,7 @@ for c in $CACHES; do for w in $WORKLOADS; do for s in $SERVERS; do
     [ -z "${NA[$s]:-}" ] && has "${SERVES[$s]}" "$w" && combos+=("$s-$c:$w")
 done; done; done
 echo
+echo "== geosteer rows: pdns settings ${GS_TUNE:-(pdns defaults)} on top of the cache column"
 echo "== dnsperf -c 8 -T 1 -q 256 -t 2 -l $DURATION (after 1 s warm-up), ${#combos[@]} runs per rep," \
     "$([ "$PIN" = 0 ] && echo "no pinning" || echo "servers on CPU 1, dnsperf on CPU 0")"
 for rep in $(seq "$REPS"); do
