@@ -41,6 +41,7 @@ void lk_ctx_fini(lk_ctx_t *c)
     snap_slot_put(c->slot);
     metrics_shard_retire(c->sh);
     free(c->cont);
+    free(c->held);
     memset(c, 0, sizeof(*c));
 }
 
@@ -193,6 +194,41 @@ static bool type_is(const rr_type_t *t, const lookup_req_t *r)
     return strlen(t->name) == r->qtlen && memcmp(t->name, r->qtype, r->qtlen) == 0;
 }
 
+/* Counts and logs one evaluated dynamic record (metrics, decision log). */
+static void settle(lk_ctx_t *c, const zone_node_t *node, const lookup_req_t *r,
+                   const zone_rec_t *rec, const steer_client_t *cl, const luae_result_t *res)
+{
+    const snap_t *s = c->snap;
+    const char *policy = luac_prog_policy(rec->prog);
+    if (policy && !res->steered && c->counting)
+        metrics_add(c->sh, STAT_POLICY_MISSING, 1);
+    if (policy && !res->steered)
+        LOG_RATELIMITED(LOG_WARNING, "lookup: %s: policy '%s' is not in the loaded config",
+                        node->name, policy);
+    if (c->counting)
+        count_answer(c, s->world, cl, res);
+    if (declog_wanted()) /* sampled and capped; no lock or system call when not */
+        declog_write(&(declog_event_t){.world = s->world,
+                                       .qname = node->name,
+                                       .qname_len = node->name_len,
+                                       .qtype = r->qtype,
+                                       .qtype_len = r->qtlen,
+                                       .remote = r->remote,
+                                       .remote_len = r->remote_len,
+                                       .rec = rec,
+                                       .client = cl,
+                                       .res = res,
+                                       .ttl = res->sd.ttl});
+}
+
+/* A pipe ANY answer whose ENT is needed is not sent (lk_answer), and pdns
+ * then asks the remote backend, which evaluates and counts the name again.
+ * So for pipe ANY lookups the results are held and settled only once the
+ * answer is known to be sent: every decision is counted and logged once.
+ * Up to LK_HELD results (32 KiB each, per connection); a name with more
+ * dynamic records of the asked types settles as it goes. */
+#define LK_HELD 4
+
 /* Answers a name holding dynamic records (compiled LUA records, plain
  * steer('policy') ones included): its static records, then each dynamic
  * record's answer for this client, with the decision's TTL and scope. A
@@ -206,13 +242,20 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
 {
     const snap_t *s = c->snap;
     bool any = r->qtlen == 3 && memcmp(r->qtype, "ANY", 3) == 0;
-    size_t emitted = 0;
+    size_t emitted = 0, ndyn = 0;
     for (uint32_t i = 0; i < node->nrecs; i++) {
         const zone_rec_t *rec = &node->recs[i];
+        if (rec->dyn_type && (any || type_is(rec->dyn_type, r)))
+            ndyn++;
         if (any ? rec->type->kind == RR_KIND_LUA : !type_is(rec->type, r))
             continue;
         put_rec(out, f, z, node, rec->type->name, rec->content, rec->ttl, rec->auth, 0, emitted++);
     }
+    bool hold = f == LK_PIPE && any && ndyn <= LK_HELD;
+    if (hold && !c->held)
+        c->held = mem_alloc(LK_HELD * sizeof(*c->held));
+    const zone_rec_t *held_rec[LK_HELD];
+    size_t nheld = 0;
     steer_client_t cl;
     if (steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) != 0)
         steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
@@ -222,6 +265,7 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
     bool empty = false;
     uint32_t empty_ttl = UINT32_MAX;
     uint8_t empty_scope = 0;
+    luae_result_t one;
     for (uint32_t i = 0; i < node->nrecs; i++) {
         const zone_rec_t *rec = &node->recs[i];
         if (!rec->dyn_type || !(any || type_is(rec->dyn_type, r)))
@@ -237,40 +281,24 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
                           .admin = &adm,
                           .check_state = health_check_state,
                           .check_ctx = s->world->health};
-        luae_result_t res;
-        luae_eval(rec->prog, &env, &res);
-        const char *policy = luac_prog_policy(rec->prog);
-        if (policy && !res.steered && c->counting)
-            metrics_add(c->sh, STAT_POLICY_MISSING, 1);
-        if (policy && !res.steered)
-            LOG_RATELIMITED(LOG_WARNING, "lookup: %s: policy '%s' is not in the loaded config",
-                            node->name, policy);
-        if (c->counting)
-            count_answer(c, s->world, &cl, &res);
-        uint32_t ttl = policy && res.steered ? res.sd.ttl : rec->ttl;
-        uint8_t scope = res.scope;
-        res.sd.ttl = ttl;
-        res.sd.scope = scope;
-        if (declog_wanted()) /* sampled and capped; no lock or system call when not */
-            declog_write(&(declog_event_t){.world = s->world,
-                                           .qname = node->name,
-                                           .qname_len = node->name_len,
-                                           .qtype = r->qtype,
-                                           .qtype_len = r->qtlen,
-                                           .remote = r->remote,
-                                           .remote_len = r->remote_len,
-                                           .rec = rec,
-                                           .client = &cl,
-                                           .res = &res,
-                                           .ttl = ttl});
+        luae_result_t *res = hold ? &c->held[nheld] : &one;
+        luae_eval(rec->prog, &env, res);
+        uint32_t ttl = luac_prog_policy(rec->prog) && res->steered ? res->sd.ttl : rec->ttl;
+        uint8_t scope = res->scope;
+        res->sd.ttl = ttl;
+        res->sd.scope = scope;
+        if (hold)
+            held_rec[nheld++] = rec;
+        else
+            settle(c, node, r, rec, &cl, res);
         size_t added;
-        if (res.steered) {
-            added = put_decision(out, f, st, z, node, rec->dyn_type, &res.sd, emitted);
+        if (res->steered) {
+            added = put_decision(out, f, st, z, node, rec->dyn_type, &res->sd, emitted);
         } else {
-            for (size_t v = 0; v < res.n; v++)
-                put_rec(out, f, z, node, rec->dyn_type->name, res.vals[v], ttl, true, scope,
+            for (size_t v = 0; v < res->n; v++)
+                put_rec(out, f, z, node, rec->dyn_type->name, res->vals[v], ttl, true, scope,
                         emitted + v);
-            added = res.n;
+            added = res->n;
         }
         emitted += added;
         if (!added) {
@@ -282,6 +310,11 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
         }
     }
     *ent = any && empty;
+    /* A held pipe answer needing its ENT is not sent: the remote backend's
+     * answer is the one counted. */
+    if (!(f == LK_PIPE && *ent))
+        for (size_t k = 0; k < nheld; k++)
+            settle(c, node, r, held_rec[k], &cl, &c->held[k]);
     if (*ent)
         put_rec(out, f, z, node, "ENT", "", empty_ttl, true, empty_scope, emitted++);
     return emitted;

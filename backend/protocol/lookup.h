@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/steering/luaeval.h"
 #include "backend/steering/steer_stats.h"
 #include "backend/zones/snap.h"
 #include "common/buf.h"
@@ -42,6 +43,9 @@ typedef struct {
     metrics_shard_t *sh;      /* this connection's counters */
     steer_cont_cache_t *cont; /* continents of recent clients, allocated when needed */
     bool counting;            /* stats_enabled, read once per request */
+    /* Results of a pipe ANY answer held until it is known to be sent
+     * (lookup.c, dyn_reply); allocated when first needed. */
+    luae_result_t *held;
 } lk_ctx_t;
 
 /* Sets up `c`; false when the reader limit (SNAP_MAX_READERS) is reached. */

@@ -451,10 +451,9 @@ static void item_read(ctx_t *x, const cfg_item_t *it, json_t *v, const char *pat
             *(bool *)dst = json_is_true(v);
         break;
     case CFG_STR:
-        if (it->id != CFG_ID_NONE)
-            break; /* rows with an id have their own code */
-        /* fall through */
     case CFG_PATH:
+        if (it->kind == CFG_STR && it->id != CFG_ID_NONE)
+            break; /* string rows with an id have their own code */
         if (!json_is_string(v) || json_string_length(v) == 0) {
             error(x, path, "must be a non-empty string%s",
                   it->kind == CFG_PATH ? " (an absolute path)" : "");

@@ -180,6 +180,17 @@ gs_expect_eq "empty non-terminal: NOERROR (the remote backend's ENT)" "status: N
 mixed=$(kdig @127.0.0.1 -p "$port" +retry=0 +subnet=203.0.113.9/24 mixed.pipe.test A)
 gs_expect_contains "no data for this client: NODATA" "status: NOERROR" "$mixed"
 gs_expect_eq "the other client gets data" "192.0.2.90" "$(dq +subnet=198.51.100.7/24 mixed.pipe.test A)"
+# Each query's decision is counted once (the scope histogram's count), also
+# when the pipe's answer needed an ENT and pdns asked the remote backend
+# again (the pipe holds its results until it knows its answer is sent).
+decisions() { gs_cli metrics | awk '/^geosteer_answer_scope_prefix_length_count/ { n += $2 } END { print n + 0 }'; }
+for q in "+subnet=203.0.113.9/24 mixed.pipe.test" "+subnet=198.51.100.7/24 mixed.pipe.test" \
+    "+subnet=203.0.113.9/24 geo.pipe.test"; do
+    before=$(decisions)
+    read -r -a qa <<<"$q"
+    dq "${qa[@]}" A >/dev/null
+    gs_expect_eq "one decision counted for $q" 1 "$(($(decisions) - before))"
+done
 
 # A write goes through the remote backend; the next query, through the
 # pipe, sees it (caches off).
