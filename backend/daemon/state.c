@@ -428,6 +428,8 @@ int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id,
     int rc = store_begin(store, err);
     if (rc == 0)
         rc = store_zone_insert(store, name, id, err);
+    if (rc == 0 && o->kind != STORE_KIND_NATIVE)
+        rc = store_zone_set_kind(store, *id, (store_kind_t)o->kind, err);
     if (rc == 0)
         rc = store_record_insert(store, *id, name, "SOA", soa.data, o->ttl, err);
     for (size_t i = 0; rc == 0 && i < o->nns; i++) {
@@ -471,6 +473,58 @@ int state_zone_delete(const char *name, gs_err_t *err)
     pthread_mutex_unlock(&writer_lock);
     if (rc == 0)
         log_info("state: zone %s deleted (id %lld)", name, (long long)id);
+    return rc;
+}
+
+/* Runs one zone-row update (`set`) in its own transaction and republishes
+ * the zone. Under the writer lock. */
+static int zone_row_update_locked(int64_t id, int (*set)(int64_t, const void *, gs_err_t *),
+                                  const void *arg, gs_err_t *err)
+{
+    int rc = store_begin(store, err);
+    if (rc)
+        return rc;
+    rc = set(id, arg, err);
+    if (rc == 0)
+        rc = timed_commit(err);
+    if (rc) {
+        store_rollback(store);
+        return rc;
+    }
+    return republish(id, NULL, err);
+}
+
+static int set_kind(int64_t id, const void *arg, gs_err_t *err)
+{
+    return store_zone_set_kind(store, id, *(const store_kind_t *)arg, err);
+}
+
+static int set_notified(int64_t id, const void *arg, gs_err_t *err)
+{
+    return store_zone_set_notified(store, id, *(const uint32_t *)arg, err);
+}
+
+int state_zone_set_kind(const char *name, int kind, gs_err_t *err)
+{
+    if (kind < STORE_KIND_NATIVE || kind > STORE_KIND_SECONDARY)
+        return gs_err_set(err, GS_EINVAL, "unknown zone kind %d", kind);
+    store_kind_t k = (store_kind_t)kind;
+    int64_t id;
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_zone_find(store, name, &id, err);
+    if (rc == 0)
+        rc = zone_row_update_locked(id, set_kind, &k, err);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: zone %s is now %s", name, store_kind_name(k));
+    return rc;
+}
+
+int state_zone_notified(int64_t zone_id, uint32_t serial, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = zone_row_update_locked(zone_id, set_notified, &serial, err);
+    pthread_mutex_unlock(&writer_lock);
     return rc;
 }
 

@@ -57,6 +57,7 @@ typedef struct {
     const char *rname; /* SOA mailbox (canonical); default: hostmaster.<zone> */
     uint32_t serial;   /* 0: today's date as YYYYMMDD01 */
     uint32_t refresh, retry, expire, minimum, ttl;
+    int kind; /* store_kind_t; default native */
 } state_zone_opts_t;
 
 /* Fills `o` with the defaults used by `zone create`. */
@@ -68,6 +69,13 @@ GS_WARN_UNUSED int state_zone_create(const char *name, const state_zone_opts_t *
 
 /* Deletes zone `name` (canonical) with all its records and metadata. */
 GS_WARN_UNUSED int state_zone_delete(const char *name, gs_err_t *err);
+
+/* Sets the kind (store_kind_t) of zone `name` (canonical). */
+GS_WARN_UNUSED int state_zone_set_kind(const char *name, int kind, gs_err_t *err);
+
+/* Records that pdns sent NOTIFYs for `serial` of zone `zone_id` (the
+ * remote backend's setNotified). */
+GS_WARN_UNUSED int state_zone_notified(int64_t zone_id, uint32_t serial, gs_err_t *err);
 
 /* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
 GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,

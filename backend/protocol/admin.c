@@ -20,6 +20,7 @@
 #include "backend/zones/snap.h"
 #include "backend/daemon/declog.h"
 #include "backend/daemon/state.h"
+#include "backend/zones/store.h"
 #include "backend/steering/steer.h"
 #include "common/err.h"
 #include "common/mem.h"
@@ -79,7 +80,8 @@ static const char help_text[] =
     "  zone list                           zones with id, serial and record count\n"
     "  zone create <zone> [--ns <name>]... [--soa-mname <name>] [--soa-rname <mailbox>]\n"
     "              [--soa-serial N] [--soa-refresh N] [--soa-retry N] [--soa-expire N]\n"
-    "              [--soa-minimum N] [--ttl N]\n"
+    "              [--soa-minimum N] [--ttl N] [--kind native|primary]\n"
+    "  zone set-kind <zone> native|primary  whether pdns (primary=yes) sends NOTIFYs for it\n"
     "  zone delete <zone>                  delete a zone with all its records and metadata\n"
     "  zone load <zone> <file>             replace a zone's records with a zone file (absolute\n"
     "                                      path, read by geosteerd), all or nothing\n"
@@ -119,6 +121,38 @@ static const snap_t *pin(buf_t *out, snap_slot_t **slot)
         return NULL;
     }
     return snap_pin(*slot);
+}
+
+/* The kind an operator may give a zone here: native or primary (a
+ * secondary is made by its transfers). -1 (and the reply) otherwise. */
+static int kind_arg(const char *s, buf_t *out)
+{
+    int k = store_kind_parse(s);
+    if (k != STORE_KIND_NATIVE && k != STORE_KIND_PRIMARY) {
+        buf_printf(out, "ERR kind '%s': must be native or primary\n", s);
+        return -1;
+    }
+    return k;
+}
+
+static void zone_set_kind(char **w, int n, buf_t *out)
+{
+    if (n != 4) {
+        buf_puts(out, "ERR usage: zone set-kind <zone> native|primary\n");
+        return;
+    }
+    char zone[DNAME_MAXTEXT + 1];
+    if (canon_arg("zone", w[2], zone, out))
+        return;
+    int k = kind_arg(w[3], out);
+    if (k < 0)
+        return;
+    gs_err_t e;
+    if (state_zone_set_kind(zone, k, &e) != 0) {
+        buf_printf(out, "ERR zone set-kind %s: %s\n", zone, e.text);
+        return;
+    }
+    buf_printf(out, "OK zone %s is %s\n", zone, store_kind_name((store_kind_t)k));
 }
 
 static void zone_create(char **w, int n, buf_t *out)
@@ -164,6 +198,9 @@ static void zone_create(char **w, int n, buf_t *out)
             rc = uint_arg(opt, val, &o.expire, out);
         } else if (strcmp(opt, "--soa-minimum") == 0) {
             rc = uint_arg(opt, val, &o.minimum, out);
+        } else if (strcmp(opt, "--kind") == 0) {
+            o.kind = kind_arg(val, out);
+            rc = o.kind < 0 ? GS_EINVAL : 0;
         } else if (strcmp(opt, "--ttl") == 0) {
             rc = uint_arg(opt, val, &o.ttl, out);
             if (rc == 0 && o.ttl > 2147483647u) {
@@ -219,8 +256,11 @@ static void zone_list(buf_t *out)
     buf_printf(out, "OK %zu zone%s\n", s->nzones, s->nzones == 1 ? "" : "s");
     for (size_t i = 0; i < s->nzones; i++) {
         const zone_t *z = s->zones[i];
-        buf_printf(out, "%s id=%lld serial=%u records=%zu\n", z->name, (long long)z->id, z->serial,
-                   z->nrecords);
+        buf_printf(out, "%s id=%lld serial=%u records=%zu kind=%s", z->name, (long long)z->id,
+                   z->serial, z->nrecords, store_kind_name((store_kind_t)z->kind));
+        if (z->kind == STORE_KIND_PRIMARY)
+            buf_printf(out, " notified_serial=%u", z->notified_serial);
+        buf_putc(out, '\n');
     }
     snap_unpin(slot);
     snap_slot_put(slot);
@@ -1056,6 +1096,8 @@ void admin_run(const char *cmd, buf_t *out)
         zone_list(out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "create") == 0)
         zone_create(w, n, out);
+    else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "set-kind") == 0)
+        zone_set_kind(w, n, out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "delete") == 0)
         zone_delete(w, n, out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "load") == 0)

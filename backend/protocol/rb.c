@@ -20,6 +20,7 @@
 #include "backend/daemon/state.h"
 #include "backend/steering/steer.h"
 #include "backend/zones/records.h"
+#include "backend/zones/store.h"
 #include "backend/zones/trx.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -235,11 +236,60 @@ static void m_lookup(rb_conn_t *c, json_t *params, perr_t *e)
 
 /* ---- zones and metadata ------------------------------------------------ */
 
+/* pdns 4.7's remote backend reads `kind` with an exact, case-sensitive
+ * compare: "master" and "slave", anything else is native. `serial` and
+ * `last_check` must be JSON numbers (a string reads as 0). */
+static const char *pdns_kind(int kind)
+{
+    return kind == STORE_KIND_PRIMARY     ? "master"
+           : kind == STORE_KIND_SECONDARY ? "slave"
+                                          : "native";
+}
+
 static json_t *domain_info(const zone_t *z)
 {
-    return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:i, s:i, s:[]}", "zone", z->name, "id",
-                               (json_int_t)z->id, "kind", "native", "serial", (json_int_t)z->serial,
-                               "notified_serial", 0, "last_check", 0, "masters"));
+    return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:I, s:i, s:[]}", "zone", z->name, "id",
+                               (json_int_t)z->id, "kind", pdns_kind(z->kind), "serial",
+                               (json_int_t)z->serial, "notified_serial",
+                               (json_int_t)z->notified_serial, "last_check", 0, "masters"));
+}
+
+/* The primary zones whose serial pdns has not sent NOTIFYs for: pdns
+ * notifies every zone listed here and then calls setNotified with the
+ * serial listed, without comparing serials itself. */
+static void m_get_updated_masters(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    json_t *arr = mem_check(json_array());
+    const snap_t *s = c->lk.snap;
+    for (size_t i = 0; i < s->nzones; i++) {
+        const zone_t *z = s->zones[i];
+        if (z->kind == STORE_KIND_PRIMARY && z->serial && z->serial != z->notified_serial)
+            json_array_append_new(arr, domain_info(z));
+    }
+    put_json_take(c, arr);
+}
+
+/* setNotified {id, serial}: pdns has sent (or queued) NOTIFYs for that
+ * serial. Kept in the zone store, so a pdns restart does not notify again. */
+static void m_set_notified(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    int64_t id, serial;
+    if (p_int(params, "id", false, 0, &id, e) || p_int(params, "serial", false, 0, &serial, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    if (serial < 0 || serial > UINT32_MAX) {
+        put_false_log(c, "setNotified: serial %lld out of range", (long long)serial);
+        return;
+    }
+    release_snap(c);
+    gs_err_t ge;
+    if (state_zone_notified(id, (uint32_t)serial, &ge) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "setNotified: %s", ge.text);
 }
 
 static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
@@ -857,6 +907,8 @@ static const struct {
     {"getAllDomainMetadata", m_get_all_meta},
     {"getDomainMetadata", m_get_meta},
     {"setDomainMetadata", m_set_meta},
+    {"getUpdatedMasters", m_get_updated_masters},
+    {"setNotified", m_set_notified},
     {"startTransaction", m_start_trx},
     {"replaceRRSet", m_replace_rrset},
     {"feedRecord", m_feed_record},

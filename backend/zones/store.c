@@ -52,6 +52,16 @@ static const char *schema_v2 = "CREATE TABLE overrides ("
                                "  created INTEGER NOT NULL);"
                                "PRAGMA user_version = 2;";
 
+/* Version 3: replication. A zone's kind (native, primary, secondary: what
+ * pdns's getDomainInfo reports as native, master, slave), the serial pdns
+ * last sent NOTIFYs for (setNotified), and a secondary's primaries
+ * (space-separated ADDR[:PORT]). */
+static const char *schema_v3 = "ALTER TABLE zones ADD COLUMN kind TEXT NOT NULL DEFAULT 'native';"
+                               "ALTER TABLE zones ADD COLUMN notified_serial INTEGER NOT NULL "
+                               "DEFAULT 0;"
+                               "ALTER TABLE zones ADD COLUMN masters TEXT NOT NULL DEFAULT '';"
+                               "PRAGMA user_version = 3;";
+
 static int sql_err(store_t *st, gs_err_t *err, const char *what)
 {
     return gs_err_set(err, GS_ESTORE, "zone store '%s': %s: %s", st->path, what,
@@ -183,10 +193,12 @@ static int check_schema(store_t *st, int64_t *version, bool *create, gs_err_t *e
     static const struct {
         const char *table, *cols;
         int64_t since;
-    } tables[] = {{"zones", "id,name,created", 1},
-                  {"records", "id,zone_id,name,type,content,ttl", 1},
-                  {"metadata", "id,zone_id,kind,value", 1},
-                  {"overrides", "endpoint,state,until,created", 2}};
+        int64_t until; /* 0: still current */
+    } tables[] = {{"zones", "id,name,created", 1, 2},
+                  {"zones", "id,name,created,kind,notified_serial,masters", 3, 0},
+                  {"records", "id,zone_id,name,type,content,ttl", 1, 0},
+                  {"metadata", "id,zone_id,kind,value", 1, 0},
+                  {"overrides", "endpoint,state,until,created", 2, 0}};
     int64_t ntables;
     int rc;
     if ((rc = query_int(st, "PRAGMA user_version", version, err)) ||
@@ -200,10 +212,19 @@ static int check_schema(store_t *st, int64_t *version, bool *create, gs_err_t *e
                           "zone store '%s': schema version %lld, this geosteerd supports %d%s",
                           st->path, (long long)*version, STORE_SCHEMA_VERSION,
                           *version == 0 ? " (not a geosteer zone store?)" : "");
-    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+    const size_t n = sizeof(tables) / sizeof(tables[0]);
+#define APPLIES(t) (*version >= (t).since && (!(t).until || *version <= (t).until))
+    for (size_t i = 0; i < n; i++) {
+        /* A table's form of this version; a table newer than the version
+         * must be absent (cols ""); other forms are skipped. */
+        bool other = false;
+        for (size_t j = 0; j < n; j++)
+            other |= j != i && strcmp(tables[j].table, tables[i].table) == 0 && APPLIES(tables[j]);
+        if (!APPLIES(tables[i]) && other)
+            continue;
         bool ok;
-        if ((rc = table_is(st, tables[i].table, *version >= tables[i].since ? tables[i].cols : "",
-                           &ok, err)))
+        if ((rc =
+                 table_is(st, tables[i].table, APPLIES(tables[i]) ? tables[i].cols : "", &ok, err)))
             return rc;
         if (!ok)
             return gs_err_set(err, GS_ESCHEMA,
@@ -211,6 +232,7 @@ static int check_schema(store_t *st, int64_t *version, bool *create, gs_err_t *e
                               "geosteer's (not a geosteer zone store?)",
                               st->path, (long long)*version, tables[i].table);
     }
+#undef APPLIES
     return 0;
 }
 
@@ -248,8 +270,9 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
          * as the version bump, so a crash leaves the old version intact. */
         if ((rc = exec(st, "BEGIN IMMEDIATE", err)))
             goto fail;
-        if ((create && (rc = exec(st, schema_v1, err))) || (rc = exec(st, schema_v2, err)) ||
-            (rc = exec(st, "COMMIT", err))) {
+        if ((create && (rc = exec(st, schema_v1, err))) ||
+            ((create || version < 2) && (rc = exec(st, schema_v2, err))) ||
+            (rc = exec(st, schema_v3, err)) || (rc = exec(st, "COMMIT", err))) {
             exec(st, "ROLLBACK", NULL);
             goto fail;
         }
@@ -321,6 +344,56 @@ static size_t put_str(buf_t *text, const char *s)
     return off;
 }
 
+static const char *const kind_names[] = {"native", "primary", "secondary"};
+
+const char *store_kind_name(store_kind_t k)
+{
+    return (unsigned)k < 3 ? kind_names[k] : "native";
+}
+
+int store_kind_parse(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Finishes an UPDATE of one zone row: GS_ENOTFOUND when there was none. */
+static int zone_updated(store_t *st, sqlite3_stmt *stmt, int64_t id, const char *what,
+                        gs_err_t *err)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return sql_err(st, err, what);
+    if (sqlite3_changes(st->db) == 0)
+        return gs_err_set(err, GS_ENOTFOUND, "zone id %lld not found", (long long)id);
+    return 0;
+}
+
+int store_zone_set_kind(store_t *st, int64_t id, store_kind_t kind, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "UPDATE zones SET kind=? WHERE id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, store_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, id);
+    return zone_updated(st, stmt, id, "set zone kind", err);
+}
+
+int store_zone_set_notified(store_t *st, int64_t id, uint32_t serial, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "UPDATE zones SET notified_serial=? WHERE id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, serial);
+    sqlite3_bind_int64(stmt, 2, id);
+    return zone_updated(st, stmt, id, "set notified serial", err);
+}
+
 int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *err)
 {
     memset(out, 0, sizeof(*out));
@@ -328,7 +401,8 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
     buf_t text;
     buf_init(&text);
     int rc;
-    if ((rc = prep(st, "SELECT name FROM zones WHERE id=?", &stmt, err)))
+    if ((rc = prep(st, "SELECT name, kind, notified_serial, masters FROM zones WHERE id=?", &stmt,
+                   err)))
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
     if (sqlite3_step(stmt) != SQLITE_ROW) {
@@ -336,6 +410,10 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
         return gs_err_set(err, GS_ENOTFOUND, "zone id %lld not found", (long long)id);
     }
     size_t apex = put_str(&text, col_text(stmt, 0));
+    int kind = store_kind_parse(col_text(stmt, 1));
+    out->kind = kind < 0 ? STORE_KIND_NATIVE : (store_kind_t)kind;
+    out->notified_serial = (uint32_t)sqlite3_column_int64(stmt, 2);
+    size_t masters = put_str(&text, col_text(stmt, 3));
     sqlite3_finalize(stmt);
 
     /* Records in insertion order; the text offsets are kept in the pointer
@@ -384,6 +462,7 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
     out->text = buf_take(&text);
 #define AT(p) (p) = out->text + (uintptr_t)(p)
     out->apex = out->text + apex;
+    out->masters = out->text + masters;
     for (size_t i = 0; i < out->nrows; i++) {
         AT(out->rows[i].name);
         AT(out->rows[i].type);

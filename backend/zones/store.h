@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "common/compiler.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store_t;
 
@@ -50,9 +50,19 @@ typedef struct {
 } store_meta_row_t;
 
 /* The rows of one zone; every string lives in `text`. */
+/* A zone's kind, as stored ("native", "primary", "secondary"). */
+typedef enum { STORE_KIND_NATIVE, STORE_KIND_PRIMARY, STORE_KIND_SECONDARY } store_kind_t;
+
+/* The stored name of `k`, and the kind named `s` (-1: none). */
+const char *store_kind_name(store_kind_t k);
+int store_kind_parse(const char *s);
+
 typedef struct {
-    const char *apex;  /* the zone's stored name */
-    store_row_t *rows; /* in insertion order */
+    const char *apex; /* the zone's stored name */
+    store_kind_t kind;
+    uint32_t notified_serial; /* the serial pdns last sent NOTIFYs for */
+    const char *masters;      /* a secondary's primaries, space-separated ("" if none) */
+    store_row_t *rows;        /* in insertion order */
     size_t nrows;
     store_meta_row_t *meta; /* grouped by kind, values in insertion order */
     size_t nmeta;
@@ -69,6 +79,12 @@ GS_WARN_UNUSED int store_zone_find(store_t *st, const char *name, int64_t *id, g
 
 /* Adds an empty zone; ids are never reused. GS_EEXIST if the name exists. */
 GS_WARN_UNUSED int store_zone_insert(store_t *st, const char *name, int64_t *id, gs_err_t *err);
+
+/* Sets zone `id`'s kind; GS_ENOTFOUND if there is no such zone. */
+GS_WARN_UNUSED int store_zone_set_kind(store_t *st, int64_t id, store_kind_t kind, gs_err_t *err);
+
+/* Records that pdns sent NOTIFYs for `serial` of zone `id`. */
+GS_WARN_UNUSED int store_zone_set_notified(store_t *st, int64_t id, uint32_t serial, gs_err_t *err);
 
 /* Removes a zone with its records and metadata. */
 GS_WARN_UNUSED int store_zone_remove(store_t *st, int64_t id, gs_err_t *err);

@@ -74,9 +74,11 @@ typedef struct zone {
     int64_t id;
     const char *name; /* canonical apex */
     uint32_t name_len;
-    uint32_t serial;    /* from the apex SOA, 0 if there is none */
-    size_t nrecords;    /* stored records, ENTs not counted */
-    zone_node_t *nodes; /* sorted by canonical name; ENT nodes included */
+    uint32_t serial;          /* from the apex SOA, 0 if there is none */
+    int kind;                 /* store_kind_t: native, primary, secondary */
+    uint32_t notified_serial; /* the serial pdns last sent NOTIFYs for */
+    size_t nrecords;          /* stored records, ENTs not counted */
+    zone_node_t *nodes;       /* sorted by canonical name; ENT nodes included */
     size_t nnodes;
     htab_t index; /* nodes by name hash */
     zone_meta_t *meta;

@@ -340,7 +340,7 @@ soft gs_expect_contains "set-meta unknown zone: message" "Invalid zone 'nozone.t
 # ---------------------------------------------------------- backend-cmd ---
 pu backend-cmd remote "zone list" "zone create other.test --ns ns1.other.test --soa-serial 5"
 expect_bytes "backend-cmd zone list + zone create" 0 \
-    'OK 2 zones\npu.test. id=1 serial=102 records=7\nload.test. id=2 serial=2024020101 records=9\nOK zone other.test. created with id 3; run '"'"'pdns_control rediscover'"'"' so pdns_server serves it now\n'
+    'OK 2 zones\npu.test. id=1 serial=102 records=7 kind=native\nload.test. id=2 serial=2024020101 records=9 kind=native\nOK zone other.test. created with id 3; run '"'"'pdns_control rediscover'"'"' so pdns_server serves it now\n'
 soft gs_expect_contains "backend-cmd echoes the first command on stderr" "== zone list" "$PU_ERR"
 soft gs_expect_contains "backend-cmd echoes the second command on stderr" \
     "== zone create other.test --ns ns1.other.test --soa-serial 5" "$PU_ERR"

@@ -145,7 +145,7 @@ START_TEST(test_refused_file_untouched)
         "CREATE TABLE other(x); INSERT INTO other VALUES(1);",
         /* a newer geosteer store */
         "CREATE TABLE zones(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
-        " created INTEGER NOT NULL); PRAGMA user_version=3;",
+        " created INTEGER NOT NULL); PRAGMA user_version=4;",
         /* foreign, but with user_version 1 (would be "upgraded" to 2) */
         "CREATE TABLE other(x); PRAGMA user_version=1;",
         /* version 1 with a foreign table of the same name */
@@ -169,6 +169,51 @@ START_TEST(test_refused_file_untouched)
         snprintf(wal, sizeof(wal), "%s-wal", db);
         ck_assert_int_ne(access(wal, F_OK), 0);
     }
+}
+END_TEST
+
+/* A version-2 store (before zone kinds) is upgraded in place: its zones
+ * and records stay, each zone is native, and a version-3 file is read
+ * again as it is. */
+START_TEST(test_upgrade_v2)
+{
+    make_sqlite("CREATE TABLE zones (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+                "CREATE TABLE records (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
+                " REFERENCES zones(id) ON DELETE CASCADE, name TEXT NOT NULL, type TEXT NOT NULL,"
+                " content TEXT NOT NULL, ttl INTEGER NOT NULL);"
+                "CREATE TABLE metadata (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
+                " REFERENCES zones(id) ON DELETE CASCADE, kind TEXT NOT NULL, value TEXT NOT NULL);"
+                "CREATE TABLE overrides (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                " until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+                "INSERT INTO zones VALUES (1, 'old.test.', 0);"
+                "INSERT INTO records VALUES (1, 1, 'old.test.', 'SOA',"
+                " 'ns1.old.test hostmaster.old.test 9 1 1 1 1', 60);"
+                "PRAGMA user_version=2;");
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    const zone_t *z = zone_now(1);
+    ck_assert_ptr_nonnull(z);
+    ck_assert_uint_eq(z->serial, 9);
+    ck_assert_int_eq(z->kind, STORE_KIND_NATIVE);
+    ck_assert_int_eq(state_zone_set_kind("old.test.", STORE_KIND_PRIMARY, &err), 0);
+    ck_assert_int_eq(state_zone_notified(1, 9, &err), 0);
+    state_close();
+    /* Kind and notified serial survive a restart. */
+    ck_assert_int_eq(state_open(db, &err), 0);
+    z = zone_now(1);
+    ck_assert_int_eq(z->kind, STORE_KIND_PRIMARY);
+    ck_assert_uint_eq(z->notified_serial, 9);
+    ck_assert_int_eq(state_zone_notified(2, 9, &err), GS_ENOTFOUND);
+    state_close();
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
 }
 END_TEST
 
@@ -508,6 +553,7 @@ int main(void)
     tcase_add_test(tc, test_not_a_store);
     tcase_add_test(tc, test_refused_file_untouched);
     tcase_add_test(tc, test_store_lock);
+    tcase_add_test(tc, test_upgrade_v2);
     tcase_add_test(tc, test_zone_lifecycle);
     tcase_add_test(tc, test_commit_atomic);
     tcase_add_test(tc, test_replace_all);
