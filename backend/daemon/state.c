@@ -351,12 +351,23 @@ int state_commit(const trx_t *trx, gs_err_t *err)
             free(names);
         }
     }
+    /* A primary zone's change that left the serial as it was (pdnsutil
+     * add-record, replace-rrset, delete-rrset) raises it by one, in the same
+     * transaction: pdns NOTIFYs only serials it has not sent, and a
+     * secondary transfers only a higher one (doc/replication.md). A zone
+     * load takes its file's serial as it is. */
+    uint32_t old_serial = z->serial, new_serial = 0;
+    bool bump = rc == 0 && z->kind == STORE_KIND_PRIMARY && !trx->replace_all && trx->nops > 0;
+    if (bump)
+        rc = store_soa_bump(store, trx->zone_id, apex, old_serial, &new_serial, err);
     if (rc == 0)
         rc = timed_commit(err);
     if (rc) {
         store_rollback(store);
         goto out_apex;
     }
+    if (bump && new_serial == old_serial + 1)
+        log_info("state: %s: serial raised to %u (primary zone)", apex, new_serial);
     rc = republish(trx->zone_id, trx, err);
     for (size_t i = 0; i < nfails; i++)
         if (fails[i].zone_id == trx->zone_id)

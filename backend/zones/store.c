@@ -537,6 +537,52 @@ int store_zone_remove(store_t *st, int64_t id, gs_err_t *err)
     return run(st, stmt, err, "delete zone");
 }
 
+int store_soa_bump(store_t *st, int64_t id, const char *apex, uint32_t old, uint32_t *serial,
+                   gs_err_t *err)
+{
+    *serial = 0;
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "SELECT id, content FROM records WHERE zone_id=? AND name=? AND type='SOA'",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, apex, -1, SQLITE_STATIC);
+    int64_t row = 0;
+    int n = 0;
+    char content[1100] = "";
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        row = sqlite3_column_int64(stmt, 0);
+        snprintf(content, sizeof(content), "%s", col_text(stmt, 1));
+        n++;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return sql_err(st, err, "read SOA");
+    /* "mname rname serial refresh retry expire minimum" */
+    char mname[300], rname[300], rest[300];
+    unsigned long cur;
+    if (n != 1 || sscanf(content, "%299s %299s %lu %299[^\n]", mname, rname, &cur, rest) != 4 ||
+        cur > UINT32_MAX)
+        return 0;
+    *serial = (uint32_t)cur;
+    if (*serial != old)
+        return 0;
+    uint32_t next = *serial + 1;
+    if (next == 0)
+        next = 1;
+    char bumped[1100];
+    snprintf(bumped, sizeof(bumped), "%s %s %u %s", mname, rname, next, rest);
+    if ((rc = prep(st, "UPDATE records SET content=? WHERE id=?", &stmt, err)))
+        return rc;
+    sqlite3_bind_text(stmt, 1, bumped, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, row);
+    if ((rc = run(st, stmt, err, "raise serial")))
+        return rc;
+    *serial = next;
+    return 0;
+}
+
 int store_rrset_delete(store_t *st, int64_t id, const char *name, const char *type, gs_err_t *err)
 {
     sqlite3_stmt *stmt;

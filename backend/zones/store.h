@@ -86,6 +86,14 @@ GS_WARN_UNUSED int store_zone_set_kind(store_t *st, int64_t id, store_kind_t kin
 /* Records that pdns sent NOTIFYs for `serial` of zone `id`. */
 GS_WARN_UNUSED int store_zone_set_notified(store_t *st, int64_t id, uint32_t serial, gs_err_t *err);
 
+/* Raises the serial of zone `id`'s SOA record at `apex` by one (RFC 1982
+ * arithmetic, skipping 0) when it is still `old`: the automatic increase
+ * of a primary zone's commits that left the serial as it was. Sets *serial
+ * to the SOA's serial afterwards (0 and no change when there is no single
+ * SOA record at the apex, or its content is not an SOA's). */
+GS_WARN_UNUSED int store_soa_bump(store_t *st, int64_t id, const char *apex, uint32_t old,
+                                  uint32_t *serial, gs_err_t *err);
+
 /* Removes a zone with its records and metadata. */
 GS_WARN_UNUSED int store_zone_remove(store_t *st, int64_t id, gs_err_t *err);
 

@@ -5,6 +5,8 @@
 # setNotified, which geosteerd keeps across restarts of either process.
 # A loopback NOTIFY catcher (only-notify empty, also-notify to it) stands
 # for the secondaries; AXFR of the zone through pdns carries its records.
+# Changes that keep the serial (add-record, replace-rrset, delete-rrset)
+# raise it in a primary zone, and are notified too.
 # shellcheck source=test/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 gs_require pdns_server pdnsutil kdig python3
@@ -58,24 +60,41 @@ wait_notify() {
     gs_fail "no NOTIFY number $2 for $1 within 10 s (got $(count "$1"))"
 }
 wait_notify p.test. 1
-gs_expect_contains "setNotified recorded serial 1" "p.test. id=1 serial=1 records=3 kind=primary notified_serial=1" \
+# (add-record raised the created zone's serial 1 to 2: see below.)
+gs_expect_contains "setNotified recorded serial 2" "p.test. id=1 serial=2 records=3 kind=primary notified_serial=2" \
     "$(gs_cli zone list)"
 
 # A committed change with a new serial is notified within a few seconds.
 gs_pdnsutil "$P" increase-serial p.test >/dev/null 2>&1
 wait_notify p.test. 2
-gs_expect_contains "the new serial notified" "serial=2 records=3 kind=primary notified_serial=2" "$(gs_cli zone list)"
+gs_expect_contains "the new serial notified" "serial=3 records=3 kind=primary notified_serial=3" "$(gs_cli zone list)"
+# Changes that leave the serial as it was raise it by one (primary zones
+# only), so each reaches the secondaries: add-record, replace-rrset,
+# delete-rrset. increase-serial above raised it once, not twice.
+serial_of() { gs_cli zone list | sed -n "s/^$1 id=[0-9]* serial=\([0-9]*\) .*/\1/p"; }
+n=3 k=2
+for change in "add-record p.test new A 300 192.0.2.11" "replace-rrset p.test new A 300 192.0.2.12" \
+    "delete-rrset p.test new A"; do
+    read -r -a args <<<"$change"
+    gs_pdnsutil "$P" "${args[@]}" >/dev/null 2>&1
+    n=$((n + 1)) k=$((k + 1))
+    gs_expect_eq "pdnsutil ${args[0]} raised the serial" "$n" "$(serial_of p.test.)"
+    wait_notify p.test. "$k"
+done
+gs_pdnsutil "$P" add-record n.test new A 300 192.0.2.13 >/dev/null 2>&1
+gs_expect_eq "a native zone's serial is left as it is" 1 "$(serial_of n.test.)"
+gs_expect_contains "native zone: the record is there" "192.0.2.13" "$(kdig @127.0.0.1 -p "$port" +short new.n.test A)"
 axfr=$(kdig @127.0.0.1 -p "$port" +timeout=5 p.test AXFR)
 gs_expect_contains "AXFR of the primary zone carries its records" "192.0.2.10" "$axfr"
 gs_expect_eq "AXFR carries the new serial, first and last" 2 \
-    "$(echo "$axfr" | grep -cE 'IN[[:space:]]+SOA[[:space:]]+ns1\.p\.test\. hostmaster\.p\.test\. 2 ')"
+    "$(echo "$axfr" | grep -cE 'IN[[:space:]]+SOA[[:space:]]+ns1\.p\.test\. hostmaster\.p\.test\. 6 ')"
 
 # Restarting pdns does not notify again: the notified serial is kept.
 kill "$GS_PDNS_PID"
 wait "$GS_PDNS_PID" 2>/dev/null || true
 gs_start_pdns "$P" "$port"
 sleep 4
-gs_expect_eq "no NOTIFY again after a pdns restart" 2 "$(count p.test.)"
+gs_expect_eq "no NOTIFY again after a pdns restart" 5 "$(count p.test.)"
 # Nor does restarting geosteerd: the zone store keeps the notified serial
 # (pdns's remote backend reconnects by itself).
 kill "$GS_DAEMON_PID"
@@ -92,10 +111,10 @@ if ! kill -0 "$GS_PDNS_PID" 2>/dev/null; then
     echo "ok: pdns (primary=yes) exited after the geosteerd restart, as pdns 4.7 does"
     gs_start_pdns "$P" "$port"
 fi
-gs_expect_contains "notified serial kept across a geosteerd restart" "kind=primary notified_serial=2" \
+gs_expect_contains "notified serial kept across a geosteerd restart" "kind=primary notified_serial=6" \
     "$(gs_cli zone list)"
 sleep 3
-gs_expect_eq "no NOTIFY again after a geosteerd restart" 2 "$(count p.test.)"
+gs_expect_eq "no NOTIFY again after a geosteerd restart" 5 "$(count p.test.)"
 gs_expect_eq "a native zone is never notified" 0 "$(count n.test.)"
 
 # Turning a native zone into a primary notifies its current serial.

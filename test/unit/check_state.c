@@ -273,6 +273,45 @@ START_TEST(test_zone_lifecycle)
 }
 END_TEST
 
+/* commit_one ID TRXID NAME TYPE CONTENT: one replace of NAME/TYPE, committed. */
+static void commit_one(int64_t id, int64_t trxid, const char *name, const char *type,
+                       const char *content)
+{
+    gs_err_t err;
+    trx_t t = {0};
+    trx_begin(&t, id, trxid, false);
+    trx_op_t op = op_new(false, name, type, content);
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
+    ck_assert_int_eq(state_commit(&t, &err), 0);
+    trx_clear(&t);
+}
+
+/* A primary zone's commit that leaves the serial raises it by one (and
+ * from 4294967295 to 1, never 0); one that sets the serial keeps it; a
+ * native zone's serial is never touched. */
+START_TEST(test_primary_serial)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t p = create("p.");
+    int64_t n = create("n.");
+    ck_assert_int_eq(state_zone_set_kind("p.", STORE_KIND_PRIMARY, &err), 0);
+    commit_one(p, 1, "www.p.", "A", "192.0.2.1");
+    ck_assert_uint_eq(zone_now(p)->serial, 6);
+    commit_one(p, 2, "p.", "SOA", "ns1.z hostmaster.p 40 1 1 1 1");
+    ck_assert_uint_eq(zone_now(p)->serial, 40);
+    commit_one(p, 3, "p.", "SOA", "ns1.z hostmaster.p 4294967295 1 1 1 1");
+    commit_one(p, 4, "www.p.", "A", "192.0.2.2");
+    ck_assert_uint_eq(zone_now(p)->serial, 1);
+    commit_one(n, 5, "www.n.", "A", "192.0.2.1");
+    ck_assert_uint_eq(zone_now(n)->serial, 5);
+    /* Kept across a restart: it is in the stored SOA. */
+    state_close();
+    ck_assert_int_eq(state_open(db, &err), 0);
+    ck_assert_uint_eq(zone_now(p)->serial, 1);
+}
+END_TEST
+
 START_TEST(test_commit_atomic)
 {
     gs_err_t err;
@@ -556,6 +595,7 @@ int main(void)
     tcase_add_test(tc, test_upgrade_v2);
     tcase_add_test(tc, test_zone_lifecycle);
     tcase_add_test(tc, test_commit_atomic);
+    tcase_add_test(tc, test_primary_serial);
     tcase_add_test(tc, test_replace_all);
     tcase_add_test(tc, test_metadata);
     tcase_add_test(tc, test_compiled_once);
