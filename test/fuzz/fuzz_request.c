@@ -7,12 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "backend/protocol/admin.h"
 #include "backend/protocol/rb.h"
-#include "backend/daemon/state.h"
-#include "common/log.h"
+#include "test/fuzz/seed_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,19 +19,6 @@ static void setup(void)
     if (done)
         return;
     done = 1;
-    log_set_level(LOG_CRIT);
-    char tmpl[] = "/tmp/gs-fuzz.XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    char db[256];
-    snprintf(db, sizeof(db), "%s/zones.db", dir);
-    gs_err_t err;
-    if (!dir || state_open(db, &err) != 0)
-        abort();
-    buf_t out;
-    buf_init(&out);
-    admin_run("zone create fuzz.test --ns ns1.fuzz.test --soa-serial 1", &out);
-    buf_free(&out);
-    rb_conn_t *c = rb_conn_new();
     static const char *seed[] = {
         "{\"method\":\"startTransaction\",\"parameters\":{\"domain\":\"fuzz.test.\",\"domain_id\":-"
         "1,\"trxid\":1}}",
@@ -46,11 +30,7 @@ static void setup(void)
         "\"content\":\"\\\"hi\\\"\",\"ttl\":60}]}}",
         "{\"method\":\"commitTransaction\",\"parameters\":{\"trxid\":1}}",
     };
-    for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++)
-        rb_handle(c, seed[i], strlen(seed[i]));
-    rb_conn_free(c);
-    /* The store directory is left for the process lifetime; the OS reclaims
-     * it with /tmp. XXX: not removed at exit to keep the target simple. */
+    fuzz_seed_store(seed, sizeof(seed) / sizeof(seed[0]));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
