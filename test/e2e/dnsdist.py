@@ -24,6 +24,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from kdig_batch import kdig_blocks
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--mode", choices=["clean", "leaky"], default="clean")
 ap.add_argument("--rounds", type=int, default=4)
@@ -141,14 +143,8 @@ def ask(port, qs):
     argv = ["kdig", "@127.0.0.1", "-p", port, "-b", qs[0][0], "+timeout=3", "+retry=2", "+ignore"]
     for q in qs:
         argv += [q[1], q[2]] + (["+subnet=" + q[3]] if q[3] else [])
-    t = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
-    blocks, cur = [], []
-    for line in t.splitlines():
-        cur.append(line)
-        if line.startswith(";; From ") or line.startswith(";; ERROR: failed to query"):
-            blocks.append("\n".join(cur))
-            cur = []
-    if len(blocks) != len(qs):
+    blocks, t = kdig_blocks(argv, len(qs))
+    if blocks is None:
         return [("unparsable kdig output: " + t[-300:], frozenset(), None)] * len(qs)
     return [parse(q, b) for q, b in zip(qs, blocks)]
 

@@ -53,8 +53,9 @@ gs_start_pdns "$PDNS" "$port"
 seed=${GS_SEED:-$RANDOM}
 echo "sampling with GS_SEED=$seed"
 cat >"$GS_TMP/steer_geo.py" <<'PY'
-import bisect, json, random, re, socket, subprocess, sys, time
+import bisect, json, random, re, socket, sys, time
 from concurrent.futures import ThreadPoolExecutor
+from kdig_batch import kdig_blocks  # test/e2e, on PYTHONPATH
 
 cfg_path, v4_path, v6_path, tsv, seed, port = sys.argv[1:7]
 rnd = random.Random(int(seed))
@@ -244,14 +245,8 @@ def run_many(qs):
     args = ["kdig", "@127.0.0.1", "-p", port, "+timeout=3", "+retry=2", "+ignore"]
     for q in qs:
         args += [QNAME, q[3]] + (["+subnet=" + ecs_arg(q)] if ecs_arg(q) else [])
-    t = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
-    blocks, cur = [], []
-    for line in t.splitlines():
-        cur.append(line)
-        if line.startswith(";; From ") or line.startswith(";; ERROR: failed to query"):
-            blocks.append("\n".join(cur))
-            cur = []
-    if len(blocks) != len(qs):
+    blocks, t = kdig_blocks(args, len(qs))
+    if blocks is None:
         return [("unparsable kdig output", frozenset(), None, t)] * len(qs)
     return [parse(q, b) for q, b in zip(qs, blocks)]
 
@@ -385,7 +380,7 @@ if len(failures) > 60:
 print(f"{len([f for f in failures if not f.startswith('   ')])} failures")
 sys.exit(1 if failures else 0)
 PY
-python3 "$GS_TMP/steer_geo.py" "$CFG" "$V4" "$V6" "$SRC/geo/data/countries.tsv" "$seed" "$port" ||
+PYTHONPATH="$SRC/test/e2e" python3 "$GS_TMP/steer_geo.py" "$CFG" "$V4" "$V6" "$SRC/geo/data/countries.tsv" "$seed" "$port" ||
     gs_fail "steering answers disagree with the source data (GS_SEED=$seed)"
 echo "ok: answers, scopes, scope property and cache isolation"
 
