@@ -1,5 +1,6 @@
 #include "backend/daemon/state.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -51,6 +52,45 @@ typedef struct {
 } write_fail_t;
 static write_fail_t *fails;
 static size_t nfails;
+
+/* What this node knows of each secondary zone's replication, in memory
+ * (writer lock): pdns's freshness checks and the last transfer's outcome.
+ * Only `refreshed` (zone_t, the store) outlives a restart: after one every
+ * secondary is due for a check, as pdns's own backends do it. */
+typedef struct {
+    int64_t zone_id;
+    int64_t checked_at;      /* last setFresh; 0: due for a check (setStale, start) */
+    int64_t xfr_at;          /* end of the last transfer, 0: none since start */
+    uint32_t xfr_serial;     /* the serial it carried */
+    bool xfr_ok;             /* committed, or refused with xfr_reason */
+    char *xfr_reason;        /* owned */
+    uint32_t refused_logged; /* the serial whose refusal was last logged */
+    bool refused_logged_set;
+} repl_t;
+static repl_t *repls;
+static size_t nrepls;
+
+static repl_t *repl_get(int64_t zone_id, bool create)
+{
+    for (size_t i = 0; i < nrepls; i++)
+        if (repls[i].zone_id == zone_id)
+            return &repls[i];
+    if (!create)
+        return NULL;
+    if (nrepls % 16 == 0)
+        repls = mem_realloc_n(repls, nrepls + 16, sizeof(*repls));
+    repls[nrepls] = (repl_t){.zone_id = zone_id};
+    return &repls[nrepls++];
+}
+
+static void repl_forget(int64_t zone_id)
+{
+    repl_t *r = repl_get(zone_id, false);
+    if (r) {
+        free(r->xfr_reason);
+        *r = repls[--nrepls];
+    }
+}
 
 static void fail_forget(int64_t zone_id)
 {
@@ -174,6 +214,10 @@ static int republish(int64_t id, const trx_t *trx, gs_err_t *err)
     if (skipped)
         log_warn("state: %s: %zu invalid stored records skipped; first: %s", z->name, skipped,
                  e.text);
+    /* The store's refresh time may lag the served one (state_zone_fresh
+     * writes it at most once a minute): keep the later. */
+    if (src.old && atomic_load(&src.old->refreshed) > atomic_load(&z->refreshed))
+        atomic_store(&z->refreshed, atomic_load(&src.old->refreshed));
     snap_replace_zone(id, z);
     publish_plan_locked();
     return 0;
@@ -222,6 +266,10 @@ void state_close(void)
         fail_forget(fails[0].zone_id);
     free(fails);
     fails = NULL;
+    while (nrepls)
+        repl_forget(repls[0].zone_id);
+    free(repls);
+    repls = NULL;
     cfg_free(&live_cfg);
     live_cfg_loaded = false;
     snap_shutdown();
@@ -259,7 +307,7 @@ static void write_failed_locked(int64_t zone_id, const char *zone, const char *w
      * line that says the whole commit or load was refused. */
     if (strcmp(what, "write") == 0)
         LOG_RATELIMITED(prio, "state: %s: write %s, nothing changed: %s", zone, how, reason);
-    else
+    else if (strcmp(what, "transfer") != 0) /* logged once per serial by the caller */
         LOG_RATELIMITED(prio, "state: %s: %s %s, nothing changed: %s", zone, what, how, reason);
     fail_forget(zone_id);
     if (nfails % 16 == 0)
@@ -313,6 +361,28 @@ static void purge(const char *names, size_t n)
     metrics_count(STAT_PURGE_FAILED, failed);
 }
 
+/* Records a refused transfer into secondary zone `apex` and logs it once
+ * per serial: pdns retries a refused serial at every refresh, and the
+ * reason is in `status` and `zone list` meanwhile. Writer lock held. */
+static void transfer_refused_locked(const trx_t *trx, const char *apex, uint32_t served, int rc,
+                                    const char *reason)
+{
+    repl_t *r = repl_get(trx->zone_id, true);
+    r->xfr_at = (int64_t)time(NULL);
+    r->xfr_serial = trx->fed_soa ? trx->fed_serial : 0;
+    r->xfr_ok = false;
+    free(r->xfr_reason);
+    r->xfr_reason = mem_strdup(reason);
+    if (r->refused_logged_set && r->refused_logged == r->xfr_serial)
+        return;
+    r->refused_logged = r->xfr_serial;
+    r->refused_logged_set = true;
+    bool refused = rc == GS_EINVAL || rc == GS_ECONFLICT || rc == GS_ETOOBIG;
+    log_msg(refused ? LOG_WARNING : LOG_ERR,
+            "state: %s: transfer of serial %u %s, still serving serial %u: %s", apex, r->xfr_serial,
+            refused ? "refused" : "failed", served, reason);
+}
+
 int state_commit(const trx_t *trx, gs_err_t *err)
 {
     pthread_mutex_lock(&writer_lock);
@@ -326,6 +396,10 @@ int state_commit(const trx_t *trx, gs_err_t *err)
     }
     char *apex = mem_strdup(z->name);
     double t0 = now_sec();
+    /* A whole-zone transaction into a secondary zone is a transfer from
+     * its primary (pdns's AXFR), or an operator's load-zone. */
+    bool xfr = z->kind == STORE_KIND_SECONDARY && trx->replace_all;
+    uint32_t served_serial = z->serial;
     if (trx->poison) {
         rc = gs_err_set(err, GS_EINVAL, "transaction refused: %s", trx->poison);
         goto out_apex;
@@ -372,13 +446,30 @@ int state_commit(const trx_t *trx, gs_err_t *err)
     for (size_t i = 0; i < nfails; i++)
         if (fails[i].zone_id == trx->zone_id)
             fails[i].ok_at = (int64_t)time(NULL);
-    log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
-             trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
+    if (xfr) {
+        repl_t *r = repl_get(trx->zone_id, true);
+        const zone_t *nz = snap_zone_by_id(snap_current(), trx->zone_id);
+        r->xfr_at = (int64_t)time(NULL);
+        r->xfr_serial = nz ? nz->serial : 0;
+        r->xfr_ok = true;
+        free(r->xfr_reason);
+        r->xfr_reason = NULL;
+        log_info("state: %s: transfer committed: serial %u, %zu records, in %.0f ms", apex,
+                 r->xfr_serial, trx->nops, (now_sec() - t0) * 1000);
+    } else {
+        log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
+                 trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
+    }
     free(apex);
     goto out;
 out_apex:
-    write_failed_locked(trx->zone_id, apex, trx->replace_all ? "zone load" : "commit", rc,
-                        err->text);
+    if (xfr)
+        transfer_refused_locked(trx, apex, served_serial, rc, err->text);
+    write_failed_locked(trx->zone_id, apex,
+                        xfr                ? "transfer"
+                        : trx->replace_all ? "zone load"
+                                           : "commit",
+                        rc, err->text);
     free(apex);
 out:
     pthread_mutex_unlock(&writer_lock);
@@ -435,15 +526,19 @@ int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id,
     }
     buf_printf(&soa, " %u %u %u %u %u", serial, o->refresh, o->retry, o->expire, o->minimum);
 
+    /* A secondary starts empty: its records come with the first transfer. */
+    bool secondary = o->kind == STORE_KIND_SECONDARY;
     pthread_mutex_lock(&writer_lock);
     int rc = store_begin(store, err);
     if (rc == 0)
         rc = store_zone_insert(store, name, id, err);
     if (rc == 0 && o->kind != STORE_KIND_NATIVE)
         rc = store_zone_set_kind(store, *id, (store_kind_t)o->kind, err);
-    if (rc == 0)
+    if (rc == 0 && o->masters)
+        rc = store_zone_set_masters(store, *id, o->masters, err);
+    if (rc == 0 && !secondary)
         rc = store_record_insert(store, *id, name, "SOA", soa.data, o->ttl, err);
-    for (size_t i = 0; rc == 0 && i < o->nns; i++) {
+    for (size_t i = 0; rc == 0 && !secondary && i < o->nns; i++) {
         buf_reset(&tmp);
         put_name(&tmp, o->ns[i]);
         rc = store_record_insert(store, *id, name, "NS", tmp.data, o->ttl, err);
@@ -455,7 +550,10 @@ int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id,
     else
         rc = republish(*id, NULL, err);
     pthread_mutex_unlock(&writer_lock);
-    if (rc == 0)
+    if (rc == 0 && secondary)
+        log_info("state: zone %s created (id %lld), secondary of %s", name, (long long)*id,
+                 o->masters ? o->masters : "no primary yet");
+    else if (rc == 0)
         log_info("state: zone %s created (id %lld)", name, (long long)*id);
     buf_free(&soa);
     buf_free(&tmp);
@@ -479,6 +577,7 @@ int state_zone_delete(const char *name, gs_err_t *err)
             snap_replace_zone(id, NULL);
             publish_plan_locked();
             fail_forget(id);
+            repl_forget(id);
         }
     }
     pthread_mutex_unlock(&writer_lock);
@@ -535,6 +634,211 @@ int state_zone_notified(int64_t zone_id, uint32_t serial, gs_err_t *err)
 {
     pthread_mutex_lock(&writer_lock);
     int rc = zone_row_update_locked(zone_id, set_notified, &serial, err);
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+/* ---- the secondary side ------------------------------------------------ */
+
+/* Appends the canonical text of one primary address `in` (NUL-terminated,
+ * `len` bytes): IPv4 or IPv6 with an optional port (ADDR, ADDR:PORT,
+ * [V6]:PORT, a bare V6 without one), in the form pdns's getDomainInfo
+ * parser reads (it throws, killing its thread, on any other): "a.b.c.d[:port]"
+ * and "[v6]:port" or "v6". */
+static int master_canon(const char *in, size_t len, buf_t *out, gs_err_t *err)
+{
+    char host[INET6_ADDRSTRLEN + 8], txt[INET6_ADDRSTRLEN];
+    const char *port = NULL;
+    size_t hl = len;
+    if (len && in[0] == '[') {
+        const char *rb = memchr(in, ']', len);
+        if (!rb || (size_t)(rb - in) + 1 == len || rb[1] != ':')
+            return gs_err_set(err, GS_EINVAL, "primary '%.*s': expected [IPv6]:PORT", (int)len, in);
+        hl = (size_t)(rb - in) - 1;
+        in++;
+        port = rb + 2;
+    } else {
+        const char *c1 = memchr(in, ':', len);
+        if (c1 && !memchr(c1 + 1, ':', len - (size_t)(c1 - in) - 1)) { /* a.b.c.d:port */
+            hl = (size_t)(c1 - in);
+            port = c1 + 1;
+        }
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return gs_err_set(err, GS_EINVAL, "primary '%.*s' is not an IP address", (int)len, in);
+    memcpy(host, in, hl);
+    host[hl] = 0;
+    struct in6_addr a6;
+    struct in_addr a4;
+    bool v6 = false;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        inet_ntop(AF_INET, &a4, txt, sizeof(txt));
+    else if (inet_pton(AF_INET6, host, &a6) == 1 && (v6 = true))
+        inet_ntop(AF_INET6, &a6, txt, sizeof(txt));
+    else
+        return gs_err_set(err, GS_EINVAL, "primary '%s' is not an IP address", host);
+    unsigned long p = 53;
+    if (port) {
+        char *end;
+        p = strtoul(port, &end, 10);
+        if (*port < '0' || *port > '9' || *end || p == 0 || p > 65535)
+            return gs_err_set(err, GS_EINVAL, "primary '%s': bad port '%.8s'", host, port);
+    }
+    if (out->len)
+        buf_putc(out, ' ');
+    if (p == 53)
+        buf_puts(out, txt);
+    else if (v6)
+        buf_printf(out, "[%s]:%lu", txt, p);
+    else
+        buf_printf(out, "%s:%lu", txt, p);
+    return 0;
+}
+
+int state_masters_canon(const char *in, buf_t *out, gs_err_t *err)
+{
+    buf_reset(out);
+    size_t n = 0;
+    for (const char *p = in; *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, " ,");
+        if (!len)
+            break;
+        char one[128];
+        if (len >= sizeof(one))
+            return gs_err_set(err, GS_EINVAL, "primary '%.40s...' is not an IP address", p);
+        memcpy(one, p, len);
+        one[len] = 0;
+        int rc = master_canon(one, len, out, err);
+        if (rc)
+            return rc;
+        n++;
+        p += len;
+    }
+    if (!n)
+        return gs_err_set(err, GS_EINVAL, "no primary address given");
+    if (out->len > 1000)
+        return gs_err_set(err, GS_EINVAL, "too many primaries");
+    return 0;
+}
+
+static int set_masters(int64_t id, const void *arg, gs_err_t *err)
+{
+    return store_zone_set_masters(store, id, arg, err);
+}
+
+int state_zone_set_masters(const char *name, const char *masters, gs_err_t *err)
+{
+    int64_t id;
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_zone_find(store, name, &id, err);
+    if (rc == 0)
+        rc = zone_row_update_locked(id, set_masters, masters, err);
+    if (rc == 0) {
+        repl_t *r = repl_get(id, false);
+        if (r)
+            r->checked_at = 0; /* new primaries: check them at once */
+    }
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: zone %s: primaries now %s", name, *masters ? masters : "(none)");
+    return rc;
+}
+
+int state_zone_fresh(int64_t zone_id, gs_err_t *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    pthread_mutex_lock(&writer_lock);
+    zone_t *z = (zone_t *)(uintptr_t)snap_zone_by_id(snap_current(), zone_id);
+    int rc = 0;
+    if (!z) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
+    } else {
+        repl_get(zone_id, true)->checked_at = now;
+        /* Persisted without a rebuild: only the expiry clock changes. At
+         * most once a minute per zone (pdns checks each every refresh). */
+        if (now - atomic_load(&z->refreshed) >= 60) {
+            if ((rc = store_begin(store, err)) == 0 &&
+                (rc = store_zone_set_refreshed(store, zone_id, now, err)) == 0)
+                rc = timed_commit(err);
+            if (rc)
+                store_rollback(store);
+        }
+        atomic_store(&z->refreshed, now);
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+int state_zone_stale(int64_t zone_id, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = 0;
+    if (!snap_zone_by_id(snap_current(), zone_id))
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
+    else
+        repl_get(zone_id, true)->checked_at = 0;
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+bool state_repl_info(int64_t zone_id, state_repl_info_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&writer_lock);
+    const repl_t *r = repl_get(zone_id, false);
+    if (r) {
+        out->checked_at = r->checked_at;
+        out->xfr_at = r->xfr_at;
+        out->xfr_serial = r->xfr_serial;
+        out->xfr_ok = r->xfr_ok;
+        snprintf(out->reason, sizeof(out->reason), "%s", r->xfr_reason ? r->xfr_reason : "");
+    }
+    pthread_mutex_unlock(&writer_lock);
+    return r != NULL;
+}
+
+bool state_zone_expired(const zone_t *z, int64_t now)
+{
+    if (z->kind != STORE_KIND_SECONDARY || !z->expire)
+        return false;
+    int64_t at = atomic_load_explicit(&z->refreshed, memory_order_relaxed);
+    return at > 0 && now - at > (int64_t)z->expire;
+}
+
+int state_autoprimary_add(const char *ip, const char *nameserver, const char *account,
+                          gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_begin(store, err);
+    if (rc == 0 && (rc = store_autoprimary_add(store, ip, nameserver, account, err)) == 0)
+        rc = timed_commit(err);
+    if (rc)
+        store_rollback(store);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: autoprimary %s (%s) added", ip, nameserver);
+    return rc;
+}
+
+int state_autoprimary_remove(const char *ip, const char *nameserver, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_begin(store, err);
+    if (rc == 0 && (rc = store_autoprimary_remove(store, ip, nameserver, err)) == 0)
+        rc = timed_commit(err);
+    if (rc)
+        store_rollback(store);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: autoprimary %s (%s) removed", ip, nameserver);
+    return rc;
+}
+
+int state_autoprimaries_each(store_autoprimary_fn fn, void *ctx, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_autoprimaries_each(store, fn, ctx, err);
     pthread_mutex_unlock(&writer_lock);
     return rc;
 }

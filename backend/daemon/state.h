@@ -57,13 +57,15 @@ typedef struct {
     const char *rname; /* SOA mailbox (canonical); default: hostmaster.<zone> */
     uint32_t serial;   /* 0: today's date as YYYYMMDD01 */
     uint32_t refresh, retry, expire, minimum, ttl;
-    int kind; /* store_kind_t; default native */
+    int kind;            /* store_kind_t; default native */
+    const char *masters; /* a secondary's primaries (state_masters_canon), or NULL */
 } state_zone_opts_t;
 
 /* Fills `o` with the defaults used by `zone create`. */
 void state_zone_opts_default(state_zone_opts_t *o);
 
-/* Creates zone `name` (canonical) with an SOA and NS records. */
+/* Creates zone `name` (canonical) with an SOA and NS records; a secondary
+ * zone (o->kind) is created empty, its records come by transfer. */
 GS_WARN_UNUSED int state_zone_create(const char *name, const state_zone_opts_t *o, int64_t *id,
                                      gs_err_t *err);
 
@@ -76,6 +78,49 @@ GS_WARN_UNUSED int state_zone_set_kind(const char *name, int kind, gs_err_t *err
 /* Records that pdns sent NOTIFYs for `serial` of zone `zone_id` (the
  * remote backend's setNotified). */
 GS_WARN_UNUSED int state_zone_notified(int64_t zone_id, uint32_t serial, gs_err_t *err);
+
+/* ---- the secondary side (doc/replication.md) ---- */
+
+/* Parses a list of primaries (ADDR, ADDR:PORT, [V6]:PORT; separated by
+ * spaces or commas) into `out`, canonical and space-separated, port 53
+ * left out. GS_EINVAL with the reason for anything else. */
+GS_WARN_UNUSED int state_masters_canon(const char *in, buf_t *out, gs_err_t *err);
+
+/* Sets the primaries of zone `name` (canonical; `masters` from
+ * state_masters_canon, or "" for none). */
+GS_WARN_UNUSED int state_zone_set_masters(const char *name, const char *masters, gs_err_t *err);
+
+/* pdns's setFresh: a freshness check of secondary zone `zone_id` reached a
+ * primary (also after each transfer). Restarts its SOA expire clock. */
+GS_WARN_UNUSED int state_zone_fresh(int64_t zone_id, gs_err_t *err);
+
+/* pdns's setStale: the zone is due for a freshness check. */
+GS_WARN_UNUSED int state_zone_stale(int64_t zone_id, gs_err_t *err);
+
+/* A secondary zone's replication as this process has seen it. */
+typedef struct {
+    int64_t checked_at; /* last setFresh (seconds since the epoch); 0: due */
+    int64_t xfr_at;     /* end of the last transfer; 0: none since start */
+    uint32_t xfr_serial;
+    bool xfr_ok;
+    char reason[512]; /* why the last transfer was refused ("" if it was not) */
+} state_repl_info_t;
+
+/* Fills `out` (zeroed when nothing is known) and returns whether there was
+ * anything. */
+bool state_repl_info(int64_t zone_id, state_repl_info_t *out);
+
+/* Whether secondary zone `z` has expired at `now`: no contact with a primary
+ * for longer than its SOA expire. An expired zone is not answered (pdns
+ * then answers REFUSED), but is still transferred. Lock-free. */
+bool state_zone_expired(const zone_t *z, int64_t now);
+
+/* Autoprimaries, in the zone store: add (replacing one with the same ip
+ * and nameserver), remove (GS_ENOTFOUND if absent), and list. */
+GS_WARN_UNUSED int state_autoprimary_add(const char *ip, const char *nameserver,
+                                         const char *account, gs_err_t *err);
+GS_WARN_UNUSED int state_autoprimary_remove(const char *ip, const char *nameserver, gs_err_t *err);
+GS_WARN_UNUSED int state_autoprimaries_each(store_autoprimary_fn fn, void *ctx, gs_err_t *err);
 
 /* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
 GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,

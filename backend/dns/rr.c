@@ -350,14 +350,18 @@ int rr_normalize(const rr_type_t *type, const char *content, buf_t *out, gs_err_
     }
 }
 
-int rr_soa_serial(const char *content, uint32_t *serial)
+int rr_soa_times(const char *content, uint32_t v[5])
 {
+    static const char *const what[5] = {"serial", "refresh", "retry", "expire", "minimum"};
     fields_t f = {.p = content};
-    unsigned long v;
-    if (!next_field(&f) || !next_field(&f) ||
-        field_uint(&f, "SOA", "serial", 4294967295ul, &v, NULL) != 0)
+    if (!next_field(&f) || !next_field(&f))
         return GS_EINVAL;
-    *serial = (uint32_t)v;
+    for (int i = 0; i < 5; i++) {
+        unsigned long n;
+        if (field_uint(&f, "SOA", what[i], 4294967295ul, &n, NULL) != 0)
+            return GS_EINVAL;
+        v[i] = (uint32_t)n;
+    }
     return 0;
 }
 

@@ -47,8 +47,9 @@ const rr_type_t *rr_type_find(const char *name, size_t len);
 GS_WARN_UNUSED int rr_normalize(const rr_type_t *type, const char *content, buf_t *out,
                                 gs_err_t *err);
 
-/* Parses the serial out of normalised SOA content. Returns 0 or GS_EINVAL. */
-int rr_soa_serial(const char *content, uint32_t *serial);
+/* Reads an SOA content's serial, refresh, retry, expire and minimum into
+ * v[0..4]; GS_EINVAL if it has no such fields. */
+int rr_soa_times(const char *content, uint32_t v[5]);
 
 /* For LUA content (`QTYPE "expr"`), returns the type it produces, or NULL. */
 const rr_type_t *rr_lua_qtype(const char *content);

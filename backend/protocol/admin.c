@@ -81,7 +81,14 @@ static const char help_text[] =
     "  zone create <zone> [--ns <name>]... [--soa-mname <name>] [--soa-rname <mailbox>]\n"
     "              [--soa-serial N] [--soa-refresh N] [--soa-retry N] [--soa-expire N]\n"
     "              [--soa-minimum N] [--ttl N] [--kind native|primary]\n"
-    "  zone set-kind <zone> native|primary  whether pdns (primary=yes) sends NOTIFYs for it\n"
+    "  zone create <zone> --secondary --primary ADDR[:PORT] [--primary ...]\n"
+    "                                      an empty secondary zone, filled by transfers\n"
+    "  zone set-kind <zone> native|primary|secondary  primary: pdns NOTIFYs its changes;\n"
+    "                                      secondary: pdns transfers it from its primaries\n"
+    "  zone set-primaries <zone> ADDR[:PORT]...  a secondary zone's primaries\n"
+    "  autoprimary add <ip> <nameserver> [account]  NOTIFYs from <ip> for unknown zones whose\n"
+    "                                      NS set names <nameserver> create secondary zones\n"
+    "  autoprimary list | remove <ip> <nameserver>\n"
     "  zone delete <zone>                  delete a zone with all its records and metadata\n"
     "  zone load <zone> <file>             replace a zone's records with a zone file (absolute\n"
     "                                      path, read by geosteerd), all or nothing\n"
@@ -123,13 +130,12 @@ static const snap_t *pin(buf_t *out, snap_slot_t **slot)
     return snap_pin(*slot);
 }
 
-/* The kind an operator may give a zone here: native or primary (a
- * secondary is made by its transfers). -1 (and the reply) otherwise. */
+/* A zone kind argument; -1 (and the reply) for anything else. */
 static int kind_arg(const char *s, buf_t *out)
 {
     int k = store_kind_parse(s);
-    if (k != STORE_KIND_NATIVE && k != STORE_KIND_PRIMARY) {
-        buf_printf(out, "ERR kind '%s': must be native or primary\n", s);
+    if (k < 0) {
+        buf_printf(out, "ERR kind '%s': must be native, primary or secondary\n", s);
         return -1;
     }
     return k;
@@ -138,7 +144,7 @@ static int kind_arg(const char *s, buf_t *out)
 static void zone_set_kind(char **w, int n, buf_t *out)
 {
     if (n != 4) {
-        buf_puts(out, "ERR usage: zone set-kind <zone> native|primary\n");
+        buf_puts(out, "ERR usage: zone set-kind <zone> native|primary|secondary\n");
         return;
     }
     char zone[DNAME_MAXTEXT + 1];
@@ -155,6 +161,80 @@ static void zone_set_kind(char **w, int n, buf_t *out)
     buf_printf(out, "OK zone %s is %s\n", zone, store_kind_name((store_kind_t)k));
 }
 
+static void zone_set_primaries(char **w, int n, buf_t *out)
+{
+    if (n < 4) {
+        buf_puts(out, "ERR usage: zone set-primaries <zone> ADDR[:PORT]...\n");
+        return;
+    }
+    char zone[DNAME_MAXTEXT + 1];
+    if (canon_arg("zone", w[2], zone, out))
+        return;
+    buf_t in, canon;
+    buf_init(&in);
+    buf_init(&canon);
+    for (int i = 3; i < n; i++)
+        buf_printf(&in, "%s%s", i > 3 ? " " : "", w[i]);
+    gs_err_t e;
+    if (state_masters_canon(in.data, &canon, &e) != 0)
+        buf_printf(out, "ERR zone set-primaries: %s\n", e.text);
+    else if (state_zone_set_masters(zone, canon.data, &e) != 0)
+        buf_printf(out, "ERR zone set-primaries %s: %s\n", zone, e.text);
+    else
+        buf_printf(out, "OK zone %s: primaries %s\n", zone, canon.data);
+    buf_free(&in);
+    buf_free(&canon);
+}
+
+static void autoprimary_line(void *ctx, const char *ip, const char *nameserver, const char *account)
+{
+    buf_printf(ctx, "%s %s%s%s\n", ip, nameserver, *account ? " account=" : "", account);
+}
+
+static bool is_ip(const char *s)
+{
+    unsigned char a[16];
+    return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+static void autoprimary_cmd(char **w, int n, buf_t *out)
+{
+    gs_err_t e;
+    char ns[DNAME_MAXTEXT + 1];
+    buf_t ip;
+    buf_init(&ip);
+    bool add = n >= 2 && strcmp(w[1], "add") == 0, rm = n >= 2 && strcmp(w[1], "remove") == 0;
+    if (n == 2 && strcmp(w[1], "list") == 0) {
+        buf_t lines;
+        buf_init(&lines);
+        if (state_autoprimaries_each(autoprimary_line, &lines, &e) != 0) {
+            buf_printf(out, "ERR autoprimary list: %s\n", e.text);
+        } else {
+            buf_puts(out, "OK autoprimaries (ip nameserver [account])\n");
+            buf_put(out, lines.data ? lines.data : "", lines.len);
+        }
+        buf_free(&lines);
+    } else if (!((add && (n == 4 || n == 5)) || (rm && n == 4))) {
+        buf_puts(out, "ERR usage: autoprimary add <ip> <nameserver> [account] | list | remove "
+                      "<ip> <nameserver>\n");
+    } else if (!is_ip(w[2]) || state_masters_canon(w[2], &ip, &e) != 0) {
+        buf_printf(out,
+                   "ERR autoprimary: '%s' is not an IP address (no port: pdns asks "
+                   "autoprimaries on port 53)\n",
+                   w[2]);
+    } else if (canon_arg("nameserver", w[3], ns, out) == 0) {
+        if (add && n == 5 && strlen(w[4]) > 255) {
+            buf_puts(out, "ERR autoprimary add: account is longer than 255 characters\n");
+        } else if (add ? state_autoprimary_add(ip.data, ns, n == 5 ? w[4] : "", &e)
+                       : state_autoprimary_remove(ip.data, ns, &e)) {
+            buf_printf(out, "ERR autoprimary %s: %s\n", w[1], e.text);
+        } else {
+            buf_printf(out, "OK autoprimary %s %s %s\n", ip.data, ns, add ? "added" : "removed");
+        }
+    }
+    buf_free(&ip);
+}
+
 static void zone_create(char **w, int n, buf_t *out)
 {
     if (n < 3) {
@@ -169,9 +249,16 @@ static void zone_create(char **w, int n, buf_t *out)
     char(*ns)[DNAME_MAXTEXT + 1] = mem_calloc((size_t)n, sizeof(*ns));
     const char **nsp = mem_calloc((size_t)n, sizeof(*nsp));
     char mname[DNAME_MAXTEXT + 1], rname[DNAME_MAXTEXT + 1];
+    buf_t prim, canon;
+    buf_init(&prim);
+    buf_init(&canon);
     for (int i = 3; i < n; i++) {
         const char *opt = w[i];
         const char *val = i + 1 < n ? w[i + 1] : NULL;
+        if (strcmp(opt, "--secondary") == 0) {
+            o.kind = STORE_KIND_SECONDARY;
+            continue;
+        }
         if (!val || strncmp(opt, "--", 2) != 0) {
             buf_printf(out, "ERR zone create: unexpected '%s' (options take one value)\n", opt);
             goto done;
@@ -201,6 +288,8 @@ static void zone_create(char **w, int n, buf_t *out)
         } else if (strcmp(opt, "--kind") == 0) {
             o.kind = kind_arg(val, out);
             rc = o.kind < 0 ? GS_EINVAL : 0;
+        } else if (strcmp(opt, "--primary") == 0) {
+            buf_printf(&prim, "%s%s", prim.len ? " " : "", val);
         } else if (strcmp(opt, "--ttl") == 0) {
             rc = uint_arg(opt, val, &o.ttl, out);
             if (rc == 0 && o.ttl > 2147483647u) {
@@ -217,15 +306,35 @@ static void zone_create(char **w, int n, buf_t *out)
     o.ns = nsp;
     int64_t id;
     gs_err_t e;
+    if (o.kind == STORE_KIND_SECONDARY) {
+        if (!prim.len) {
+            buf_puts(out, "ERR zone create: a secondary zone needs --primary ADDR[:PORT]\n");
+            goto done;
+        }
+        if (state_masters_canon(prim.data, &canon, &e) != 0) {
+            buf_printf(out, "ERR zone create: %s\n", e.text);
+            goto done;
+        }
+        o.masters = canon.data;
+    } else if (prim.len) {
+        buf_puts(out, "ERR zone create: --primary is for a secondary zone (--secondary)\n");
+        goto done;
+    }
     if (state_zone_create(zone, &o, &id, &e) != 0) {
         buf_printf(out, "ERR zone create %s: %s\n", zone, e.text);
         goto done;
     }
     buf_printf(out, "OK zone %s created with id %lld", zone, (long long)id);
-    if (o.nns == 0)
+    if (o.kind == STORE_KIND_SECONDARY)
+        buf_printf(out, ", secondary of %s: pdns (secondary=yes) transfers it at its next check\n",
+                   o.masters);
+    else if (o.nns == 0)
         buf_puts(out, "; it has no NS records yet, add them with pdnsutil add-record");
-    buf_puts(out, "; run 'pdns_control rediscover' so pdns_server serves it now\n");
+    if (o.kind != STORE_KIND_SECONDARY)
+        buf_puts(out, "; run 'pdns_control rediscover' so pdns_server serves it now\n");
 done:
+    buf_free(&prim);
+    buf_free(&canon);
     free(ns);
     free(nsp);
 }
@@ -247,6 +356,40 @@ static void zone_delete(char **w, int n, buf_t *out)
     buf_printf(out, "OK zone %s deleted\n", zone);
 }
 
+/* A secondary zone's replication as key=value pairs, each after `sep`:
+ * its primaries, pdns's last check, the last transfer (ok, or refused with
+ * the reason: the node is behind), and whether the zone has expired. */
+static void put_secondary(buf_t *out, const zone_t *z, const char *sep)
+{
+    int64_t now = (int64_t)time(NULL);
+    state_repl_info_t ri;
+    state_repl_info(z->id, &ri);
+    buf_puts(out, sep);
+    buf_puts(out, "primaries=");
+    for (const char *p = *z->masters ? z->masters : "-"; *p; p++)
+        buf_putc(out, *p == ' ' ? ',' : *p);
+    if (ri.checked_at)
+        buf_printf(out, "%slast_check=%llds_ago", sep, (long long)(now - ri.checked_at));
+    else
+        buf_printf(out, "%slast_check=due", sep);
+    if (!ri.xfr_at)
+        buf_printf(out, "%stransfer=none_since_start", sep);
+    else if (ri.xfr_ok)
+        buf_printf(out, "%stransfer=ok%stransfer_serial=%u%stransfer_at=%llds_ago", sep, sep,
+                   ri.xfr_serial, sep, (long long)(now - ri.xfr_at));
+    else
+        buf_printf(out, "%stransfer=refused%stransfer_serial=%u%stransfer_at=%llds_ago%sreason=%s",
+                   sep, sep, ri.xfr_serial, sep, (long long)(now - ri.xfr_at), sep, ri.reason);
+    if (!z->serial)
+        buf_printf(out, "%sstate=empty", sep);
+    else if (state_zone_expired(z, now))
+        buf_printf(out, "%sstate=expired", sep);
+    else if (ri.xfr_at && !ri.xfr_ok)
+        buf_printf(out, "%sstate=behind", sep);
+    else
+        buf_printf(out, "%sstate=serving", sep);
+}
+
 static void zone_list(buf_t *out)
 {
     snap_slot_t *slot;
@@ -260,6 +403,8 @@ static void zone_list(buf_t *out)
                    z->serial, z->nrecords, store_kind_name((store_kind_t)z->kind));
         if (z->kind == STORE_KIND_PRIMARY)
             buf_printf(out, " notified_serial=%u", z->notified_serial);
+        if (z->kind == STORE_KIND_SECONDARY)
+            put_secondary(out, z, " ");
         buf_putc(out, '\n');
     }
     snap_unpin(slot);
@@ -1098,6 +1243,10 @@ void admin_run(const char *cmd, buf_t *out)
         zone_create(w, n, out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "set-kind") == 0)
         zone_set_kind(w, n, out);
+    else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "set-primaries") == 0)
+        zone_set_primaries(w, n, out);
+    else if (strcmp(w[0], "autoprimary") == 0)
+        autoprimary_cmd(w, n, out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "delete") == 0)
         zone_delete(w, n, out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "load") == 0)

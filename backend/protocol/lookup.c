@@ -374,6 +374,9 @@ size_t lk_answer(lk_ctx_t *c, const lookup_req_t *r, lk_format_t f, buf_t *out)
         }
         const snap_t *s = c->snap;
         z = r->zone_id >= 0 ? snap_zone_by_id(s, r->zone_id) : snap_zone_for(s, name, qlen);
+        /* An expired secondary answers nothing (doc/replication.md). */
+        if (z && z->kind == STORE_KIND_SECONDARY && state_zone_expired(z, (int64_t)time(NULL)))
+            z = NULL;
         node = z ? zone_find(z, name, qlen, hash) : NULL;
     }
     if (f == LK_JSON) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/daemon/state.h"
 #include "backend/daemon/stats.h"
 #include "backend/protocol/admin.h"
 #include "backend/protocol/lookup.h"
@@ -204,6 +205,11 @@ static void transfer(pipe_conn_t *c, const char **f, const size_t *fl, int n)
     if (!z) {
         fail(c, "AXFR: no zone with id %lld%s%.*s", (long long)id, n == 3 ? " or name " : "",
              n == 3 ? (int)(fl[2] > 255 ? 255 : fl[2]) : 0, n == 3 ? f[2] : "");
+        return;
+    }
+    if (state_zone_expired(z, (int64_t)time(NULL))) {
+        fail(c, "AXFR: zone %s has expired (no contact with its primary for %u s)", z->name,
+             z->expire);
         return;
     }
     buf_t *out = &c->out;

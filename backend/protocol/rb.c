@@ -246,12 +246,192 @@ static const char *pdns_kind(int kind)
                                           : "native";
 }
 
+/* A zone as pdns's DomainInfo: `masters` are the secondary's primaries
+ * (state_masters_canon's form, which pdns parses), `last_check` pdns's last
+ * freshness check of it. */
 static json_t *domain_info(const zone_t *z)
 {
-    return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:I, s:i, s:[]}", "zone", z->name, "id",
+    json_t *masters = mem_check(json_array());
+    for (const char *p = z->masters; *p;) {
+        size_t len = strcspn(p, " ");
+        json_array_append_new(masters, mem_check(json_stringn(p, len)));
+        p += len + strspn(p + len, " ");
+    }
+    state_repl_info_t ri;
+    if (z->kind == STORE_KIND_SECONDARY)
+        state_repl_info(z->id, &ri);
+    else
+        ri.checked_at = 0;
+    return mem_check(json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:o}", "zone", z->name, "id",
                                (json_int_t)z->id, "kind", pdns_kind(z->kind), "serial",
                                (json_int_t)z->serial, "notified_serial",
-                               (json_int_t)z->notified_serial, "last_check", 0, "masters"));
+                               (json_int_t)z->notified_serial, "last_check",
+                               (json_int_t)ri.checked_at, "masters", masters));
+}
+
+/* The secondary zones due for a freshness check: never checked since start
+ * or setStale, or checked longer ago than their SOA refresh (at once when
+ * they have no SOA yet). pdns asks each one's primary for its serial and
+ * transfers the zone when it is newer, then calls setFresh. */
+static void m_get_unfresh(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    json_t *arr = mem_check(json_array());
+    const snap_t *s = c->lk.snap;
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < s->nzones; i++) {
+        const zone_t *z = s->zones[i];
+        if (z->kind != STORE_KIND_SECONDARY || !*z->masters)
+            continue;
+        state_repl_info_t ri;
+        state_repl_info(z->id, &ri);
+        if (!ri.checked_at || !z->serial || now - ri.checked_at >= (int64_t)z->refresh)
+            json_array_append_new(arr, domain_info(z));
+    }
+    put_json_take(c, arr);
+}
+
+/* setFresh / setStale {id}. */
+static void fresh_stale(rb_conn_t *c, json_t *params, perr_t *e, bool fresh)
+{
+    int64_t id;
+    if (p_int(params, "id", false, 0, &id, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    release_snap(c);
+    gs_err_t ge;
+    if ((fresh ? state_zone_fresh(id, &ge) : state_zone_stale(id, &ge)) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "%s: %s", e->method, ge.text);
+}
+
+static void m_set_fresh(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    fresh_stale(c, params, e, true);
+}
+
+static void m_set_stale(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    fresh_stale(c, params, e, false);
+}
+
+/* superMasterBackend {ip, domain, nsset}: a NOTIFY for a zone this node does
+ * not have came from `ip`. It is an autoprimary when an entry has that
+ * address and one of the NS names pdns got from it for the zone; the reply
+ * names them ({nameserver, account}), and pdns then calls createSlaveDomain.
+ * Otherwise false: pdns refuses the NOTIFY and logs it. */
+typedef struct {
+    char ip[64];
+    char (*ns)[DNAME_MAXTEXT + 1];
+    size_t nns;
+    char nameserver[DNAME_MAXTEXT + 1];
+    char account[256];
+    bool found;
+} ap_match_t;
+
+static void ap_match(void *ctx, const char *ip, const char *nameserver, const char *account)
+{
+    ap_match_t *m = ctx;
+    if (m->found || strcmp(ip, m->ip) != 0)
+        return;
+    for (size_t i = 0; i < m->nns; i++)
+        if (strcmp(m->ns[i], nameserver) == 0) {
+            snprintf(m->nameserver, sizeof(m->nameserver), "%s", nameserver);
+            snprintf(m->account, sizeof(m->account), "%s", account);
+            m->found = true;
+            return;
+        }
+}
+
+static void m_supermaster(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *ip;
+    char zone[DNAME_MAXTEXT + 1];
+    size_t zlen;
+    json_t *nsset = json_object_get(params, "nsset");
+    if (p_str(params, "ip", &ip, NULL, e) || p_name(params, "domain", zone, &zlen, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    buf_t canon;
+    buf_init(&canon);
+    gs_err_t ge;
+    ap_match_t m = {0};
+    if (state_masters_canon(ip, &canon, &ge) != 0 || canon.len >= sizeof(m.ip)) {
+        put_false_log(c, "superMasterBackend: %s", ge.text);
+        buf_free(&canon);
+        return;
+    }
+    memcpy(m.ip, canon.data, canon.len + 1);
+    buf_free(&canon);
+    size_t n = json_is_array(nsset) ? json_array_size(nsset) : 0;
+    m.ns = mem_calloc(n ? n : 1, sizeof(*m.ns));
+    for (size_t i = 0; i < n; i++) {
+        json_t *rr = json_array_get(nsset, i), *t = json_object_get(rr, "qtype");
+        json_t *v = json_object_get(rr, "content");
+        if (!json_is_string(t) || strcmp(json_string_value(t), "NS") != 0 || !json_is_string(v) ||
+            json_string_length(v) > DNAME_MAXTEXT)
+            continue;
+        if (dname_canon(json_string_value(v), json_string_length(v), true, m.ns[m.nns], &ge) > 0)
+            m.nns++;
+    }
+    release_snap(c);
+    if (state_autoprimaries_each(ap_match, &m, &ge) != 0) {
+        put_false_log(c, "superMasterBackend: %s", ge.text);
+    } else if (!m.found) {
+        LOG_RATELIMITED(LOG_WARNING,
+                        "rb: NOTIFY for unknown zone %s from %s: not an autoprimary (geosteer "
+                        "autoprimary list), refused",
+                        zone, m.ip);
+        put_false_log(c, "superMasterBackend: %s is not an autoprimary for %s", m.ip, zone);
+    } else {
+        put_json_take(c, mem_check(json_pack("{s:s, s:s}", "nameserver", m.nameserver, "account",
+                                             m.account)));
+    }
+    free(m.ns);
+}
+
+/* createSlaveDomain {ip, domain, nameserver, account}: after an autoprimary
+ * matched, creates the secondary zone with `ip` as its primary; pdns then
+ * checks it at once and transfers it. */
+static void m_create_slave(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *ip;
+    char zone[DNAME_MAXTEXT + 1];
+    size_t zlen;
+    if (p_str(params, "ip", &ip, NULL, e) || p_name(params, "domain", zone, &zlen, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    buf_t masters;
+    buf_init(&masters);
+    gs_err_t ge;
+    const zone_t *z = snap_zone_by_name(c->lk.snap, zone, zlen);
+    if (z && z->kind == STORE_KIND_SECONDARY) {
+        put_true(c); /* already there: a NOTIFY raced the first one */
+    } else if (z) {
+        put_false_log(c, "createSlaveDomain: zone %s exists and is %s here", zone,
+                      store_kind_name((store_kind_t)z->kind));
+    } else if (state_masters_canon(ip, &masters, &ge) != 0) {
+        put_false_log(c, "createSlaveDomain: %s", ge.text);
+    } else {
+        release_snap(c);
+        state_zone_opts_t o;
+        state_zone_opts_default(&o);
+        o.kind = STORE_KIND_SECONDARY;
+        o.masters = masters.data;
+        int64_t id;
+        if (state_zone_create(zone, &o, &id, &ge) == 0) {
+            log_notice("rb: zone %s created as a secondary of autoprimary %s", zone, masters.data);
+            put_true(c);
+        } else {
+            put_false_log(c, "createSlaveDomain: %s", ge.text);
+        }
+    }
+    buf_free(&masters);
 }
 
 /* The primary zones whose serial pdns has not sent NOTIFYs for: pdns
@@ -350,6 +530,11 @@ static void m_list(rb_conn_t *c, json_t *params, perr_t *e)
     const zone_t *z = zone_param(c, params, "domain_id", "zonename", e);
     if (!z)
         return;
+    if (state_zone_expired(z, (int64_t)time(NULL))) {
+        put_false_log(c, "list: zone %s has expired (no contact with its primary for %u s)",
+                      z->name, z->expire);
+        return;
+    }
     buf_reset(&c->out);
     buf_reserve(&c->out, z->nrecords * 120 + 64);
     buf_puts(&c->out, "{\"result\":[");
@@ -721,8 +906,13 @@ static void refuse_msg(rb_conn_t *c, const char *msg)
 {
     put_false_log(c, "%s", msg);
     if (c->trx.active) {
+        /* A transfer into a secondary zone is logged once per serial by
+         * its refused commit (state_commit), with the first reason. */
+        const zone_t *z = c->lk.snap ? snap_zone_by_id(c->lk.snap, c->trx.zone_id) : NULL;
+        bool xfr = c->trx.replace_all && z && z->kind == STORE_KIND_SECONDARY;
         trx_poison(&c->trx, msg);
-        state_write_refused(c->trx.zone_id, "write", GS_EINVAL, msg); /* logged, in status */
+        if (!xfr)
+            state_write_refused(c->trx.zone_id, "write", GS_EINVAL, msg); /* logged, in status */
     }
 }
 
@@ -798,6 +988,14 @@ static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
     const zone_t *z = trx_zone(c, e);
     if (!z)
         return;
+    /* A transfer's serial, for the log and status even if it is refused. */
+    json_t *jt = json_object_get(rr, "qtype"), *jc = json_object_get(rr, "content");
+    uint32_t soa[5];
+    if (json_is_string(jt) && strcmp(json_string_value(jt), "SOA") == 0 && json_is_string(jc) &&
+        rr_soa_times(json_string_value(jc), soa) == 0) {
+        c->trx.fed_soa = true;
+        c->trx.fed_serial = soa[0];
+    }
     trx_op_t op = {.feed = true};
     take_op(c, &op, add_rec(&op, z, c->lk.snap->world->steer, rr, e), e);
 }
@@ -909,6 +1107,11 @@ static const struct {
     {"setDomainMetadata", m_set_meta},
     {"getUpdatedMasters", m_get_updated_masters},
     {"setNotified", m_set_notified},
+    {"getUnfreshSlaveInfos", m_get_unfresh},
+    {"setFresh", m_set_fresh},
+    {"setStale", m_set_stale},
+    {"superMasterBackend", m_supermaster},
+    {"createSlaveDomain", m_create_slave},
     {"startTransaction", m_start_trx},
     {"replaceRRSet", m_replace_rrset},
     {"feedRecord", m_feed_record},

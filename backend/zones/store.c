@@ -62,6 +62,24 @@ static const char *schema_v3 = "ALTER TABLE zones ADD COLUMN kind TEXT NOT NULL 
                                "ALTER TABLE zones ADD COLUMN masters TEXT NOT NULL DEFAULT '';"
                                "PRAGMA user_version = 3;";
 
+/* Version 4: the secondary side. When pdns last heard from a secondary
+ * zone's primary (setFresh: what SOA expire counts from), the autoprimaries
+ * whose NOTIFYs create secondary zones (superMasterBackend), and TSIG keys
+ * (the store is kept mode 0600 for them). */
+static const char *schema_v4 = "ALTER TABLE zones ADD COLUMN refreshed INTEGER NOT NULL DEFAULT 0;"
+                               "CREATE TABLE autoprimaries ("
+                               "  ip TEXT NOT NULL,"
+                               "  nameserver TEXT NOT NULL,"
+                               "  account TEXT NOT NULL DEFAULT '',"
+                               "  created INTEGER NOT NULL,"
+                               "  PRIMARY KEY(ip, nameserver));"
+                               "CREATE TABLE tsig_keys ("
+                               "  name TEXT PRIMARY KEY,"
+                               "  algorithm TEXT NOT NULL,"
+                               "  secret TEXT NOT NULL,"
+                               "  created INTEGER NOT NULL);"
+                               "PRAGMA user_version = 4;";
+
 static int sql_err(store_t *st, gs_err_t *err, const char *what)
 {
     return gs_err_set(err, GS_ESTORE, "zone store '%s': %s: %s", st->path, what,
@@ -195,10 +213,13 @@ static int check_schema(store_t *st, int64_t *version, bool *create, gs_err_t *e
         int64_t since;
         int64_t until; /* 0: still current */
     } tables[] = {{"zones", "id,name,created", 1, 2},
-                  {"zones", "id,name,created,kind,notified_serial,masters", 3, 0},
+                  {"zones", "id,name,created,kind,notified_serial,masters", 3, 3},
+                  {"zones", "id,name,created,kind,notified_serial,masters,refreshed", 4, 0},
                   {"records", "id,zone_id,name,type,content,ttl", 1, 0},
                   {"metadata", "id,zone_id,kind,value", 1, 0},
-                  {"overrides", "endpoint,state,until,created", 2, 0}};
+                  {"overrides", "endpoint,state,until,created", 2, 0},
+                  {"autoprimaries", "ip,nameserver,account,created", 4, 0},
+                  {"tsig_keys", "name,algorithm,secret,created", 4, 0}};
     int64_t ntables;
     int rc;
     if ((rc = query_int(st, "PRAGMA user_version", version, err)) ||
@@ -272,7 +293,8 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
             goto fail;
         if ((create && (rc = exec(st, schema_v1, err))) ||
             ((create || version < 2) && (rc = exec(st, schema_v2, err))) ||
-            (rc = exec(st, schema_v3, err)) || (rc = exec(st, "COMMIT", err))) {
+            ((create || version < 3) && (rc = exec(st, schema_v3, err))) ||
+            (rc = exec(st, schema_v4, err)) || (rc = exec(st, "COMMIT", err))) {
             exec(st, "ROLLBACK", NULL);
             goto fail;
         }
@@ -383,6 +405,28 @@ int store_zone_set_kind(store_t *st, int64_t id, store_kind_t kind, gs_err_t *er
     return zone_updated(st, stmt, id, "set zone kind", err);
 }
 
+int store_zone_set_masters(store_t *st, int64_t id, const char *masters, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "UPDATE zones SET masters=? WHERE id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, masters, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, id);
+    return zone_updated(st, stmt, id, "set zone primaries", err);
+}
+
+int store_zone_set_refreshed(store_t *st, int64_t id, int64_t when, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "UPDATE zones SET refreshed=? WHERE id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, when);
+    sqlite3_bind_int64(stmt, 2, id);
+    return zone_updated(st, stmt, id, "set zone refresh time", err);
+}
+
 int store_zone_set_notified(store_t *st, int64_t id, uint32_t serial, gs_err_t *err)
 {
     sqlite3_stmt *stmt;
@@ -401,8 +445,9 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
     buf_t text;
     buf_init(&text);
     int rc;
-    if ((rc = prep(st, "SELECT name, kind, notified_serial, masters FROM zones WHERE id=?", &stmt,
-                   err)))
+    if ((rc = prep(st,
+                   "SELECT name, kind, notified_serial, masters, refreshed FROM zones WHERE id=?",
+                   &stmt, err)))
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
     if (sqlite3_step(stmt) != SQLITE_ROW) {
@@ -414,6 +459,7 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
     out->kind = kind < 0 ? STORE_KIND_NATIVE : (store_kind_t)kind;
     out->notified_serial = (uint32_t)sqlite3_column_int64(stmt, 2);
     size_t masters = put_str(&text, col_text(stmt, 3));
+    out->refreshed = sqlite3_column_int64(stmt, 4);
     sqlite3_finalize(stmt);
 
     /* Records in insertion order; the text offsets are kept in the pointer
@@ -775,4 +821,49 @@ int store_overrides_each(store_t *st, store_override_fn fn, void *ctx, gs_err_t 
         fn(ctx, col_text(stmt, 0), col_text(stmt, 1), sqlite3_column_int64(stmt, 2));
     sqlite3_finalize(stmt);
     return rc == SQLITE_DONE ? 0 : sql_err(st, err, "read overrides");
+}
+
+int store_autoprimary_add(store_t *st, const char *ip, const char *nameserver, const char *account,
+                          gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  "INSERT OR REPLACE INTO autoprimaries(ip, nameserver, account, created) "
+                  "VALUES(?,?,?,?)",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, nameserver, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, account, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
+    return run(st, stmt, err, "add autoprimary");
+}
+
+int store_autoprimary_remove(store_t *st, const char *ip, const char *nameserver, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM autoprimaries WHERE ip=? AND nameserver=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, nameserver, -1, SQLITE_STATIC);
+    if ((rc = run(st, stmt, err, "remove autoprimary")))
+        return rc;
+    return sqlite3_changes(st->db)
+               ? 0
+               : gs_err_set(err, GS_ENOTFOUND, "no autoprimary %s %s", ip, nameserver);
+}
+
+int store_autoprimaries_each(store_t *st, store_autoprimary_fn fn, void *ctx, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "SELECT ip, nameserver, account FROM autoprimaries ORDER BY ip, nameserver",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        fn(ctx, col_text(stmt, 0), col_text(stmt, 1), col_text(stmt, 2));
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? 0 : sql_err(st, err, "read autoprimaries");
 }

@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "common/compiler.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 typedef struct store store_t;
 
@@ -62,6 +62,7 @@ typedef struct {
     store_kind_t kind;
     uint32_t notified_serial; /* the serial pdns last sent NOTIFYs for */
     const char *masters;      /* a secondary's primaries, space-separated ("" if none) */
+    int64_t refreshed;        /* a secondary's last contact with a primary (setFresh), or 0 */
     store_row_t *rows;        /* in insertion order */
     size_t nrows;
     store_meta_row_t *meta; /* grouped by kind, values in insertion order */
@@ -82,6 +83,15 @@ GS_WARN_UNUSED int store_zone_insert(store_t *st, const char *name, int64_t *id,
 
 /* Sets zone `id`'s kind; GS_ENOTFOUND if there is no such zone. */
 GS_WARN_UNUSED int store_zone_set_kind(store_t *st, int64_t id, store_kind_t kind, gs_err_t *err);
+
+/* Sets a secondary zone's primaries (space-separated ADDR[:PORT], checked
+ * by the caller). */
+GS_WARN_UNUSED int store_zone_set_masters(store_t *st, int64_t id, const char *masters,
+                                          gs_err_t *err);
+
+/* Records when pdns last heard from zone `id`'s primary (seconds since the
+ * epoch). */
+GS_WARN_UNUSED int store_zone_set_refreshed(store_t *st, int64_t id, int64_t when, gs_err_t *err);
 
 /* Records that pdns sent NOTIFYs for `serial` of zone `id`. */
 GS_WARN_UNUSED int store_zone_set_notified(store_t *st, int64_t id, uint32_t serial, gs_err_t *err);
@@ -131,5 +141,18 @@ typedef void (*store_override_fn)(void *ctx, const char *endpoint, const char *s
                                   int64_t until);
 GS_WARN_UNUSED int store_overrides_each(store_t *st, store_override_fn fn, void *ctx,
                                         gs_err_t *err);
+
+/* Autoprimaries (schema version 4): a NOTIFY for an unknown zone from `ip`
+ * whose NS set names `nameserver` creates a secondary zone (pdns's
+ * superMasterBackend). Add replaces an entry with the same ip and
+ * nameserver; remove returns GS_ENOTFOUND if there was none. */
+GS_WARN_UNUSED int store_autoprimary_add(store_t *st, const char *ip, const char *nameserver,
+                                         const char *account, gs_err_t *err);
+GS_WARN_UNUSED int store_autoprimary_remove(store_t *st, const char *ip, const char *nameserver,
+                                            gs_err_t *err);
+typedef void (*store_autoprimary_fn)(void *ctx, const char *ip, const char *nameserver,
+                                     const char *account);
+GS_WARN_UNUSED int store_autoprimaries_each(store_t *st, store_autoprimary_fn fn, void *ctx,
+                                            gs_err_t *err);
 
 #endif

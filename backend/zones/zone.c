@@ -191,8 +191,14 @@ static void fill_records(zone_t *z, zone_node_t *n, const rec_ref_t *refs, size_
             zr->dyn_type = prog->type;
             n->dynamic = true;
         }
-        if (zr->type->code == RR_TYPE_SOA && n->name_len == z->name_len)
-            rr_soa_serial(zr->content, &z->serial);
+        uint32_t soa[5];
+        if (zr->type->code == RR_TYPE_SOA && n->name_len == z->name_len &&
+            rr_soa_times(zr->content, soa) == 0) {
+            z->serial = soa[0];
+            z->refresh = soa[1];
+            z->retry = soa[2];
+            z->expire = soa[3];
+        }
     }
 }
 
@@ -253,6 +259,7 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
     zone_t *z = mem_calloc(1, sizeof(*z));
     z->arena = arena_new();
     z->id = id;
+    z->masters = "";
     z->name_len = (uint32_t)strlen(apex);
     z->name = arena_strndup(z->arena, apex, z->name_len);
     z->nrecords = nrecs;

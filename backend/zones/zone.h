@@ -6,6 +6,7 @@
 #ifndef GS_ZONES_ZONE_H
 #define GS_ZONES_ZONE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,11 +75,17 @@ typedef struct zone {
     int64_t id;
     const char *name; /* canonical apex */
     uint32_t name_len;
-    uint32_t serial;          /* from the apex SOA, 0 if there is none */
-    int kind;                 /* store_kind_t: native, primary, secondary */
-    uint32_t notified_serial; /* the serial pdns last sent NOTIFYs for */
-    size_t nrecords;          /* stored records, ENTs not counted */
-    zone_node_t *nodes;       /* sorted by canonical name; ENT nodes included */
+    uint32_t serial;                 /* from the apex SOA, 0 if there is none */
+    int kind;                        /* store_kind_t: native, primary, secondary */
+    uint32_t notified_serial;        /* the serial pdns last sent NOTIFYs for */
+    uint32_t refresh, retry, expire; /* from the apex SOA, 0 if there is none */
+    const char *masters;             /* a secondary's primaries, space-separated, or "" */
+    /* A secondary's last contact with its primary (seconds since the epoch,
+     * 0: never): the one field that changes in a published image, written
+     * by setFresh (state.c) and read by lookups, both atomically. */
+    _Atomic int64_t refreshed;
+    size_t nrecords;    /* stored records, ENTs not counted */
+    zone_node_t *nodes; /* sorted by canonical name; ENT nodes included */
     size_t nnodes;
     htab_t index; /* nodes by name hash */
     zone_meta_t *meta;

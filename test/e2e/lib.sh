@@ -305,15 +305,15 @@ gs_pdns_lua_conf() {
     } >"$dir/pdns.conf"
 }
 
-# gs_start_pdns DIR PORT: starts pdns_server with DIR/pdns.conf, waits until
-# it answers on PORT. Sets GS_PDNS_PID.
+# gs_start_pdns DIR PORT [ADDR]: starts pdns_server with DIR/pdns.conf, waits
+# until it answers on ADDR (default 127.0.0.1) port PORT. Sets GS_PDNS_PID.
 gs_start_pdns() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 addr=${3:-127.0.0.1}
     pdns_server --config-dir="$dir" $(gs_pdns_name "$dir") >>"$dir/pdns.log" 2>&1 &
     GS_PDNS_PID=$!
     gs_register "$GS_PDNS_PID"
     for _ in $(seq 100); do
-        if kdig @127.0.0.1 -p "$port" +timeout=1 +retry=0 id.server CH TXT >/dev/null 2>&1; then
+        if kdig @"$addr" -p "$port" +timeout=1 +retry=0 id.server CH TXT >/dev/null 2>&1; then
             return 0
         fi
         kill -0 "$GS_PDNS_PID" 2>/dev/null || gs_fail "pdns_server exited; see $dir/pdns.log"

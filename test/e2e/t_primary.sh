@@ -120,5 +120,5 @@ gs_expect_eq "a native zone is never notified" 0 "$(count n.test.)"
 # Turning a native zone into a primary notifies its current serial.
 gs_expect_contains "set-kind" "OK zone n.test. is primary" "$(gs_cli zone set-kind n.test primary)"
 wait_notify n.test. 1
-gs_expect_contains "bad kind refused" "must be native or primary" "$(gs_cli zone set-kind n.test slave 2>&1 || true)"
+gs_expect_contains "bad kind refused" "must be native, primary or secondary" "$(gs_cli zone set-kind n.test slave 2>&1 || true)"
 echo "ok: NOTIFYs received: $(tr '\n' ' ' <"$GS_TMP/notifies")"

@@ -82,9 +82,12 @@ START_TEST(test_types)
     ck_assert_ptr_null(rr_type_find("ANY", 3));
     ck_assert_int_eq(rr_type_find("LUA", 3)->kind, RR_KIND_LUA);
     ck_assert_str_eq(rr_lua_qtype("CNAME \"x\"")->name, "CNAME");
-    uint32_t serial = 0;
-    ck_assert_int_eq(rr_soa_serial("ns hm 2024010101 1 2 3 4", &serial), 0);
-    ck_assert_uint_eq(serial, 2024010101u);
+    uint32_t soa[5] = {0};
+    ck_assert_int_eq(rr_soa_times("ns hm 2024010101 1 2 3 4", soa), 0);
+    ck_assert_uint_eq(soa[0], 2024010101u);
+    ck_assert_uint_eq(soa[3], 3);
+    ck_assert_uint_eq(soa[4], 4);
+    ck_assert_int_eq(rr_soa_times("ns hm 2024010101 1 2 3", soa), GS_EINVAL);
 }
 END_TEST
 

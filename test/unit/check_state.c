@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/dns/dname.h"
@@ -145,7 +146,7 @@ START_TEST(test_refused_file_untouched)
         "CREATE TABLE other(x); INSERT INTO other VALUES(1);",
         /* a newer geosteer store */
         "CREATE TABLE zones(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
-        " created INTEGER NOT NULL); PRAGMA user_version=4;",
+        " created INTEGER NOT NULL); PRAGMA user_version=5;",
         /* foreign, but with user_version 1 (would be "upgraded" to 2) */
         "CREATE TABLE other(x); PRAGMA user_version=1;",
         /* version 1 with a foreign table of the same name */
@@ -214,6 +215,90 @@ START_TEST(test_upgrade_v2)
     ck_assert_int_eq(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
     sqlite3_close(h);
+}
+END_TEST
+
+/* A version-3 store (zone kinds, no secondary side) is upgraded in place
+ * to 4: kinds and notified serials stay, autoprimaries can be added. */
+START_TEST(test_upgrade_v3)
+{
+    make_sqlite("CREATE TABLE zones (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL,"
+                " kind TEXT NOT NULL DEFAULT 'native', notified_serial INTEGER NOT NULL DEFAULT 0,"
+                " masters TEXT NOT NULL DEFAULT '');"
+                "CREATE TABLE records (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
+                " REFERENCES zones(id) ON DELETE CASCADE, name TEXT NOT NULL, type TEXT NOT NULL,"
+                " content TEXT NOT NULL, ttl INTEGER NOT NULL);"
+                "CREATE TABLE metadata (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
+                " REFERENCES zones(id) ON DELETE CASCADE, kind TEXT NOT NULL, value TEXT NOT NULL);"
+                "CREATE TABLE overrides (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                " until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+                "INSERT INTO zones VALUES (1, 'p.test.', 0, 'primary', 9, '');"
+                "INSERT INTO records VALUES (1, 1, 'p.test.', 'SOA',"
+                " 'ns1.p.test hostmaster.p.test 9 1 1 1 1', 60);"
+                "PRAGMA user_version=3;");
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    const zone_t *z = zone_now(1);
+    ck_assert_ptr_nonnull(z);
+    ck_assert_int_eq(z->kind, STORE_KIND_PRIMARY);
+    ck_assert_uint_eq(z->notified_serial, 9);
+    ck_assert_int_eq(state_autoprimary_add("192.0.2.1", "ns1.p.test.", "", &err), 0);
+    state_close();
+}
+END_TEST
+
+/* A secondary zone starts empty with its primaries; setFresh starts its
+ * SOA expire clock, which survives a restart; an expired zone says so. */
+START_TEST(test_secondary_expiry)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    buf_t m;
+    buf_init(&m);
+    ck_assert_int_eq(state_masters_canon("192.0.2.1:53, [2001:db8::1]:5300 ::1", &m, &err), 0);
+    ck_assert_str_eq(m.data, "192.0.2.1 [2001:db8::1]:5300 ::1");
+    ck_assert_int_eq(state_masters_canon("192.0.2.1:99999", &m, &err), GS_EINVAL);
+    ck_assert_int_eq(state_masters_canon("[::1]", &m, &err), GS_EINVAL);
+    ck_assert_int_eq(state_masters_canon(" ", &m, &err), GS_EINVAL);
+    ck_assert_int_eq(state_masters_canon("192.0.2.1", &m, &err), 0);
+    state_zone_opts_t o;
+    state_zone_opts_default(&o);
+    o.kind = STORE_KIND_SECONDARY;
+    o.masters = m.data;
+    int64_t id;
+    ck_assert_int_eq(state_zone_create("s.test.", &o, &id, &err), 0);
+    const zone_t *z = zone_now(id);
+    ck_assert_uint_eq(z->nrecords, 0);
+    ck_assert_str_eq(z->masters, "192.0.2.1");
+    ck_assert(!state_zone_expired(z, (int64_t)time(NULL) + 100000000)); /* no SOA yet */
+    /* a transfer: a whole-zone transaction with an SOA, expire 100 s */
+    trx_t t = {0};
+    trx_begin(&t, id, 1, true);
+    trx_op_t op = op_new(true, "s.test.", "SOA", "ns1.s.test hostmaster.s.test 3 60 30 100 60");
+    ck_assert_int_eq(trx_add_take(&t, &op, &err), 0);
+    ck_assert_int_eq(state_commit(&t, &err), 0);
+    trx_clear(&t);
+    ck_assert_int_eq(state_zone_fresh(id, &err), 0);
+    int64_t now = (int64_t)time(NULL);
+    z = zone_now(id);
+    ck_assert_uint_eq(z->serial, 3);
+    ck_assert(!state_zone_expired(z, now + 100));
+    ck_assert(state_zone_expired(z, now + 101));
+    state_repl_info_t ri;
+    ck_assert(state_repl_info(id, &ri));
+    ck_assert(ri.xfr_ok);
+    ck_assert_uint_eq(ri.xfr_serial, 3);
+    ck_assert_int_ge(ri.checked_at, now - 1);
+    state_close();
+    ck_assert_int_eq(state_open(db, &err), 0);
+    z = zone_now(id);
+    ck_assert(state_zone_expired(z, now + 101)); /* the clock was kept */
+    ck_assert(!state_zone_expired(z, now + 99));
+    ck_assert(!state_repl_info(id, &ri)); /* due for a check after a restart */
+    ck_assert_int_eq(state_zone_stale(99, &err), GS_ENOTFOUND);
+    buf_free(&m);
+    state_close();
 }
 END_TEST
 
@@ -593,6 +678,8 @@ int main(void)
     tcase_add_test(tc, test_refused_file_untouched);
     tcase_add_test(tc, test_store_lock);
     tcase_add_test(tc, test_upgrade_v2);
+    tcase_add_test(tc, test_upgrade_v3);
+    tcase_add_test(tc, test_secondary_expiry);
     tcase_add_test(tc, test_zone_lifecycle);
     tcase_add_test(tc, test_commit_atomic);
     tcase_add_test(tc, test_primary_serial);
