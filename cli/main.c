@@ -103,8 +103,10 @@ int main(int argc, char **argv)
         status = strncmp(text, "OK", 2) == 0 ? 0 : 1;
         /* metrics: the exposition alone, for a parser or node_exporter's
          * textfile collector */
-        if (status == 0 && strcmp(argv[optind], "metrics") == 0 && strncmp(text, "OK\n", 3) == 0)
-            text += 3;
+        if (status == 0 && strncmp(text, "OK\n", 3) == 0 &&
+            (strcmp(argv[optind], "metrics") == 0 ||
+             (strcmp(argv[optind], "status") == 0 && argc - optind == 2)))
+            text += 3; /* and status --json: the JSON alone */
         fputs(text, stdout);
     }
     buf_free(&cmd);

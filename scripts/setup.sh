@@ -14,6 +14,9 @@ PACKAGES=(
     # server, in Debian since 2008), and the Prometheus text parser and curl
     # the metrics test and benchmark use
     libmicrohttpd-dev python3-prometheus-client curl
+    # SHA-256 of the loaded geosteer.json for `status` (nettle: GnuTLS's
+    # crypto library, already linked through libmicrohttpd)
+    nettle-dev
     # GeoIP: source ranges of the default database, and libmaxminddb's tools
     tor-geoipdb mmdb-bin
     # runtime peers and end-to-end tools

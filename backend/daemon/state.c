@@ -843,6 +843,44 @@ int state_autoprimaries_each(store_autoprimary_fn fn, void *ctx, gs_err_t *err)
     return rc;
 }
 
+/* ---- TSIG keys ------------------------------------------------------------ */
+
+int state_tsig_set(const char *name, const char *algorithm, const char *secret, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_begin(store, err);
+    if (rc == 0 && (rc = store_tsig_set(store, name, algorithm, secret, err)) == 0)
+        rc = timed_commit(err);
+    if (rc)
+        store_rollback(store);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: TSIG key %s (%s) stored", name, algorithm); /* never the secret */
+    return rc;
+}
+
+int state_tsig_delete(const char *name, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_begin(store, err);
+    if (rc == 0 && (rc = store_tsig_delete(store, name, err)) == 0)
+        rc = timed_commit(err);
+    if (rc)
+        store_rollback(store);
+    pthread_mutex_unlock(&writer_lock);
+    if (rc == 0)
+        log_info("state: TSIG key %s deleted", name);
+    return rc;
+}
+
+int state_tsig_each(const char *name, store_tsig_fn fn, void *ctx, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    int rc = store_tsig_each(store, name, fn, ctx, err);
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
 int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
                    gs_err_t *err)
 {
@@ -1176,6 +1214,16 @@ int state_load_config(const char *path, buf_t *errors)
     int rc = load_config_locked(path, errors);
     pthread_mutex_unlock(&writer_lock);
     return rc;
+}
+
+bool state_config_info(char **path, char digest[65])
+{
+    pthread_mutex_lock(&writer_lock);
+    bool loaded = live_cfg_loaded && config_path;
+    *path = loaded ? mem_strdup(config_path) : NULL;
+    memcpy(digest, loaded ? live_cfg.digest : "", loaded ? 65 : 1);
+    pthread_mutex_unlock(&writer_lock);
+    return loaded;
 }
 
 char *state_metrics_listen(void)

@@ -122,6 +122,14 @@ GS_WARN_UNUSED int state_autoprimary_add(const char *ip, const char *nameserver,
 GS_WARN_UNUSED int state_autoprimary_remove(const char *ip, const char *nameserver, gs_err_t *err);
 GS_WARN_UNUSED int state_autoprimaries_each(store_autoprimary_fn fn, void *ctx, gs_err_t *err);
 
+/* TSIG keys in the zone store (pdns's setTSIGKey, deleteTSIGKey,
+ * getTSIGKey(s) with remote-dnssec=yes): name and algorithm canonical,
+ * the secret base64. Logged by name, never with the secret. */
+GS_WARN_UNUSED int state_tsig_set(const char *name, const char *algorithm, const char *secret,
+                                  gs_err_t *err);
+GS_WARN_UNUSED int state_tsig_delete(const char *name, gs_err_t *err);
+GS_WARN_UNUSED int state_tsig_each(const char *name, store_tsig_fn fn, void *ctx, gs_err_t *err);
+
 /* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
 GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
                                   size_t n, gs_err_t *err);
@@ -187,6 +195,10 @@ GS_WARN_UNUSED int state_check_steer(const steer_t *st, const char *policy, cons
  * settings.geoip.database, asnum settings.geoip.asn_database; without it
  * they would never match). Returns 0 or GS_EINVAL with the first reason. */
 GS_WARN_UNUSED int state_check_prog(const steer_t *st, const luac_prog_t *p, gs_err_t *err);
+
+/* The path (owned copy) and SHA-256 (hex, as `sha256sum` prints it) of
+ * the geosteer.json serving now; false (NULL, "") when none is loaded. */
+bool state_config_info(char **path, char digest[65]);
 
 /* The live config's settings.metrics_listen (owned copy), or NULL. */
 char *state_metrics_listen(void);

@@ -66,7 +66,8 @@ int admin_split(const char *cmd, char *store, char **words, int max)
 
 static const char help_text[] =
     "OK commands:\n"
-    "  status                              daemon and zone store summary\n"
+    "  status [--json]                     daemon and zone store summary: zones' kinds,\n"
+    "                                      serials and transfers, the config's sha256\n"
     "  metrics                             the Prometheus exposition (doc/metrics.md)\n"
     "  explain <qname> <client>[/len] [qtype]  the whole steering decision for a client\n"
     "  health [endpoint]                   health checks: state, since, streak, rtt, error\n"
@@ -468,7 +469,12 @@ static void status(buf_t *out)
         recs += s->zones[i]->nrecords;
     buf_printf(out, "OK geosteerd %s\npid %ld\nzones %zu\nrecords %zu\nsnapshot generation %llu\n",
                GEOSTEER_VERSION, (long)getpid(), s->nzones, recs, (unsigned long long)s->gen);
-    buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
+    char *cfg_path, digest[65];
+    if (state_config_info(&cfg_path, digest) && s->world->steer)
+        buf_printf(out, "steering config: loaded from %s sha256 %s\n", cfg_path, digest);
+    else
+        buf_puts(out, s->world->steer ? "steering config: loaded\n" : "steering config: none\n");
+    free(cfg_path);
     put_db_info(out, "geoip", s->world->geo, s->world->geo_max_age_days);
     put_probe(out);
     declog_stats_t dl;
@@ -480,8 +486,83 @@ static void status(buf_t *out)
                (unsigned long long)dl.write_errors);
     state_overrides_each(status_override, out);
     state_write_failures_each(status_failure, out);
+    for (size_t i = 0; i < s->nzones; i++) {
+        const zone_t *z = s->zones[i];
+        if (z->kind == STORE_KIND_PRIMARY)
+            buf_printf(out, "zone %s primary serial %u notified_serial %u\n", z->name, z->serial,
+                       z->notified_serial);
+        else if (z->kind == STORE_KIND_SECONDARY) {
+            buf_printf(out, "zone %s secondary serial %u", z->name, z->serial);
+            put_secondary(out, z, " ");
+            buf_putc(out, '\n');
+        }
+    }
     snap_unpin(slot);
     snap_slot_put(slot);
+}
+
+/* status --json: what `status` says of the zones and the config, for tools
+ * comparing nodes: every zone's kind and serial, a secondary's transfers,
+ * the config's path and SHA-256. */
+static void status_json(buf_t *out)
+{
+    snap_slot_t *slot;
+    const snap_t *s = pin(out, &slot);
+    if (!s)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    json_t *zones = mem_check(json_array());
+    for (size_t i = 0; i < s->nzones; i++) {
+        const zone_t *z = s->zones[i];
+        json_t *o = mem_check(json_pack("{s:s, s:I, s:s, s:I, s:I}", "name", z->name, "id",
+                                        (json_int_t)z->id, "kind",
+                                        store_kind_name((store_kind_t)z->kind), "serial",
+                                        (json_int_t)z->serial, "records", (json_int_t)z->nrecords));
+        if (z->kind == STORE_KIND_PRIMARY)
+            json_object_set_new(o, "notified_serial", json_integer(z->notified_serial));
+        if (z->kind == STORE_KIND_SECONDARY) {
+            state_repl_info_t ri;
+            state_repl_info(z->id, &ri);
+            json_t *prim = mem_check(json_array());
+            for (const char *p = z->masters; *p;) {
+                size_t len = strcspn(p, " ");
+                json_array_append_new(prim, mem_check(json_stringn(p, len)));
+                p += len + strspn(p + len, " ");
+            }
+            json_object_set_new(o, "primaries", prim);
+            json_object_set_new(o, "last_check",
+                                ri.checked_at ? json_integer(ri.checked_at) : json_null());
+            json_object_set_new(
+                o, "transfer",
+                !ri.xfr_at ? json_null()
+                           : mem_check(json_pack("{s:s, s:I, s:I, s:s}", "result",
+                                                 ri.xfr_ok ? "ok" : "refused", "serial",
+                                                 (json_int_t)ri.xfr_serial, "at",
+                                                 (json_int_t)ri.xfr_at, "reason", ri.reason)));
+            json_object_set_new(o, "state",
+                                json_string(!z->serial                   ? "empty"
+                                            : state_zone_expired(z, now) ? "expired"
+                                            : ri.xfr_at && !ri.xfr_ok    ? "behind"
+                                                                         : "serving"));
+        }
+        json_array_append_new(zones, o);
+    }
+    char *cfg_path, digest[65];
+    json_t *cfg = state_config_info(&cfg_path, digest)
+                      ? mem_check(json_pack("{s:s, s:s}", "path", cfg_path, "sha256", digest))
+                      : json_null();
+    free(cfg_path);
+    json_t *root = mem_check(json_pack("{s:s, s:I, s:I, s:o, s:o}", "version", GEOSTEER_VERSION,
+                                       "pid", (json_int_t)getpid(), "snapshot_generation",
+                                       (json_int_t)s->gen, "config", cfg, "zones", zones));
+    snap_unpin(slot);
+    snap_slot_put(slot);
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    buf_puts(out, "OK\n");
+    buf_puts(out, text ? text : "{}");
+    buf_putc(out, '\n');
+    free(text);
+    json_decref(root);
 }
 
 /* ---- steering: reload, geoip, explain -------------------------------------------- */
@@ -1235,6 +1316,8 @@ void admin_run(const char *cmd, buf_t *out)
         health_cmd(w, n, out);
     else if (strcmp(w[0], "status") == 0 && n == 1)
         status(out);
+    else if (strcmp(w[0], "status") == 0 && n == 2 && strcmp(w[1], "--json") == 0)
+        status_json(out);
     else if (strcmp(w[0], "metrics") == 0 && n == 1)
         metrics(out);
     else if (strcmp(w[0], "zone") == 0 && n >= 2 && strcmp(w[1], "list") == 0 && n == 2)

@@ -622,6 +622,127 @@ static void m_set_meta(rb_conn_t *c, json_t *params, perr_t *e)
     free(vals);
 }
 
+/* ---- TSIG keys (pdns sends these only with remote-dnssec=yes) ------------- */
+
+/* The algorithms pdns 4.7 signs with (its TSIG code knows no others). */
+static bool tsig_algorithm_ok(const char *a)
+{
+    static const char *const known[] = {"hmac-md5.sig-alg.reg.int.",
+                                        "hmac-sha1.",
+                                        "hmac-sha224.",
+                                        "hmac-sha256.",
+                                        "hmac-sha384.",
+                                        "hmac-sha512."};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(a, known[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A base64 secret of 1..1024 characters (no line breaks, padding last). */
+static bool base64_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 1024 || len % 4)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool pad = c == '=' && i + 2 >= len && (i + 1 == len || s[i + 1] == '=');
+        if (!(pad || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static void tsig_key_json(void *ctx, const char *name, const char *algorithm, const char *secret)
+{
+    json_array_append_new(ctx, mem_check(json_pack("{s:s, s:s, s:s}", "name", name, "algorithm",
+                                                   algorithm, "content", secret)));
+}
+
+static void m_get_tsig_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    char name[DNAME_MAXTEXT + 1];
+    size_t len;
+    if (p_name(params, "name", name, &len, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    json_t *keys = mem_check(json_array());
+    gs_err_t ge;
+    release_snap(c);
+    if (state_tsig_each(name, tsig_key_json, keys, &ge) != 0) {
+        put_false_log(c, "getTSIGKey: %s", ge.text);
+    } else if (json_array_size(keys) == 0) {
+        put_false(c); /* pdns: "TSIG key ... not found" */
+    } else {
+        json_t *k = json_array_get(keys, 0);
+        put_json_take(
+            c, mem_check(json_pack("{s:O, s:O}", "algorithm", json_object_get(k, "algorithm"),
+                                   "content", json_object_get(k, "content"))));
+    }
+    json_decref(keys);
+}
+
+static void m_get_tsig_keys(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    (void)params;
+    (void)e;
+    json_t *keys = mem_check(json_array());
+    gs_err_t ge;
+    release_snap(c);
+    if (state_tsig_each(NULL, tsig_key_json, keys, &ge) != 0) {
+        json_decref(keys);
+        put_false_log(c, "getTSIGKeys: %s", ge.text);
+        return;
+    }
+    put_json_take(c, keys);
+}
+
+/* setTSIGKey {name, algorithm, content}: pdnsutil generate-tsig-key and
+ * import-tsig-key. A refusal names what is wrong, never the secret. */
+static void m_set_tsig_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    char name[DNAME_MAXTEXT + 1], algo[DNAME_MAXTEXT + 1];
+    size_t nlen, alen, slen;
+    const char *secret;
+    if (p_name(params, "name", name, &nlen, e) || p_name(params, "algorithm", algo, &alen, e) ||
+        p_str(params, "content", &secret, &slen, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    if (!tsig_algorithm_ok(algo)) {
+        put_false_log(c, "setTSIGKey: %s: unknown algorithm '%s'", name, algo);
+        return;
+    }
+    if (!base64_ok(secret, slen)) {
+        put_false_log(c, "setTSIGKey: %s: the secret is not base64 of 1..1024 characters", name);
+        return;
+    }
+    release_snap(c);
+    gs_err_t ge;
+    if (state_tsig_set(name, algo, secret, &ge) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "setTSIGKey: %s", ge.text);
+}
+
+static void m_delete_tsig_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    char name[DNAME_MAXTEXT + 1];
+    size_t len;
+    if (p_name(params, "name", name, &len, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    release_snap(c);
+    gs_err_t ge;
+    if (state_tsig_delete(name, &ge) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "deleteTSIGKey: %s", ge.text);
+}
+
 /* ---- transactions --------------------------------------------------------- */
 
 /* A refused startTransaction also ends the transaction open on the
@@ -1112,6 +1233,10 @@ static const struct {
     {"setStale", m_set_stale},
     {"superMasterBackend", m_supermaster},
     {"createSlaveDomain", m_create_slave},
+    {"getTSIGKey", m_get_tsig_key},
+    {"getTSIGKeys", m_get_tsig_keys},
+    {"setTSIGKey", m_set_tsig_key},
+    {"deleteTSIGKey", m_delete_tsig_key},
     {"startTransaction", m_start_trx},
     {"replaceRRSet", m_replace_rrset},
     {"feedRecord", m_feed_record},

@@ -14,6 +14,7 @@
 #include "backend/dns/dname.h"
 #include "backend/steering/config_schema.h"
 #include "common/compiler.h"
+#include "common/digest.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -1832,10 +1833,43 @@ static char *dup_or_null(const char *s)
     return s ? mem_strdup(s) : NULL;
 }
 
+/* Reads all of `path` (at most CFG_MAX_FILE bytes) into `out`; 0, or
+ * GS_ECONFIG with the reason in `errors`. */
+#define CFG_MAX_FILE ((size_t)64 << 20)
+static int read_config(const char *path, buf_t *out, buf_t *errors)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        buf_printf(errors, "%s: error: unable to open %s: %s\n", path, path, strerror(errno));
+        return GS_ECONFIG;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && out->len <= CFG_MAX_FILE)
+        buf_put(out, chunk, n);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad || out->len > CFG_MAX_FILE) {
+        buf_printf(errors, "%s: error: %s\n", path,
+                   bad ? "read error" : "larger than 64 MiB, not a geosteer.json");
+        return GS_ECONFIG;
+    }
+    return 0;
+}
+
 int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
 {
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    buf_t text;
+    buf_init(&text);
+    if (read_config(path, &text, errors) != 0) {
+        buf_free(&text);
+        return GS_ECONFIG;
+    }
+    char digest[GS_SHA256_HEX];
+    gs_sha256_hex(text.data ? text.data : "", text.len, digest);
+    json_t *root = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &je);
+    buf_free(&text);
     if (!root) {
         if (je.line > 0)
             buf_printf(errors, "%s:%d:%d: error: %s\n", path, je.line, je.column, je.text);
@@ -1905,6 +1939,7 @@ int cfg_load(const char *path, cfg_t *cfg, buf_t *errors)
         return GS_ECONFIG;
     }
     cfg_free(cfg);
+    memcpy(t.digest, digest, sizeof(t.digest));
     *cfg = t;
     return 0;
 }

@@ -224,6 +224,10 @@ typedef struct {
     cfg_policy_t *policies;
     size_t npolicies;
 
+    /* SHA-256 (hex) of the file as cfg_load read it, "" before a load:
+     * `geosteer status` shows it so that nodes can be compared. */
+    char digest[65];
+
     /* Private: indexes of each array sorted by name, for the lookups. */
     int *by_name[4];
 } cfg_t;

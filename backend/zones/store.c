@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/mem.h"
 
 struct store {
@@ -166,7 +167,9 @@ static long lock_holder(int fd)
  * descriptor of a file drops the process's fcntl locks on it, SQLite's too. */
 static int lock_path(store_t *st, gs_err_t *err)
 {
-    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    /* 0600: the store holds TSIG secrets (and SQLite gives its -wal and
+     * -shm files the mode of the database file). */
+    st->lock_fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (st->lock_fd < 0)
         return gs_err_set(err, -errno, "zone store '%s': cannot open: %s", st->path,
                           strerror(errno));
@@ -281,6 +284,22 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
     if ((rc = check_schema(st, &version, &create, err)))
         goto fail;
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+    /* Ours: a store readable by others (made before version 4, or by hand)
+     * is narrowed to its owner, with its -wal and -shm files. */
+    struct stat sb;
+    if (fstat(st->lock_fd, &sb) == 0 && (sb.st_mode & 077)) {
+        log_warn("zone store '%s': mode %03o gives others access to TSIG secrets: set to 600", path,
+                 (unsigned)(sb.st_mode & 0777));
+        if (fchmod(st->lock_fd, 0600) != 0)
+            log_warn("zone store '%s': chmod 600 failed: %s", path, strerror(errno));
+        static const char *const sfx[] = {"-wal", "-shm"};
+        for (int i = 0; i < 2; i++) {
+            char side[4096];
+            snprintf(side, sizeof(side), "%s%s", path, sfx[i]);
+            if (chmod(side, 0600) != 0 && errno != ENOENT)
+                log_warn("zone store '%s': chmod 600 failed: %s", side, strerror(errno));
+        }
+    }
     /* WAL: a commit is one append + fsync and readers of the file never block
      * it; FULL makes each commit durable against power loss, not only crashes. */
     if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
@@ -866,4 +885,50 @@ int store_autoprimaries_each(store_t *st, store_autoprimary_fn fn, void *ctx, gs
         fn(ctx, col_text(stmt, 0), col_text(stmt, 1), col_text(stmt, 2));
     sqlite3_finalize(stmt);
     return rc == SQLITE_DONE ? 0 : sql_err(st, err, "read autoprimaries");
+}
+
+int store_tsig_set(store_t *st, const char *name, const char *algorithm, const char *secret,
+                   gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  "INSERT OR REPLACE INTO tsig_keys(name, algorithm, secret, created) "
+                  "VALUES(?,?,?,?)",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, algorithm, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, secret, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
+    return run(st, stmt, err, "set TSIG key");
+}
+
+int store_tsig_delete(store_t *st, const char *name, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM tsig_keys WHERE name=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    if ((rc = run(st, stmt, err, "delete TSIG key")))
+        return rc;
+    return sqlite3_changes(st->db) ? 0 : gs_err_set(err, GS_ENOTFOUND, "no TSIG key '%s'", name);
+}
+
+int store_tsig_each(store_t *st, const char *name, store_tsig_fn fn, void *ctx, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  name ? "SELECT name, algorithm, secret FROM tsig_keys WHERE name=?"
+                       : "SELECT name, algorithm, secret FROM tsig_keys ORDER BY name",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    if (name)
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        fn(ctx, col_text(stmt, 0), col_text(stmt, 1), col_text(stmt, 2));
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? 0 : sql_err(st, err, "read TSIG keys");
 }

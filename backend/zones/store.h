@@ -155,4 +155,16 @@ typedef void (*store_autoprimary_fn)(void *ctx, const char *ip, const char *name
 GS_WARN_UNUSED int store_autoprimaries_each(store_t *st, store_autoprimary_fn fn, void *ctx,
                                             gs_err_t *err);
 
+/* TSIG keys (schema version 4), by name (canonical): set replaces a key of
+ * the same name; delete returns GS_ENOTFOUND if there was none; each calls
+ * `fn` for the key `name`, or every key when `name` is NULL. Secrets are
+ * base64 text as pdns gives them. */
+GS_WARN_UNUSED int store_tsig_set(store_t *st, const char *name, const char *algorithm,
+                                  const char *secret, gs_err_t *err);
+GS_WARN_UNUSED int store_tsig_delete(store_t *st, const char *name, gs_err_t *err);
+typedef void (*store_tsig_fn)(void *ctx, const char *name, const char *algorithm,
+                              const char *secret);
+GS_WARN_UNUSED int store_tsig_each(store_t *st, const char *name, store_tsig_fn fn, void *ctx,
+                                   gs_err_t *err);
+
 #endif

@@ -199,6 +199,13 @@ zl=$(cli S2 zone list)
 gs_expect_contains "S2 zone list: behind, and why, by policy name" "state=behind" "$zl"
 gs_expect_contains "S2 zone list names the policy" "steer('extra'): no such policy" "$zl"
 gs_expect_contains "S2 zone list: the refused serial" "transfer=refused transfer_serial=$serial" "$zl"
+# status --json: the same kinds, serials and config digest an operator
+# compares between nodes; S2's config differs (sha256sum of its file).
+js() { cli "$1" status --json | python3 -c "import json,sys; d=json.load(sys.stdin); z=d['zones'][0]; print(d['config']['sha256'], z['kind'], z['serial'], (z.get('transfer') or {}).get('result'), z.get('state'))"; }
+gs_expect_eq "P: status --json" "$(sha256sum <"$GS_TMP/full.json" | cut -c1-64) primary $serial None None" "$(js P)"
+gs_expect_eq "S1: status --json" "$(sha256sum <"$GS_TMP/full.json" | cut -c1-64) secondary $serial ok serving" "$(js S1)"
+gs_expect_eq "S2: status --json: its own config, behind" "$(sha256sum <"$GS_TMP/s2.json" | cut -c1-64) secondary $old refused behind" "$(js S2)"
+gs_expect_contains "S2: status says behind, and why" "zone rep.test. secondary serial $old primaries=127.0.53.1" "$(cli S2 status)"
 sleep 5 # pdns retries at every refresh (2 s): the refusal is logged once per serial
 gs_expect_eq "refusal logged once for serial $serial" 1 \
     "$(grep -c "transfer of serial $serial refused" "$GS_TMP/S2/geosteerd.log")"
@@ -207,6 +214,7 @@ cp "$GS_TMP/full.json" "$GS_TMP/s2.json"
 cli S2 reload >/dev/null || gs_fail "S2 reload"
 wait_serial "$S2A" "$P2" "$serial" 15 >/dev/null
 gs_expect_contains "S2 serving again" "transfer=ok transfer_serial=$serial" "$(cli S2 zone list)"
+gs_expect_eq "S2: status --json: the same config as P now" "$(js P | cut -d' ' -f1) secondary $serial ok serving" "$(js S2)"
 echo "ok: a refused transfer kept S2 on serial $old; after the config fix S2 took serial $serial"
 
 # NOTIFYs from elsewhere: for a known zone from a non-primary, refused by
