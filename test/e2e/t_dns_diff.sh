@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Differential DNS test: the same zone file is served by
 #   (1) pdns_server + remote backend + geosteerd (zone created with the CLI,
-#       contents loaded with `pdnsutil load-zone`), and
+#       contents loaded with `pdnsutil load-zone`; with GS_DIFF_SECONDARY=1,
+#       loaded on a primary node and received by (1), a secondary, by AXFR),
+#       and
 #   (2) pdns_server + BIND backend (the reference),
 # both with every cache off. Each query in data/diff/queries.txt is sent to
 # both servers with kdig; rcode, header flags and the answer, authority and
@@ -18,18 +20,43 @@ QUERIES=$DATA/queries.txt
 NOCACHE=(cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0)
 
 # --- (1) geosteerd behind pdns_server (remote backend) ---------------------
-gs_start_geosteerd "$GS_TMP/gs"
-out=$(gs_cli zone create "$ZONE" --ns "ns1.$ZONE")
-gs_expect_contains "zone create" "OK zone $ZONE. created" "$out"
-
 gs_port=$(gs_free_port)
-gs_pdns_conf "$GS_TMP/pdns-gs" "$GS_SOCK" "$gs_port" "${NOCACHE[@]}"
-gs_pdnsutil "$GS_TMP/pdns-gs" load-zone "$ZONE" "$ZONEFILE" >"$GS_TMP/pdns-gs/load-zone.log" 2>&1 ||
-    gs_fail "pdnsutil load-zone failed: $(cat "$GS_TMP/pdns-gs/load-zone.log")"
-out=$(gs_cli zone list)
 nrec=$(grep -cvE '^[[:space:]]*($|;|\$)' "$ZONEFILE")
-gs_expect_contains "load-zone replaced the zone" "$ZONE. id=1 serial=2024010101 records=$nrec" "$out"
-gs_start_pdns "$GS_TMP/pdns-gs" "$gs_port"
+if [ "${GS_DIFF_SECONDARY:-0}" = 1 ]; then
+    # (1) is a secondary (doc/replication.md): the file is loaded on a
+    # primary node, and reaches (1) by NOTIFY and AXFR.
+    prim_port=$(gs_free_port)
+    [ "$prim_port" != "$gs_port" ] || prim_port=$(gs_free_port)
+    gs_start_geosteerd "$GS_TMP/prim"
+    gs_cli zone create "$ZONE" --ns "ns1.$ZONE" --kind primary >/dev/null
+    gs_pdns_conf "$GS_TMP/pdns-prim" "$GS_SOCK" "$prim_port" primary=yes xfr-cycle-interval=1 \
+        only-notify= "also-notify=127.0.0.1:$gs_port" allow-axfr-ips=127.0.0.0/8
+    gs_pdnsutil "$GS_TMP/pdns-prim" load-zone "$ZONE" "$ZONEFILE" >"$GS_TMP/load-zone.log" 2>&1 ||
+        gs_fail "pdnsutil load-zone failed: $(cat "$GS_TMP/load-zone.log")"
+    gs_start_pdns "$GS_TMP/pdns-prim" "$prim_port"
+    gs_start_geosteerd "$GS_TMP/gs"
+    out=$(gs_cli zone create "$ZONE" --secondary --primary "127.0.0.1:$prim_port")
+    gs_expect_contains "secondary zone create" "OK zone $ZONE. created" "$out"
+    gs_pdns_conf "$GS_TMP/pdns-gs" "$GS_SOCK" "$gs_port" secondary=yes xfr-cycle-interval=1 \
+        "${NOCACHE[@]}"
+    gs_start_pdns "$GS_TMP/pdns-gs" "$gs_port"
+    for _ in $(seq 100); do
+        gs_cli zone list | grep -q "^$ZONE. id=1 serial=2024010101 " && break
+        sleep 0.1
+    done
+    gs_expect_contains "the secondary received the zone" \
+        "$ZONE. id=1 serial=2024010101 records=$nrec kind=secondary" "$(gs_cli zone list)"
+else
+    gs_start_geosteerd "$GS_TMP/gs"
+    out=$(gs_cli zone create "$ZONE" --ns "ns1.$ZONE")
+    gs_expect_contains "zone create" "OK zone $ZONE. created" "$out"
+    gs_pdns_conf "$GS_TMP/pdns-gs" "$GS_SOCK" "$gs_port" "${NOCACHE[@]}"
+    gs_pdnsutil "$GS_TMP/pdns-gs" load-zone "$ZONE" "$ZONEFILE" >"$GS_TMP/pdns-gs/load-zone.log" 2>&1 ||
+        gs_fail "pdnsutil load-zone failed: $(cat "$GS_TMP/pdns-gs/load-zone.log")"
+    out=$(gs_cli zone list)
+    gs_expect_contains "load-zone replaced the zone" "$ZONE. id=1 serial=2024010101 records=$nrec" "$out"
+    gs_start_pdns "$GS_TMP/pdns-gs" "$gs_port"
+fi
 
 # --- (2) reference: pdns_server with the BIND backend ----------------------
 bind_dir=$GS_TMP/pdns-bind
