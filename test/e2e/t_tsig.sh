@@ -25,8 +25,12 @@ PP=$(gs_free_port) SP=$(gs_free_port)
     --soa-retry 1 --kind primary >/dev/null
 "$GEOSTEER" -s "$SOCK_S" zone create t.test --secondary --primary "127.0.0.1:$PP" >/dev/null
 gs_pdns_conf "$GS_TMP/pP" "$SOCK_P" "$PP" primary=yes remote-dnssec=yes xfr-cycle-interval=1 \
-    only-notify= "also-notify=127.0.0.1:$SP" allow-axfr-ips=
-gs_pdns_conf "$GS_TMP/pS" "$SOCK_S" "$SP" secondary=yes remote-dnssec=yes xfr-cycle-interval=1
+    only-notify= "also-notify=127.0.0.2:$SP" allow-axfr-ips=
+# S on 127.0.0.2: pdns lets an address it has just notified transfer even
+# unsigned, so the test's own unsigned queries (from 127.0.0.1) must not be
+# from the notified address.
+gs_pdns_conf "$GS_TMP/pS" "$SOCK_S" "$SP" secondary=yes remote-dnssec=yes xfr-cycle-interval=1 \
+    local-address=127.0.0.2
 pP() { gs_pdnsutil "$GS_TMP/pP" "$@" 2>&1; }
 pS() { gs_pdnsutil "$GS_TMP/pS" "$@" 2>&1; }
 pP add-record t.test www A 300 192.0.2.80 >/dev/null || gs_fail "add-record with remote-dnssec=yes"
@@ -52,7 +56,7 @@ gs_expect_contains "AXFR with the right key" "192.0.2.80" "$(axfr -y "hmac-sha25
 # S signs with the wrong secret first: nothing is transferred.
 pS import-tsig-key xfr hmac-sha256 "$wrong" >/dev/null || gs_fail "import-tsig-key"
 pS activate-tsig-key t.test xfr secondary >/dev/null || gs_fail "activate-tsig-key secondary"
-gs_start_pdns "$GS_TMP/pS" "$SP"
+gs_start_pdns "$GS_TMP/pS" "$SP" 127.0.0.2
 S_PID=$GS_PDNS_PID
 sleep 4
 gs_expect_contains "S holds nothing with the wrong key" "t.test. id=1 serial=0 records=0 kind=secondary" \
@@ -61,10 +65,10 @@ gs_expect_contains "S holds nothing with the wrong key" "t.test. id=1 serial=0 r
 pS import-tsig-key xfr hmac-sha256 "$secret" >/dev/null || gs_fail "import-tsig-key (right)"
 pdns_control --config-dir="$GS_TMP/pS" retrieve t.test >/dev/null 2>&1 || true
 for _ in $(seq 150); do
-    [ "$(kdig @127.0.0.1 -p "$SP" +short www.t.test A)" = 192.0.2.80 ] && break
+    [ "$(kdig @127.0.0.2 -p "$SP" +short www.t.test A)" = 192.0.2.80 ] && break
     sleep 0.1
 done
-gs_expect_eq "S transferred the zone with the right key" 192.0.2.80 "$(kdig @127.0.0.1 -p "$SP" +short www.t.test A)"
+gs_expect_eq "S transferred the zone with the right key" 192.0.2.80 "$(kdig @127.0.0.2 -p "$SP" +short www.t.test A)"
 gs_expect_contains "P logged the signed transfer" "allowed: TSIG signed request with authorized key 'xfr'" \
     "$(cat "$GS_TMP/pP/pdns.log")"
 
