@@ -101,6 +101,7 @@ static void serve(const sigset_t *set)
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig < 0) {
             state_check_health();
+            state_flush_repl();
             state_check_geoip();
             continue;
         }

@@ -53,10 +53,21 @@ typedef struct {
 static write_fail_t *fails;
 static size_t nfails;
 
-/* What this node knows of each secondary zone's replication, in memory
- * (writer lock): pdns's freshness checks and the last transfer's outcome.
- * Only `refreshed` (zone_t, the store) outlives a restart: after one every
- * secondary is due for a check, as pdns's own backends do it. */
+/* Replication state that pdns's communicator thread reads and writes
+ * (getUnfreshSlaveInfos, setFresh, setStale, setNotified,
+ * superMasterBackend, getTSIGKey) is guarded by repl_lock, never by the
+ * writer lock: pdns 4.7 exits when one of its communicator's backend calls
+ * outlasts the connector's timeout, and the writer lock is held for seconds
+ * at times (a reload compiling a big config, a big commit). What must reach
+ * the store (a notified serial, a secondary's refresh time) is written by
+ * the main thread's tick (state_flush_repl). Lock order: writer_lock, then
+ * repl_lock. */
+static pthread_mutex_t repl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What this node knows of each zone's replication (repl_lock): pdns's
+ * freshness checks and the last transfer's outcome, in memory only (after
+ * a restart every secondary is due for a check, as pdns's own backends do
+ * it), and the changes not yet written to the store. */
 typedef struct {
     int64_t zone_id;
     int64_t checked_at;      /* last setFresh; 0: due for a check (setStale, start) */
@@ -66,9 +77,20 @@ typedef struct {
     char *xfr_reason;        /* owned */
     uint32_t refused_logged; /* the serial whose refusal was last logged */
     bool refused_logged_set;
+    bool notified_dirty, refreshed_dirty; /* to be written by state_flush_repl */
+    uint32_t notified;
+    int64_t refreshed;
 } repl_t;
 static repl_t *repls;
 static size_t nrepls;
+
+/* Autoprimaries and TSIG keys as stored, copied for the communicator's
+ * reads (repl_lock); rebuilt after each change. */
+typedef struct {
+    char *a, *b, *c; /* ip, nameserver, account / name, algorithm, secret */
+} row3_t;
+static row3_t *aps, *tsigs;
+static size_t naps, ntsigs;
 
 static repl_t *repl_get(int64_t zone_id, bool create)
 {
@@ -214,14 +236,19 @@ static int republish(int64_t id, const trx_t *trx, gs_err_t *err)
     if (skipped)
         log_warn("state: %s: %zu invalid stored records skipped; first: %s", z->name, skipped,
                  e.text);
-    /* The store's refresh time may lag the served one (state_zone_fresh
-     * writes it at most once a minute): keep the later. */
-    if (src.old && atomic_load(&src.old->refreshed) > atomic_load(&z->refreshed))
-        atomic_store(&z->refreshed, atomic_load(&src.old->refreshed));
+    /* The served notified serial and refresh time are ahead of the store's
+     * until the next state_flush_repl: keep them. */
+    if (src.old) {
+        if (atomic_load(&src.old->refreshed) > atomic_load(&z->refreshed))
+            atomic_store(&z->refreshed, atomic_load(&src.old->refreshed));
+        atomic_store(&z->notified_serial, atomic_load(&src.old->notified_serial));
+    }
     snap_replace_zone(id, z);
     publish_plan_locked();
     return 0;
 }
+
+static int reload_rows_locked(gs_err_t *err);
 
 int state_open(const char *db_path, gs_err_t *err)
 {
@@ -244,6 +271,8 @@ int state_open(const char *db_path, gs_err_t *err)
             rc = 0;
         }
     }
+    if (rc == 0)
+        rc = reload_rows_locked(err);
     pthread_mutex_unlock(&writer_lock);
     free(ids);
     if (rc) {
@@ -254,8 +283,13 @@ int state_open(const char *db_path, gs_err_t *err)
     return 0;
 }
 
+static void rows_free(row3_t **v, size_t *n);
+
 void state_close(void)
 {
+    state_flush_repl();
+    rows_free(&aps, &naps);
+    rows_free(&tsigs, &ntsigs);
     store_close(store);
     store = NULL;
     free(config_path);
@@ -367,19 +401,23 @@ static void purge(const char *names, size_t n)
 static void transfer_refused_locked(const trx_t *trx, const char *apex, uint32_t served, int rc,
                                     const char *reason)
 {
+    pthread_mutex_lock(&repl_lock);
     repl_t *r = repl_get(trx->zone_id, true);
     r->xfr_at = (int64_t)time(NULL);
     r->xfr_serial = trx->fed_soa ? trx->fed_serial : 0;
     r->xfr_ok = false;
     free(r->xfr_reason);
     r->xfr_reason = mem_strdup(reason);
-    if (r->refused_logged_set && r->refused_logged == r->xfr_serial)
-        return;
+    bool again = r->refused_logged_set && r->refused_logged == r->xfr_serial;
+    uint32_t serial = r->xfr_serial;
     r->refused_logged = r->xfr_serial;
     r->refused_logged_set = true;
+    pthread_mutex_unlock(&repl_lock);
+    if (again)
+        return;
     bool refused = rc == GS_EINVAL || rc == GS_ECONFLICT || rc == GS_ETOOBIG;
     log_msg(refused ? LOG_WARNING : LOG_ERR,
-            "state: %s: transfer of serial %u %s, still serving serial %u: %s", apex, r->xfr_serial,
+            "state: %s: transfer of serial %u %s, still serving serial %u: %s", apex, serial,
             refused ? "refused" : "failed", served, reason);
 }
 
@@ -447,15 +485,18 @@ int state_commit(const trx_t *trx, gs_err_t *err)
         if (fails[i].zone_id == trx->zone_id)
             fails[i].ok_at = (int64_t)time(NULL);
     if (xfr) {
-        repl_t *r = repl_get(trx->zone_id, true);
         const zone_t *nz = snap_zone_by_id(snap_current(), trx->zone_id);
+        uint32_t serial = nz ? nz->serial : 0;
+        pthread_mutex_lock(&repl_lock);
+        repl_t *r = repl_get(trx->zone_id, true);
         r->xfr_at = (int64_t)time(NULL);
-        r->xfr_serial = nz ? nz->serial : 0;
+        r->xfr_serial = serial;
         r->xfr_ok = true;
         free(r->xfr_reason);
         r->xfr_reason = NULL;
-        log_info("state: %s: transfer committed: serial %u, %zu records, in %.0f ms", apex,
-                 r->xfr_serial, trx->nops, (now_sec() - t0) * 1000);
+        pthread_mutex_unlock(&repl_lock);
+        log_info("state: %s: transfer committed: serial %u, %zu records, in %.0f ms", apex, serial,
+                 trx->nops, (now_sec() - t0) * 1000);
     } else {
         log_info("state: %s: committed %zu changes%s in %.0f ms", apex, trx->nops,
                  trx->replace_all ? " (zone replaced)" : "", (now_sec() - t0) * 1000);
@@ -577,7 +618,9 @@ int state_zone_delete(const char *name, gs_err_t *err)
             snap_replace_zone(id, NULL);
             publish_plan_locked();
             fail_forget(id);
+            pthread_mutex_lock(&repl_lock);
             repl_forget(id);
+            pthread_mutex_unlock(&repl_lock);
         }
     }
     pthread_mutex_unlock(&writer_lock);
@@ -609,11 +652,6 @@ static int set_kind(int64_t id, const void *arg, gs_err_t *err)
     return store_zone_set_kind(store, id, *(const store_kind_t *)arg, err);
 }
 
-static int set_notified(int64_t id, const void *arg, gs_err_t *err)
-{
-    return store_zone_set_notified(store, id, *(const uint32_t *)arg, err);
-}
-
 int state_zone_set_kind(const char *name, int kind, gs_err_t *err)
 {
     if (kind < STORE_KIND_NATIVE || kind > STORE_KIND_SECONDARY)
@@ -630,12 +668,14 @@ int state_zone_set_kind(const char *name, int kind, gs_err_t *err)
     return rc;
 }
 
-int state_zone_notified(int64_t zone_id, uint32_t serial, gs_err_t *err)
+void state_zone_notified(zone_t *z, uint32_t serial)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = zone_row_update_locked(zone_id, set_notified, &serial, err);
-    pthread_mutex_unlock(&writer_lock);
-    return rc;
+    atomic_store(&z->notified_serial, serial);
+    pthread_mutex_lock(&repl_lock);
+    repl_t *r = repl_get(z->id, true);
+    r->notified = serial;
+    r->notified_dirty = true;
+    pthread_mutex_unlock(&repl_lock);
 }
 
 /* ---- the secondary side ------------------------------------------------ */
@@ -735,9 +775,11 @@ int state_zone_set_masters(const char *name, const char *masters, gs_err_t *err)
     if (rc == 0)
         rc = zone_row_update_locked(id, set_masters, masters, err);
     if (rc == 0) {
+        pthread_mutex_lock(&repl_lock);
         repl_t *r = repl_get(id, false);
         if (r)
             r->checked_at = 0; /* new primaries: check them at once */
+        pthread_mutex_unlock(&repl_lock);
     }
     pthread_mutex_unlock(&writer_lock);
     if (rc == 0)
@@ -745,47 +787,29 @@ int state_zone_set_masters(const char *name, const char *masters, gs_err_t *err)
     return rc;
 }
 
-int state_zone_fresh(int64_t zone_id, gs_err_t *err)
+void state_zone_fresh(zone_t *z)
 {
     int64_t now = (int64_t)time(NULL);
-    pthread_mutex_lock(&writer_lock);
-    zone_t *z = (zone_t *)(uintptr_t)snap_zone_by_id(snap_current(), zone_id);
-    int rc = 0;
-    if (!z) {
-        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
-    } else {
-        repl_get(zone_id, true)->checked_at = now;
-        /* Persisted without a rebuild: only the expiry clock changes. At
-         * most once a minute per zone (pdns checks each every refresh). */
-        if (now - atomic_load(&z->refreshed) >= 60) {
-            if ((rc = store_begin(store, err)) == 0 &&
-                (rc = store_zone_set_refreshed(store, zone_id, now, err)) == 0)
-                rc = timed_commit(err);
-            if (rc)
-                store_rollback(store);
-        }
-        atomic_store(&z->refreshed, now);
-    }
-    pthread_mutex_unlock(&writer_lock);
-    return rc;
+    atomic_store(&z->refreshed, now);
+    pthread_mutex_lock(&repl_lock);
+    repl_t *r = repl_get(z->id, true);
+    r->checked_at = now;
+    r->refreshed = now;
+    r->refreshed_dirty = true;
+    pthread_mutex_unlock(&repl_lock);
 }
 
-int state_zone_stale(int64_t zone_id, gs_err_t *err)
+void state_zone_stale(int64_t zone_id)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = 0;
-    if (!snap_zone_by_id(snap_current(), zone_id))
-        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
-    else
-        repl_get(zone_id, true)->checked_at = 0;
-    pthread_mutex_unlock(&writer_lock);
-    return rc;
+    pthread_mutex_lock(&repl_lock);
+    repl_get(zone_id, true)->checked_at = 0;
+    pthread_mutex_unlock(&repl_lock);
 }
 
 bool state_repl_info(int64_t zone_id, state_repl_info_t *out)
 {
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&writer_lock);
+    pthread_mutex_lock(&repl_lock);
     const repl_t *r = repl_get(zone_id, false);
     if (r) {
         out->checked_at = r->checked_at;
@@ -794,8 +818,71 @@ bool state_repl_info(int64_t zone_id, state_repl_info_t *out)
         out->xfr_ok = r->xfr_ok;
         snprintf(out->reason, sizeof(out->reason), "%s", r->xfr_reason ? r->xfr_reason : "");
     }
-    pthread_mutex_unlock(&writer_lock);
+    pthread_mutex_unlock(&repl_lock);
     return r != NULL;
+}
+
+void state_flush_repl(void)
+{
+    if (!store)
+        return;
+    pthread_mutex_lock(&writer_lock);
+    typedef struct {
+        int64_t id, refreshed;
+        uint32_t notified;
+        bool n, f;
+    } pend_t;
+    pend_t *p = NULL;
+    size_t np = 0;
+    pthread_mutex_lock(&repl_lock);
+    for (size_t i = 0; i < nrepls; i++) {
+        repl_t *r = &repls[i];
+        if (!r->notified_dirty && !r->refreshed_dirty)
+            continue;
+        p = mem_realloc_n(p, np + 1, sizeof(*p));
+        p[np++] =
+            (pend_t){r->zone_id, r->refreshed, r->notified, r->notified_dirty, r->refreshed_dirty};
+        r->notified_dirty = r->refreshed_dirty = false;
+    }
+    pthread_mutex_unlock(&repl_lock);
+    gs_err_t e;
+    int rc = np ? store_begin(store, &e) : 0;
+    for (size_t i = 0; rc == 0 && i < np; i++) {
+        if (p[i].n &&
+            (rc = store_zone_set_notified(store, p[i].id, p[i].notified, &e)) == GS_ENOTFOUND)
+            rc = 0; /* deleted meanwhile */
+        if (rc == 0 && p[i].f &&
+            (rc = store_zone_set_refreshed(store, p[i].id, p[i].refreshed, &e)) == GS_ENOTFOUND)
+            rc = 0;
+        /* the image served now may be newer than the one these were set on */
+        zone_t *z = (zone_t *)(uintptr_t)snap_zone_by_id(snap_current(), p[i].id);
+        if (z && p[i].n)
+            atomic_store(&z->notified_serial, p[i].notified);
+        if (z && p[i].f && atomic_load(&z->refreshed) < p[i].refreshed)
+            atomic_store(&z->refreshed, p[i].refreshed);
+    }
+    if (np && rc == 0)
+        rc = timed_commit(&e);
+    if (rc) {
+        store_rollback(store);
+        LOG_RATELIMITED(LOG_ERR, "state: notified serials and refresh times not stored: %s",
+                        e.text);
+        pthread_mutex_lock(&repl_lock); /* try again at the next tick */
+        for (size_t i = 0; i < np; i++) {
+            repl_t *r = repl_get(p[i].id, false);
+            if (r && p[i].n && !r->notified_dirty) {
+                r->notified = p[i].notified;
+                r->notified_dirty = true;
+            }
+            if (r && p[i].f && !r->refreshed_dirty) {
+                r->refreshed = p[i].refreshed;
+                r->refreshed_dirty = true;
+            }
+        }
+        pthread_mutex_unlock(&repl_lock);
+    }
+    free(p);
+    pthread_mutex_unlock(&writer_lock);
 }
 
 bool state_zone_expired(const zone_t *z, int64_t now)
@@ -806,16 +893,101 @@ bool state_zone_expired(const zone_t *z, int64_t now)
     return at > 0 && now - at > (int64_t)z->expire;
 }
 
-int state_autoprimary_add(const char *ip, const char *nameserver, const char *account,
-                          gs_err_t *err)
+static void rows_free(row3_t **v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free((*v)[i].a);
+        free((*v)[i].b);
+        free((*v)[i].c);
+    }
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+typedef struct {
+    row3_t *v;
+    size_t n;
+} rows_t;
+
+static void row_add(void *ctx, const char *a, const char *b, const char *c)
+{
+    rows_t *r = ctx;
+    r->v = mem_realloc_n(r->v, r->n + 1, sizeof(*r->v));
+    r->v[r->n++] = (row3_t){mem_strdup(a), mem_strdup(b), mem_strdup(c)};
+}
+
+static void tsig_row(void *ctx, const char *name, const char *algorithm, const char *secret)
+{
+    row_add(ctx, name, algorithm, secret);
+}
+
+/* Re-reads the autoprimaries and TSIG keys into their copies. Writer
+ * lock held. */
+static int reload_rows_locked(gs_err_t *err)
+{
+    rows_t a = {0}, t = {0};
+    int rc = store_autoprimaries_each(store, row_add, &a, err);
+    if (rc == 0)
+        rc = store_tsig_each(store, NULL, tsig_row, &t, err);
+    if (rc) {
+        rows_free(&a.v, &a.n);
+        rows_free(&t.v, &t.n);
+        return rc;
+    }
+    pthread_mutex_lock(&repl_lock);
+    rows_free(&aps, &naps);
+    rows_free(&tsigs, &ntsigs);
+    aps = a.v;
+    naps = a.n;
+    tsigs = t.v;
+    ntsigs = t.n;
+    pthread_mutex_unlock(&repl_lock);
+    return 0;
+}
+
+/* Runs one autoprimary or TSIG change in its own transaction and refreshes
+ * the copies. */
+static int rows_change(int (*fn)(const char *const *args, gs_err_t *err), const char *const *args,
+                       gs_err_t *err)
 {
     pthread_mutex_lock(&writer_lock);
     int rc = store_begin(store, err);
-    if (rc == 0 && (rc = store_autoprimary_add(store, ip, nameserver, account, err)) == 0)
+    if (rc == 0 && (rc = fn(args, err)) == 0)
         rc = timed_commit(err);
     if (rc)
         store_rollback(store);
+    else
+        rc = reload_rows_locked(err);
     pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+static int ap_add(const char *const *a, gs_err_t *err)
+{
+    return store_autoprimary_add(store, a[0], a[1], a[2], err);
+}
+
+static int ap_remove(const char *const *a, gs_err_t *err)
+{
+    return store_autoprimary_remove(store, a[0], a[1], err);
+}
+
+static int tsig_set(const char *const *a, gs_err_t *err)
+{
+    return store_tsig_set(store, a[0], a[1], a[2], err);
+}
+
+static int tsig_delete(const char *const *a, gs_err_t *err)
+{
+    return store_tsig_delete(store, a[0], err);
+}
+
+int state_autoprimary_add(const char *ip, const char *nameserver, const char *account,
+                          gs_err_t *err)
+{
+    const char *args[] = {ip, nameserver, account};
+    int rc = rows_change(ap_add, args, err);
     if (rc == 0)
         log_info("state: autoprimary %s (%s) added", ip, nameserver);
     return rc;
@@ -823,37 +995,27 @@ int state_autoprimary_add(const char *ip, const char *nameserver, const char *ac
 
 int state_autoprimary_remove(const char *ip, const char *nameserver, gs_err_t *err)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = store_begin(store, err);
-    if (rc == 0 && (rc = store_autoprimary_remove(store, ip, nameserver, err)) == 0)
-        rc = timed_commit(err);
-    if (rc)
-        store_rollback(store);
-    pthread_mutex_unlock(&writer_lock);
+    const char *args[] = {ip, nameserver};
+    int rc = rows_change(ap_remove, args, err);
     if (rc == 0)
         log_info("state: autoprimary %s (%s) removed", ip, nameserver);
     return rc;
 }
 
-int state_autoprimaries_each(store_autoprimary_fn fn, void *ctx, gs_err_t *err)
+void state_autoprimaries_each(store_autoprimary_fn fn, void *ctx)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = store_autoprimaries_each(store, fn, ctx, err);
-    pthread_mutex_unlock(&writer_lock);
-    return rc;
+    pthread_mutex_lock(&repl_lock);
+    for (size_t i = 0; i < naps; i++)
+        fn(ctx, aps[i].a, aps[i].b, aps[i].c);
+    pthread_mutex_unlock(&repl_lock);
 }
 
 /* ---- TSIG keys ------------------------------------------------------------ */
 
 int state_tsig_set(const char *name, const char *algorithm, const char *secret, gs_err_t *err)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = store_begin(store, err);
-    if (rc == 0 && (rc = store_tsig_set(store, name, algorithm, secret, err)) == 0)
-        rc = timed_commit(err);
-    if (rc)
-        store_rollback(store);
-    pthread_mutex_unlock(&writer_lock);
+    const char *args[] = {name, algorithm, secret};
+    int rc = rows_change(tsig_set, args, err);
     if (rc == 0)
         log_info("state: TSIG key %s (%s) stored", name, algorithm); /* never the secret */
     return rc;
@@ -861,24 +1023,20 @@ int state_tsig_set(const char *name, const char *algorithm, const char *secret, 
 
 int state_tsig_delete(const char *name, gs_err_t *err)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = store_begin(store, err);
-    if (rc == 0 && (rc = store_tsig_delete(store, name, err)) == 0)
-        rc = timed_commit(err);
-    if (rc)
-        store_rollback(store);
-    pthread_mutex_unlock(&writer_lock);
+    const char *args[] = {name};
+    int rc = rows_change(tsig_delete, args, err);
     if (rc == 0)
         log_info("state: TSIG key %s deleted", name);
     return rc;
 }
 
-int state_tsig_each(const char *name, store_tsig_fn fn, void *ctx, gs_err_t *err)
+void state_tsig_each(const char *name, store_tsig_fn fn, void *ctx)
 {
-    pthread_mutex_lock(&writer_lock);
-    int rc = store_tsig_each(store, name, fn, ctx, err);
-    pthread_mutex_unlock(&writer_lock);
-    return rc;
+    pthread_mutex_lock(&repl_lock);
+    for (size_t i = 0; i < ntsigs; i++)
+        if (!name || strcmp(name, tsigs[i].a) == 0)
+            fn(ctx, tsigs[i].a, tsigs[i].b, tsigs[i].c);
+    pthread_mutex_unlock(&repl_lock);
 }
 
 int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,

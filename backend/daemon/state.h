@@ -75,9 +75,12 @@ GS_WARN_UNUSED int state_zone_delete(const char *name, gs_err_t *err);
 /* Sets the kind (store_kind_t) of zone `name` (canonical). */
 GS_WARN_UNUSED int state_zone_set_kind(const char *name, int kind, gs_err_t *err);
 
-/* Records that pdns sent NOTIFYs for `serial` of zone `zone_id` (the
- * remote backend's setNotified). */
-GS_WARN_UNUSED int state_zone_notified(int64_t zone_id, uint32_t serial, gs_err_t *err);
+/* Records that pdns sent NOTIFYs for `serial` of zone `z` (the remote
+ * backend's setNotified; `z` from the caller's pinned snapshot): served at
+ * once, stored by the next state_flush_repl. Never waits for the writer
+ * lock, as none of the calls pdns's communicator thread makes may (pdns
+ * exits when one outlasts its timeout). */
+void state_zone_notified(zone_t *z, uint32_t serial);
 
 /* ---- the secondary side (doc/replication.md) ---- */
 
@@ -90,12 +93,20 @@ GS_WARN_UNUSED int state_masters_canon(const char *in, buf_t *out, gs_err_t *err
  * state_masters_canon, or "" for none). */
 GS_WARN_UNUSED int state_zone_set_masters(const char *name, const char *masters, gs_err_t *err);
 
-/* pdns's setFresh: a freshness check of secondary zone `zone_id` reached a
- * primary (also after each transfer). Restarts its SOA expire clock. */
-GS_WARN_UNUSED int state_zone_fresh(int64_t zone_id, gs_err_t *err);
+/* pdns's setFresh: a freshness check of secondary zone `z` (from the
+ * caller's pinned snapshot) reached a primary (also after each transfer).
+ * Restarts its SOA expire clock, stored by the next state_flush_repl.
+ * Never waits for the writer lock (see state_zone_notified). */
+void state_zone_fresh(zone_t *z);
 
-/* pdns's setStale: the zone is due for a freshness check. */
-GS_WARN_UNUSED int state_zone_stale(int64_t zone_id, gs_err_t *err);
+/* pdns's setStale: zone `zone_id` is due for a freshness check. */
+void state_zone_stale(int64_t zone_id);
+
+/* Writes the notified serials and refresh times recorded since the last
+ * call to the zone store, in one transaction (a failure is logged and
+ * tried again at the next call). Called every second by the main thread,
+ * and by state_close. */
+void state_flush_repl(void);
 
 /* A secondary zone's replication as this process has seen it. */
 typedef struct {
@@ -116,19 +127,23 @@ bool state_repl_info(int64_t zone_id, state_repl_info_t *out);
 bool state_zone_expired(const zone_t *z, int64_t now);
 
 /* Autoprimaries, in the zone store: add (replacing one with the same ip
- * and nameserver), remove (GS_ENOTFOUND if absent), and list. */
+ * and nameserver), remove (GS_ENOTFOUND if absent), and list (from a copy
+ * kept in memory: never waits for the writer lock; `fn` must not call
+ * back into state). */
 GS_WARN_UNUSED int state_autoprimary_add(const char *ip, const char *nameserver,
                                          const char *account, gs_err_t *err);
 GS_WARN_UNUSED int state_autoprimary_remove(const char *ip, const char *nameserver, gs_err_t *err);
-GS_WARN_UNUSED int state_autoprimaries_each(store_autoprimary_fn fn, void *ctx, gs_err_t *err);
+void state_autoprimaries_each(store_autoprimary_fn fn, void *ctx);
 
 /* TSIG keys in the zone store (pdns's setTSIGKey, deleteTSIGKey,
  * getTSIGKey(s) with remote-dnssec=yes): name and algorithm canonical,
- * the secret base64. Logged by name, never with the secret. */
+ * the secret base64. Logged by name, never with the secret. Reads (the key
+ * `name`, or every key for NULL) come from a copy kept in memory and never
+ * wait for the writer lock; `fn` must not call back into state. */
 GS_WARN_UNUSED int state_tsig_set(const char *name, const char *algorithm, const char *secret,
                                   gs_err_t *err);
 GS_WARN_UNUSED int state_tsig_delete(const char *name, gs_err_t *err);
-GS_WARN_UNUSED int state_tsig_each(const char *name, store_tsig_fn fn, void *ctx, gs_err_t *err);
+void state_tsig_each(const char *name, store_tsig_fn fn, void *ctx);
 
 /* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
 GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,

@@ -208,12 +208,9 @@ static void autoprimary_cmd(char **w, int n, buf_t *out)
     if (n == 2 && strcmp(w[1], "list") == 0) {
         buf_t lines;
         buf_init(&lines);
-        if (state_autoprimaries_each(autoprimary_line, &lines, &e) != 0) {
-            buf_printf(out, "ERR autoprimary list: %s\n", e.text);
-        } else {
-            buf_puts(out, "OK autoprimaries (ip nameserver [account])\n");
-            buf_put(out, lines.data ? lines.data : "", lines.len);
-        }
+        state_autoprimaries_each(autoprimary_line, &lines);
+        buf_puts(out, "OK autoprimaries (ip nameserver [account])\n");
+        buf_put(out, lines.data ? lines.data : "", lines.len);
         buf_free(&lines);
     } else if (!((add && (n == 4 || n == 5)) || (rm && n == 4))) {
         buf_puts(out, "ERR usage: autoprimary add <ip> <nameserver> [account] | list | remove "

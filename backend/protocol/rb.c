@@ -300,12 +300,16 @@ static void fresh_stale(rb_conn_t *c, json_t *params, perr_t *e, bool fresh)
         put_false_log(c, "%s", e->err.text);
         return;
     }
-    release_snap(c);
-    gs_err_t ge;
-    if ((fresh ? state_zone_fresh(id, &ge) : state_zone_stale(id, &ge)) == 0)
-        put_true(c);
+    zone_t *z = (zone_t *)(uintptr_t)snap_zone_by_id(c->lk.snap, id);
+    if (!z) {
+        put_false_log(c, "%s: zone id %lld does not exist", e->method, (long long)id);
+        return;
+    }
+    if (fresh)
+        state_zone_fresh(z);
     else
-        put_false_log(c, "%s: %s", e->method, ge.text);
+        state_zone_stale(id);
+    put_true(c);
 }
 
 static void m_set_fresh(rb_conn_t *c, json_t *params, perr_t *e)
@@ -378,10 +382,8 @@ static void m_supermaster(rb_conn_t *c, json_t *params, perr_t *e)
         if (dname_canon(json_string_value(v), json_string_length(v), true, m.ns[m.nns], &ge) > 0)
             m.nns++;
     }
-    release_snap(c);
-    if (state_autoprimaries_each(ap_match, &m, &ge) != 0) {
-        put_false_log(c, "superMasterBackend: %s", ge.text);
-    } else if (!m.found) {
+    state_autoprimaries_each(ap_match, &m);
+    if (!m.found) {
         LOG_RATELIMITED(LOG_WARNING,
                         "rb: NOTIFY for unknown zone %s from %s: not an autoprimary (geosteer "
                         "autoprimary list), refused",
@@ -464,12 +466,15 @@ static void m_set_notified(rb_conn_t *c, json_t *params, perr_t *e)
         put_false_log(c, "setNotified: serial %lld out of range", (long long)serial);
         return;
     }
-    release_snap(c);
-    gs_err_t ge;
-    if (state_zone_notified(id, (uint32_t)serial, &ge) == 0)
-        put_true(c);
-    else
-        put_false_log(c, "setNotified: %s", ge.text);
+    /* The zone of the pinned snapshot: the notified serial is set in the
+     * image (and carried into newer ones), without the writer lock. */
+    zone_t *z = (zone_t *)(uintptr_t)snap_zone_by_id(c->lk.snap, id);
+    if (!z) {
+        put_false_log(c, "setNotified: zone id %lld not found", (long long)id);
+        return;
+    }
+    state_zone_notified(z, (uint32_t)serial);
+    put_true(c);
 }
 
 static void m_get_all_domains(rb_conn_t *c, json_t *params, perr_t *e)
@@ -669,11 +674,8 @@ static void m_get_tsig_key(rb_conn_t *c, json_t *params, perr_t *e)
         return;
     }
     json_t *keys = mem_check(json_array());
-    gs_err_t ge;
-    release_snap(c);
-    if (state_tsig_each(name, tsig_key_json, keys, &ge) != 0) {
-        put_false_log(c, "getTSIGKey: %s", ge.text);
-    } else if (json_array_size(keys) == 0) {
+    state_tsig_each(name, tsig_key_json, keys);
+    if (json_array_size(keys) == 0) {
         put_false(c); /* pdns: "TSIG key ... not found" */
     } else {
         json_t *k = json_array_get(keys, 0);
@@ -689,13 +691,7 @@ static void m_get_tsig_keys(rb_conn_t *c, json_t *params, perr_t *e)
     (void)params;
     (void)e;
     json_t *keys = mem_check(json_array());
-    gs_err_t ge;
-    release_snap(c);
-    if (state_tsig_each(NULL, tsig_key_json, keys, &ge) != 0) {
-        json_decref(keys);
-        put_false_log(c, "getTSIGKeys: %s", ge.text);
-        return;
-    }
+    state_tsig_each(NULL, tsig_key_json, keys);
     put_json_take(c, keys);
 }
 

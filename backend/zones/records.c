@@ -147,7 +147,7 @@ int zone_load(store_t *st, int64_t id, zone_prog_fn reuse, void *ctx, zone_t **o
 
     *out = zone_build(id, apex, recs, n, meta, nmeta);
     (*out)->kind = (int)rows.kind;
-    (*out)->notified_serial = rows.notified_serial;
+    atomic_store(&(*out)->notified_serial, rows.notified_serial);
     (*out)->masters = arena_strndup((*out)->arena, rows.masters, strlen(rows.masters));
     atomic_store(&(*out)->refreshed, rows.refreshed);
     for (size_t i = 0; i < n; i++)

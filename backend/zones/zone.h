@@ -75,9 +75,11 @@ typedef struct zone {
     int64_t id;
     const char *name; /* canonical apex */
     uint32_t name_len;
-    uint32_t serial;                 /* from the apex SOA, 0 if there is none */
-    int kind;                        /* store_kind_t: native, primary, secondary */
-    uint32_t notified_serial;        /* the serial pdns last sent NOTIFYs for */
+    uint32_t serial; /* from the apex SOA, 0 if there is none */
+    int kind;        /* store_kind_t: native, primary, secondary */
+    /* The serial pdns last sent NOTIFYs for. Like `refreshed` below, set in
+     * a published image (setNotified, state.c) and read atomically. */
+    _Atomic uint32_t notified_serial;
     uint32_t refresh, retry, expire; /* from the apex SOA, 0 if there is none */
     const char *masters;             /* a secondary's primaries, space-separated, or "" */
     /* A secondary's last contact with its primary (seconds since the epoch,
