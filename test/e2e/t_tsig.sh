@@ -71,6 +71,16 @@ done
 gs_expect_eq "S transferred the zone with the right key" 192.0.2.80 "$(kdig @127.0.0.2 -p "$SP" +short www.t.test A)"
 gs_expect_contains "P logged the signed transfer" "allowed: TSIG signed request with authorized key 'xfr'" \
     "$(cat "$GS_TMP/pP/pdns.log")"
+# A change on P: its NOTIFY is signed with the zone's key (pdns's
+# send-signed-notify), S checks it against AXFR-MASTER-TSIG and transfers.
+pP add-record t.test www2 A 300 192.0.2.81 >/dev/null || gs_fail "add-record www2"
+for _ in $(seq 100); do
+    [ "$(kdig @127.0.0.2 -p "$SP" +short www2.t.test A)" = 192.0.2.81 ] && break
+    sleep 0.1
+done
+gs_expect_eq "the change reached S" 192.0.2.81 "$(kdig @127.0.0.2 -p "$SP" +short www2.t.test A)"
+gs_expect_contains "S got a signed NOTIFY" "Received secure NOTIFY for t.test from 127.0.0.1, with TSIG key 'xfr'" \
+    "$(cat "$GS_TMP/pS/pdns.log")"
 
 # Where the secret must not be.
 gs_expect_eq "zone store mode" 600 "$(stat -c %a "$GS_TMP/P/zones.db")"
