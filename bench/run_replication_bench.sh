@@ -53,10 +53,13 @@ for z in rep.test big.test; do
     cli P zone create "$z" --ns "ns1.$z" --soa-serial 1 --soa-refresh 60 --kind primary >/dev/null
     cli S1 zone create "$z" --secondary --primary "$PA" >/dev/null
 done
-gs_pdnsutil "$GS_TMP/pP" add-record rep.test ns1 A 300 "$PA" >/dev/null 2>&1
 gs_start_pdns "$GS_TMP/pS1" "$P1" "$S1A"
 gs_start_pdns "$GS_TMP/pS2" "$P2" "$S2A"
 gs_start_pdns "$GS_TMP/pP" 53 "$PA"
+# After pdns started: a serial pending at its start is not NOTIFYed to
+# also-notify targets (doc/replication.md), and S2 needs a NOTIFY.
+gs_pdnsutil "$GS_TMP/pP" add-record rep.test ns1 A 300 "$PA" >/dev/null 2>&1
+gs_pdnsutil "$GS_TMP/pP" add-record big.test ns1 A 300 "$PA" >/dev/null 2>&1
 
 serial_at() { kdig @"$1" -p "$2" +timeout=1 +retry=0 +short "$3" SOA 2>/dev/null | awk '{print $3}'; }
 # until_serial ZONE SERIAL T0: prints "s1 s2", the seconds from T0 to the
@@ -72,7 +75,8 @@ until_serial() {
     done
     echo "${d1:-timeout} ${d2:-timeout}"
 }
-serial=$(serial_at "$PA" 53 rep.test)
+# (P's own answer may be its cached SOA: ask its geosteerd)
+serial=$(cli P zone list | sed -n 's/^rep\.test\. id=[0-9]* serial=\([0-9]*\) .*/\1/p')
 until_serial rep.test "$serial" "$(date +%s.%N)" >/dev/null
 : >"$GS_TMP/t1"
 : >"$GS_TMP/t2"

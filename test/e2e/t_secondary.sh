@@ -9,7 +9,7 @@
 # P listens on port 53 because pdns asks an autoprimary for the zone's SOA
 # and NS there (so the test needs root). Checked:
 # - both secondaries serve the zone (static, steer() and LUA records) within
-#   5 s of P starting, and 300 queries with ECS from many countries get the
+#   5 s of its last commit on P, and 300 queries with ECS from many countries get the
 #   same answers and scopes from all three nodes;
 # - pdnsutil add-record on P reaches both (time printed);
 # - S2's geosteer.json lacks policy 'extra': a transfer using it is refused
@@ -77,7 +77,6 @@ pu add-record rep.test ns1 A 300 "$PA"
 pu add-record rep.test static A 300 192.0.2.200
 pu add-record rep.test www LUA "A \"steer('geo')\""
 pu add-record rep.test www LUA "AAAA \"steer('geo')\""
-pu add-record rep.test lua LUA "A \";if country('DE') then return '192.0.2.1' elseif continent('AS') then return '192.0.2.2' elseif country({'US', 'BR'}) then return '192.0.2.3' else return '192.0.2.4' end\""
 gs_expect_contains "S1: secondary created" "secondary of 127.0.53.1" \
     "$(cli S1 zone create rep.test --secondary --primary "$PA")"
 gs_expect_contains "S2: autoprimary added" "OK autoprimary 127.0.53.1 ns1.rep.test. added" \
@@ -89,8 +88,13 @@ gs_expect_contains "bad primary refused" "is not an IP address" \
 
 gs_start_pdns "$GS_TMP/pS1" "$P1" "$S1A"
 gs_start_pdns "$GS_TMP/pS2" "$P2" "$S2A"
-t0=$(date +%s.%N)
 gs_start_pdns "$GS_TMP/pP" 53 "$PA"
+# The zone's last record goes in now that P runs: pdns 4.7 reads also-notify
+# after its communicator's first pass, so a serial pending at its start is
+# not NOTIFYed to also-notify targets (doc/replication.md), and S2 learns of
+# the zone only from a NOTIFY.
+pu add-record rep.test lua LUA "A \";if country('DE') then return '192.0.2.1' elseif continent('AS') then return '192.0.2.2' elseif country({'US', 'BR'}) then return '192.0.2.3' else return '192.0.2.4' end\""
+t0=$(date +%s.%N)
 serial_at() { kdig @"$1" -p "$2" +timeout=1 +retry=0 +short rep.test SOA 2>/dev/null | awk '{print $3}'; }
 # wait_serial ADDR PORT SERIAL [SECONDS]: prints the seconds since $t0 at
 # which ADDR:PORT first answered SERIAL.
@@ -105,11 +109,12 @@ wait_serial() {
     done
     gs_fail "$1:$2 does not serve serial $3 within $((lim / 20)) s (serves '$(serial_at "$1" "$2")')"
 }
-serial=$(serial_at "$PA" 53)
-[ -n "$serial" ] || gs_fail "P serves no SOA"
+# (P's own answer may still be its cached SOA: ask its geosteerd)
+serial=$(cli P zone list | sed -n 's/^rep\.test\. id=[0-9]* serial=\([0-9]*\) .*/\1/p')
+[ -n "$serial" ] || gs_fail "P has no serial for rep.test"
 d1=$(wait_serial "$S1A" "$P1" "$serial" 5)
 d2=$(wait_serial "$S2A" "$P2" "$serial" 5)
-echo "ok: first transfer: S1 serves serial $serial after ${d1}s, S2 (autosecondary) after ${d2}s"
+echo "ok: first transfer: S1 serves serial $serial ${d1}s after the commit, S2 (autosecondary) after ${d2}s"
 gs_expect_contains "S2 created the zone as a secondary of P" "kind=secondary primaries=127.0.53.1" \
     "$(cli S2 zone list)"
 
