@@ -92,25 +92,44 @@ typedef struct {
 static row3_t *aps, *tsigs;
 static size_t naps, ntsigs;
 
+/* The index in `repls` (kept sorted by zone id) of `zone_id`, or where it
+ * would go. getUnfreshSlaveInfos looks up every secondary zone each time
+ * pdns asks: O(log n) each. repl_lock held. */
+static size_t repl_pos(int64_t zone_id)
+{
+    size_t lo = 0, hi = nrepls;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (repls[mid].zone_id < zone_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static repl_t *repl_get(int64_t zone_id, bool create)
 {
-    for (size_t i = 0; i < nrepls; i++)
-        if (repls[i].zone_id == zone_id)
-            return &repls[i];
+    size_t i = repl_pos(zone_id);
+    if (i < nrepls && repls[i].zone_id == zone_id)
+        return &repls[i];
     if (!create)
         return NULL;
     if (nrepls % 16 == 0)
         repls = mem_realloc_n(repls, nrepls + 16, sizeof(*repls));
-    repls[nrepls] = (repl_t){.zone_id = zone_id};
-    return &repls[nrepls++];
+    memmove(&repls[i + 1], &repls[i], (nrepls - i) * sizeof(*repls));
+    repls[i] = (repl_t){.zone_id = zone_id};
+    nrepls++;
+    return &repls[i];
 }
 
 static void repl_forget(int64_t zone_id)
 {
-    repl_t *r = repl_get(zone_id, false);
-    if (r) {
-        free(r->xfr_reason);
-        *r = repls[--nrepls];
+    size_t i = repl_pos(zone_id);
+    if (i < nrepls && repls[i].zone_id == zone_id) {
+        free(repls[i].xfr_reason);
+        memmove(&repls[i], &repls[i + 1], (nrepls - i - 1) * sizeof(*repls));
+        nrepls--;
     }
 }
 

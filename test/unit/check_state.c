@@ -302,6 +302,37 @@ START_TEST(test_secondary_expiry)
 }
 END_TEST
 
+/* Each zone keeps its own replication state, whatever the order the zones
+ * were first seen in, and a deleted zone's state goes with it. */
+START_TEST(test_repl_state_per_zone)
+{
+    gs_err_t err;
+    ck_assert_int_eq(state_open(db, &err), 0);
+    int64_t id[5];
+    char name[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "z%d.", i);
+        id[i] = create(name);
+    }
+    static const int order[] = {3, 0, 4, 1, 2};
+    for (int k = 0; k < 5; k++)
+        state_zone_notified((zone_t *)(uintptr_t)zone_now(id[order[k]]), 100 + (uint32_t)order[k]);
+    state_zone_fresh((zone_t *)(uintptr_t)zone_now(id[4]));
+    state_zone_stale(id[1]);
+    ck_assert_int_eq(state_zone_delete("z2.", &err), 0);
+    state_repl_info_t ri;
+    ck_assert(state_repl_info(id[4], &ri) && ri.checked_at > 0);
+    ck_assert(state_repl_info(id[1], &ri) && ri.checked_at == 0);
+    ck_assert(!state_repl_info(id[2], &ri));
+    state_close(); /* stores the notified serials */
+    ck_assert_int_eq(state_open(db, &err), 0);
+    for (int i = 0; i < 5; i++)
+        if (i != 2)
+            ck_assert_uint_eq(zone_now(id[i])->notified_serial, 100 + (uint32_t)i);
+    state_close();
+}
+END_TEST
+
 /* The calls pdns's communicator thread makes never wait for the writer
  * lock: pdns exits when one outlasts its connector timeout (2 s by
  * default), and the writer is busy for seconds in a big commit or a
@@ -763,6 +794,7 @@ int main(void)
     tcase_add_test(tc, test_upgrade_v3);
     tcase_add_test(tc, test_secondary_expiry);
     tcase_add_test(tc, test_communicator_calls_never_wait);
+    tcase_add_test(tc, test_repl_state_per_zone);
     tcase_add_test(tc, test_zone_lifecycle);
     tcase_add_test(tc, test_commit_atomic);
     tcase_add_test(tc, test_primary_serial);
