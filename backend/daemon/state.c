@@ -904,6 +904,14 @@ void state_flush_repl(void)
     pthread_mutex_unlock(&writer_lock);
 }
 
+const char *state_secondary_state(const zone_t *z, const state_repl_info_t *ri, int64_t now)
+{
+    return !z->serial                   ? "empty"
+           : state_zone_expired(z, now) ? "expired"
+           : ri->xfr_at && !ri->xfr_ok  ? "behind"
+                                        : "serving";
+}
+
 bool state_zone_expired(const zone_t *z, int64_t now)
 {
     if (z->kind != STORE_KIND_SECONDARY || !z->expire)

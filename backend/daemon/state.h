@@ -121,6 +121,11 @@ typedef struct {
  * anything. */
 bool state_repl_info(int64_t zone_id, state_repl_info_t *out);
 
+/* The state `status` and `zone list` give secondary zone `z` at `now`, with
+ * `ri` from state_repl_info: "empty" (no transfer yet), "expired",
+ * "behind" (its last transfer was refused) or "serving". */
+const char *state_secondary_state(const zone_t *z, const state_repl_info_t *ri, int64_t now);
+
 /* Whether secondary zone `z` has expired at `now`: no contact with a primary
  * for longer than its SOA expire. An expired zone is not answered (pdns
  * then answers REFUSED), but is still transferred. Lock-free. */

@@ -354,38 +354,29 @@ static void zone_delete(char **w, int n, buf_t *out)
     buf_printf(out, "OK zone %s deleted\n", zone);
 }
 
-/* A secondary zone's replication as key=value pairs, each after `sep`:
- * its primaries, pdns's last check, the last transfer (ok, or refused with
- * the reason: the node is behind), and whether the zone has expired. */
-static void put_secondary(buf_t *out, const zone_t *z, const char *sep)
+/* A secondary zone's replication as " key=value" pairs: its primaries,
+ * pdns's last check, the last transfer (ok, or refused with the reason: the
+ * node is behind), and its state (state_secondary_state). */
+static void put_secondary(buf_t *out, const zone_t *z)
 {
     int64_t now = (int64_t)time(NULL);
     state_repl_info_t ri;
     state_repl_info(z->id, &ri);
-    buf_puts(out, sep);
-    buf_puts(out, "primaries=");
+    buf_puts(out, " primaries=");
     for (const char *p = *z->masters ? z->masters : "-"; *p; p++)
         buf_putc(out, *p == ' ' ? ',' : *p);
     if (ri.checked_at)
-        buf_printf(out, "%slast_check=%llds_ago", sep, (long long)(now - ri.checked_at));
+        buf_printf(out, " last_check=%llds_ago", (long long)(now - ri.checked_at));
     else
-        buf_printf(out, "%slast_check=due", sep);
+        buf_puts(out, " last_check=due");
     if (!ri.xfr_at)
-        buf_printf(out, "%stransfer=none_since_start", sep);
-    else if (ri.xfr_ok)
-        buf_printf(out, "%stransfer=ok%stransfer_serial=%u%stransfer_at=%llds_ago", sep, sep,
-                   ri.xfr_serial, sep, (long long)(now - ri.xfr_at));
+        buf_puts(out, " transfer=none_since_start");
     else
-        buf_printf(out, "%stransfer=refused%stransfer_serial=%u%stransfer_at=%llds_ago%sreason=%s",
-                   sep, sep, ri.xfr_serial, sep, (long long)(now - ri.xfr_at), sep, ri.reason);
-    if (!z->serial)
-        buf_printf(out, "%sstate=empty", sep);
-    else if (state_zone_expired(z, now))
-        buf_printf(out, "%sstate=expired", sep);
-    else if (ri.xfr_at && !ri.xfr_ok)
-        buf_printf(out, "%sstate=behind", sep);
-    else
-        buf_printf(out, "%sstate=serving", sep);
+        buf_printf(out, " transfer=%s transfer_serial=%u transfer_at=%llds_ago",
+                   ri.xfr_ok ? "ok" : "refused", ri.xfr_serial, (long long)(now - ri.xfr_at));
+    if (ri.xfr_at && !ri.xfr_ok)
+        buf_printf(out, " reason=%s", ri.reason);
+    buf_printf(out, " state=%s", state_secondary_state(z, &ri, now));
 }
 
 static void zone_list(buf_t *out)
@@ -402,7 +393,7 @@ static void zone_list(buf_t *out)
         if (z->kind == STORE_KIND_PRIMARY)
             buf_printf(out, " notified_serial=%u", z->notified_serial);
         if (z->kind == STORE_KIND_SECONDARY)
-            put_secondary(out, z, " ");
+            put_secondary(out, z);
         buf_putc(out, '\n');
     }
     snap_unpin(slot);
@@ -490,7 +481,7 @@ static void status(buf_t *out)
                        z->notified_serial);
         else if (z->kind == STORE_KIND_SECONDARY) {
             buf_printf(out, "zone %s secondary serial %u", z->name, z->serial);
-            put_secondary(out, z, " ");
+            put_secondary(out, z);
             buf_putc(out, '\n');
         }
     }
@@ -520,13 +511,7 @@ static void status_json(buf_t *out)
         if (z->kind == STORE_KIND_SECONDARY) {
             state_repl_info_t ri;
             state_repl_info(z->id, &ri);
-            json_t *prim = mem_check(json_array());
-            for (const char *p = z->masters; *p;) {
-                size_t len = strcspn(p, " ");
-                json_array_append_new(prim, mem_check(json_stringn(p, len)));
-                p += len + strspn(p + len, " ");
-            }
-            json_object_set_new(o, "primaries", prim);
+            json_object_set_new(o, "primaries", rb_masters_json(z));
             json_object_set_new(o, "last_check",
                                 ri.checked_at ? json_integer(ri.checked_at) : json_null());
             json_object_set_new(
@@ -536,11 +521,7 @@ static void status_json(buf_t *out)
                                                  ri.xfr_ok ? "ok" : "refused", "serial",
                                                  (json_int_t)ri.xfr_serial, "at",
                                                  (json_int_t)ri.xfr_at, "reason", ri.reason)));
-            json_object_set_new(o, "state",
-                                json_string(!z->serial                   ? "empty"
-                                            : state_zone_expired(z, now) ? "expired"
-                                            : ri.xfr_at && !ri.xfr_ok    ? "behind"
-                                                                         : "serving"));
+            json_object_set_new(o, "state", json_string(state_secondary_state(z, &ri, now)));
         }
         json_array_append_new(zones, o);
     }

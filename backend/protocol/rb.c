@@ -249,7 +249,7 @@ static const char *pdns_kind(int kind)
 /* A zone as pdns's DomainInfo: `masters` are the secondary's primaries
  * (state_masters_canon's form, which pdns parses), `last_check` pdns's last
  * freshness check of it. */
-static json_t *domain_info(const zone_t *z)
+json_t *rb_masters_json(const zone_t *z)
 {
     json_t *masters = mem_check(json_array());
     for (const char *p = z->masters; *p;) {
@@ -257,6 +257,12 @@ static json_t *domain_info(const zone_t *z)
         json_array_append_new(masters, mem_check(json_stringn(p, len)));
         p += len + strspn(p + len, " ");
     }
+    return masters;
+}
+
+static json_t *domain_info(const zone_t *z)
+{
+    json_t *masters = rb_masters_json(z);
     state_repl_info_t ri;
     if (z->kind == STORE_KIND_SECONDARY)
         state_repl_info(z->id, &ri);

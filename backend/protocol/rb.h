@@ -33,6 +33,12 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len);
 #define RB_REPLY_KEEP (256 * 1024)
 void rb_conn_trim(rb_conn_t *c);
 
+/* A secondary zone's primaries as a JSON array of strings (new reference):
+ * the form getDomainInfo's `masters` and `status --json` share. */
+struct json_t;
+struct zone;
+struct json_t *rb_masters_json(const struct zone *z);
+
 /* Writes an error reply for input that is not a request line at all (used
  * by the server for over-long lines) and returns it, borrowed. */
 const buf_t *rb_error_reply(rb_conn_t *c, const char *msg);

@@ -196,7 +196,6 @@ static void fill_records(zone_t *z, zone_node_t *n, const rec_ref_t *refs, size_
             rr_soa_times(zr->content, soa) == 0) {
             z->serial = soa[0];
             z->refresh = soa[1];
-            z->retry = soa[2];
             z->expire = soa[3];
         }
     }

@@ -80,8 +80,8 @@ typedef struct zone {
     /* The serial pdns last sent NOTIFYs for. Like `refreshed` below, set in
      * a published image (setNotified, state.c) and read atomically. */
     _Atomic uint32_t notified_serial;
-    uint32_t refresh, retry, expire; /* from the apex SOA, 0 if there is none */
-    const char *masters;             /* a secondary's primaries, space-separated, or "" */
+    uint32_t refresh, expire; /* from the apex SOA, 0 if there is none */
+    const char *masters;      /* a secondary's primaries, space-separated, or "" */
     /* A secondary's last contact with its primary (seconds since the epoch,
      * 0: never): the one field that changes in a published image, written
      * by setFresh (state.c) and read by lookups, both atomically. */

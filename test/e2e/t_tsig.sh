@@ -64,21 +64,21 @@ gs_expect_contains "S holds nothing with the wrong key" "t.test. id=1 serial=0 r
 # The right secret (replacing the key), and S catches up.
 pS import-tsig-key xfr hmac-sha256 "$secret" >/dev/null || gs_fail "import-tsig-key (right)"
 pdns_control --config-dir="$GS_TMP/pS" retrieve t.test >/dev/null 2>&1 || true
-for _ in $(seq 150); do
-    [ "$(kdig @127.0.0.2 -p "$SP" +short www.t.test A)" = 192.0.2.80 ] && break
-    sleep 0.1
-done
-gs_expect_eq "S transferred the zone with the right key" 192.0.2.80 "$(kdig @127.0.0.2 -p "$SP" +short www.t.test A)"
+# on_s WHAT NAME ADDRESS: waits up to 15 s for S to answer NAME with ADDRESS.
+on_s() {
+    for _ in $(seq 150); do
+        [ "$(kdig @127.0.0.2 -p "$SP" +short "$2" A)" = "$3" ] && break
+        sleep 0.1
+    done
+    gs_expect_eq "$1" "$3" "$(kdig @127.0.0.2 -p "$SP" +short "$2" A)"
+}
+on_s "S transferred the zone with the right key" www.t.test 192.0.2.80
 gs_expect_contains "P logged the signed transfer" "allowed: TSIG signed request with authorized key 'xfr'" \
     "$(cat "$GS_TMP/pP/pdns.log")"
 # A change on P: its NOTIFY is signed with the zone's key (pdns's
 # send-signed-notify), S checks it against AXFR-MASTER-TSIG and transfers.
 pP add-record t.test www2 A 300 192.0.2.81 >/dev/null || gs_fail "add-record www2"
-for _ in $(seq 100); do
-    [ "$(kdig @127.0.0.2 -p "$SP" +short www2.t.test A)" = 192.0.2.81 ] && break
-    sleep 0.1
-done
-gs_expect_eq "the change reached S" 192.0.2.81 "$(kdig @127.0.0.2 -p "$SP" +short www2.t.test A)"
+on_s "the change reached S" www2.t.test 192.0.2.81
 gs_expect_contains "S got a signed NOTIFY" "Received secure NOTIFY for t.test from 127.0.0.1, with TSIG key 'xfr'" \
     "$(cat "$GS_TMP/pS/pdns.log")"
 

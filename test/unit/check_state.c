@@ -175,20 +175,23 @@ START_TEST(test_refused_file_untouched)
 }
 END_TEST
 
+/* The tables versions 2 and 3 of the store share besides `zones`. */
+#define OLD_TABLES                                                                                 \
+    "CREATE TABLE records (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"                       \
+    " REFERENCES zones(id) ON DELETE CASCADE, name TEXT NOT NULL, type TEXT NOT NULL,"             \
+    " content TEXT NOT NULL, ttl INTEGER NOT NULL);"                                               \
+    "CREATE TABLE metadata (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"                      \
+    " REFERENCES zones(id) ON DELETE CASCADE, kind TEXT NOT NULL, value TEXT NOT NULL);"           \
+    "CREATE TABLE overrides (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL,"                      \
+    " until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+
 /* A version-2 store (before zone kinds) is upgraded in place: its zones
  * and records stay, each zone is native, and a version-3 file is read
  * again as it is. */
 START_TEST(test_upgrade_v2)
 {
     make_sqlite("CREATE TABLE zones (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                " name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
-                "CREATE TABLE records (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
-                " REFERENCES zones(id) ON DELETE CASCADE, name TEXT NOT NULL, type TEXT NOT NULL,"
-                " content TEXT NOT NULL, ttl INTEGER NOT NULL);"
-                "CREATE TABLE metadata (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
-                " REFERENCES zones(id) ON DELETE CASCADE, kind TEXT NOT NULL, value TEXT NOT NULL);"
-                "CREATE TABLE overrides (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL,"
-                " until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+                " name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);" OLD_TABLES
                 "INSERT INTO zones VALUES (1, 'old.test.', 0);"
                 "INSERT INTO records VALUES (1, 1, 'old.test.', 'SOA',"
                 " 'ns1.old.test hostmaster.old.test 9 1 1 1 1', 60);"
@@ -226,14 +229,7 @@ START_TEST(test_upgrade_v3)
     make_sqlite("CREATE TABLE zones (id INTEGER PRIMARY KEY AUTOINCREMENT,"
                 " name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL,"
                 " kind TEXT NOT NULL DEFAULT 'native', notified_serial INTEGER NOT NULL DEFAULT 0,"
-                " masters TEXT NOT NULL DEFAULT '');"
-                "CREATE TABLE records (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
-                " REFERENCES zones(id) ON DELETE CASCADE, name TEXT NOT NULL, type TEXT NOT NULL,"
-                " content TEXT NOT NULL, ttl INTEGER NOT NULL);"
-                "CREATE TABLE metadata (id INTEGER PRIMARY KEY, zone_id INTEGER NOT NULL"
-                " REFERENCES zones(id) ON DELETE CASCADE, kind TEXT NOT NULL, value TEXT NOT NULL);"
-                "CREATE TABLE overrides (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL,"
-                " until INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+                " masters TEXT NOT NULL DEFAULT '');" OLD_TABLES
                 "INSERT INTO zones VALUES (1, 'p.test.', 0, 'primary', 9, '');"
                 "INSERT INTO records VALUES (1, 1, 'p.test.', 'SOA',"
                 " 'ns1.p.test hostmaster.p.test 9 1 1 1 1', 60);"
