@@ -82,6 +82,20 @@ PY
 
 gs_register() { GS_PIDS="$GS_PIDS $1"; }
 
+# gs_dead PID [TENTHS]: true once PID has exited (gone, or a zombie not yet
+# reaped), waiting up to TENTHS tenths of a second (default 50). kill -0
+# alone cannot tell: it succeeds on a zombie, and a SIGKILLed multi-threaded
+# process is reported to its parent only after all its threads are torn down.
+gs_dead() {
+    local pid=$1 st
+    for _ in $(seq "${2:-50}"); do
+        st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null) || true
+        case "$st" in "" | Z | X) return 0 ;; esac
+        sleep 0.1
+    done
+    return 1
+}
+
 # gs_stop PID: SIGTERM, wait up to 5 s, then SIGKILL; unregisters the PID.
 gs_stop() {
     local pid=$1

@@ -314,7 +314,7 @@ a_iter() {
         return 0
         ;;
     esac
-    kill -0 "$GS_DAEMON_PID" 2>/dev/null && gs_fail "$how $trig: daemon still alive"
+    gs_dead "$GS_DAEMON_PID" || gs_fail "$how $trig: daemon still alive"
     restart
     dlist big.test. >"$GS_TMP/got.list"
     if cmp -s "$GS_TMP/got.list" "$GS_TMP/$cur.list"; then
