@@ -1,5 +1,6 @@
 #include "common/digest.h"
 
+#include <nettle/sha1.h>
 #include <nettle/sha2.h>
 
 void gs_sha256_hex(const void *data, size_t len, char out[GS_SHA256_HEX])
@@ -15,4 +16,21 @@ void gs_sha256_hex(const void *data, size_t len, char out[GS_SHA256_HEX])
         out[2 * i + 1] = hex[d[i] & 15];
     }
     out[2 * sizeof(d)] = '\0';
+}
+
+_Static_assert(sizeof(struct sha1_ctx) <= sizeof(gs_sha1_t), "gs_sha1_t too small for nettle");
+
+void gs_sha1_init(gs_sha1_t *c)
+{
+    sha1_init((struct sha1_ctx *)c->opaque);
+}
+
+void gs_sha1_update(gs_sha1_t *c, const void *data, size_t len)
+{
+    sha1_update((struct sha1_ctx *)c->opaque, len, data);
+}
+
+void gs_sha1_final(gs_sha1_t *c, unsigned char out[GS_SHA1_SIZE])
+{
+    sha1_digest((struct sha1_ctx *)c->opaque, GS_SHA1_SIZE, out);
 }

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_FIXED_MAX 256
+#define METRICS_FIXED_MAX 320
 
 typedef struct metrics_labels metrics_labels_t;
 

@@ -12,6 +12,7 @@
 #include "backend/daemon/declog.h"
 #include "backend/daemon/stats.h"
 #include "backend/dns/dname.h"
+#include "backend/dns/nsec.h"
 #include "backend/steering/health.h"
 #include "backend/steering/luac.h"
 #include "backend/steering/steer.h"
@@ -1066,11 +1067,177 @@ void state_tsig_each(const char *name, store_tsig_fn fn, void *ctx)
     pthread_mutex_unlock(&repl_lock);
 }
 
+/* ---- DNSSEC keys -------------------------------------------------------------- */
+
+static const store_key_t *zone_key(const zone_t *z, int64_t key_id)
+{
+    for (size_t i = 0; i < z->nkeys; i++)
+        if (z->keys[i].id == key_id)
+            return &z->keys[i];
+    return NULL;
+}
+
+/* The rollover rules (doc/dnssec.md): a key signs only while it is
+ * published, and a zone with keys keeps at least one active one. A step
+ * that would break them is refused with the step to take first. */
+static int key_order_check(const zone_t *z, int64_t key_id, state_key_op_t op, gs_err_t *err)
+{
+    const store_key_t *k = zone_key(z, key_id);
+    if (!k)
+        return gs_err_set(err, GS_ENOTFOUND, "zone %s has no key with id %lld", z->name,
+                          (long long)key_id);
+    size_t active = 0;
+    for (size_t i = 0; i < z->nkeys; i++)
+        active += z->keys[i].active;
+    if (op == STATE_KEY_ACTIVATE && !k->published)
+        return gs_err_set(err, GS_EINVAL,
+                          "zone %s: key %lld is not published: publish it first (signatures of a "
+                          "key missing from the DNSKEY set cannot be checked)",
+                          z->name, (long long)key_id);
+    if (op == STATE_KEY_UNPUBLISH && k->active)
+        return gs_err_set(err, GS_EINVAL,
+                          "zone %s: key %lld is active: deactivate it first (its signatures "
+                          "would no longer validate)",
+                          z->name, (long long)key_id);
+    if (op == STATE_KEY_DEACTIVATE && k->active && active == 1)
+        return gs_err_set(err, GS_EINVAL,
+                          "zone %s: key %lld is the zone's last active key: activate another "
+                          "first, or remove every key (pdnsutil disable-dnssec)",
+                          z->name, (long long)key_id);
+    return 0;
+}
+
+static const char *const key_op_done[] = {"activated", "deactivated", "published", "unpublished",
+                                          "removed"};
+
+/* One key change in one store transaction, then the zone republished with
+ * its keys. `k` is the key to add (op STATE_KEY_ADD) or NULL. */
+static int key_change(int64_t zone_id, int64_t key_id, state_key_op_t op, const store_key_t *k,
+                      int64_t *new_id, gs_err_t *err)
+{
+    pthread_mutex_lock(&writer_lock);
+    const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
+    char name[DNAME_MAXTEXT + 1];
+    int rc = 0;
+    if (!z) {
+        rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
+        goto out;
+    }
+    snprintf(name, sizeof(name), "%s", z->name);
+    if (op != STATE_KEY_ADD && op != STATE_KEY_REMOVE && (rc = key_order_check(z, key_id, op, err)))
+        goto out;
+    if ((rc = store_begin(store, err)))
+        goto out;
+    switch (op) {
+    case STATE_KEY_ADD:
+        rc = store_key_add(store, zone_id, k, new_id, err);
+        break;
+    case STATE_KEY_ACTIVATE:
+    case STATE_KEY_DEACTIVATE:
+        rc = store_key_set(store, zone_id, key_id, "active", op == STATE_KEY_ACTIVATE, err);
+        break;
+    case STATE_KEY_PUBLISH:
+    case STATE_KEY_UNPUBLISH:
+        rc = store_key_set(store, zone_id, key_id, "published", op == STATE_KEY_PUBLISH, err);
+        break;
+    case STATE_KEY_REMOVE:
+        rc = store_key_remove(store, zone_id, key_id, err);
+        break;
+    }
+    if (rc == 0)
+        rc = timed_commit(err);
+    if (rc) {
+        store_rollback(store);
+        goto out;
+    }
+    republish(zone_id, NULL, err); /* committed: a failure here is logged by it */
+    if (op == STATE_KEY_ADD)
+        log_info("state: %s: DNSSEC key %lld added (flags %u, %s, %s)", name, (long long)*new_id,
+                 k->flags, k->active ? "active" : "inactive",
+                 k->published ? "published" : "unpublished"); /* never the key text */
+    else
+        log_info("state: %s: DNSSEC key %lld %s", name, (long long)key_id, key_op_done[op]);
+out:
+    if (rc)
+        log_warn("state: zone id %lld: DNSSEC key change refused: %s", (long long)zone_id,
+                 err->text);
+    pthread_mutex_unlock(&writer_lock);
+    return rc;
+}
+
+int state_key_add(int64_t zone_id, const store_key_t *k, int64_t *id, gs_err_t *err)
+{
+    if (k->active && !k->published)
+        return gs_err_set(err, GS_EINVAL,
+                          "an active key must be published (signatures of a key missing from the "
+                          "DNSKEY set cannot be checked)");
+    return key_change(zone_id, 0, STATE_KEY_ADD, k, id, err);
+}
+
+int state_key_change(int64_t zone_id, int64_t key_id, state_key_op_t op, gs_err_t *err)
+{
+    return key_change(zone_id, key_id, op, NULL, NULL, err);
+}
+
+/* Metadata kinds pdns reads for DNSSEC are checked before they are stored:
+ * a value pdns cannot parse would break signing of the whole zone. */
+static int dnssec_meta_check(const char *kind, const char *const *values, size_t n, gs_err_t *err)
+{
+    if (strcmp(kind, "PRESIGNED") == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(values[i], "1") == 0)
+                return gs_err_set(err, GS_EINVAL,
+                                  "PRESIGNED: geosteer zones are signed live by pdns (steered "
+                                  "answers differ per client and cannot be signed in advance)");
+        return 0;
+    }
+    if (strcmp(kind, "NSEC3PARAM") == 0) {
+        nsec3_param_t p;
+        if (n > 1)
+            return gs_err_set(err, GS_EINVAL, "NSEC3PARAM takes one value");
+        return n ? nsec3_param_parse(values[0], &p, err) : 0;
+    }
+    if (strcmp(kind, "NSEC3NARROW") == 0 || strcmp(kind, "PUBLISH-CDNSKEY") == 0) {
+        if (n > 1 || (n && strcmp(values[0], "0") != 0 && strcmp(values[0], "1") != 0))
+            return gs_err_set(err, GS_EINVAL, "%s takes one value, 0 or 1", kind);
+        return 0;
+    }
+    if (strcmp(kind, "PUBLISH-CDS") == 0) {
+        /* Digest algorithms, comma-separated: 1 (SHA-1), 2 (SHA-256), 4 (SHA-384). */
+        for (size_t i = 0; i < n; i++)
+            if (strspn(values[i], "124, ") != strlen(values[i]) || !*values[i])
+                return gs_err_set(err, GS_EINVAL,
+                                  "PUBLISH-CDS: '%.40s' is not a list of digest types 1, 2, 4",
+                                  values[i]);
+        return 0;
+    }
+    if (strcmp(kind, "SOA-EDIT") == 0) {
+        static const char *const known[] = {"INCREMENT-WEEKS", "INCEPTION-EPOCH",
+                                            "INCEPTION-INCREMENT", "EPOCH", "NONE"};
+        for (size_t i = 0; i < n; i++) {
+            bool ok = false;
+            for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+                ok |= strcmp(values[i], known[k]) == 0;
+            if (!ok)
+                return gs_err_set(err, GS_EINVAL,
+                                  "SOA-EDIT: unknown value '%.40s' (INCREMENT-WEEKS, "
+                                  "INCEPTION-EPOCH, INCEPTION-INCREMENT, EPOCH, NONE)",
+                                  values[i]);
+        }
+    }
+    return 0;
+}
+
 int state_meta_set(int64_t zone_id, const char *kind, const char *const *values, size_t n,
                    gs_err_t *err)
 {
+    int rc = dnssec_meta_check(kind, values, n, err);
+    if (rc) {
+        log_warn("state: zone id %lld: metadata %s refused: %s", (long long)zone_id, kind,
+                 err->text);
+        return rc;
+    }
     pthread_mutex_lock(&writer_lock);
-    int rc;
     if (!snap_zone_by_id(snap_current(), zone_id)) {
         rc = gs_err_set(err, GS_ENOTFOUND, "zone id %lld does not exist", (long long)zone_id);
     } else {

@@ -150,7 +150,31 @@ GS_WARN_UNUSED int state_tsig_set(const char *name, const char *algorithm, const
 GS_WARN_UNUSED int state_tsig_delete(const char *name, gs_err_t *err);
 void state_tsig_each(const char *name, store_tsig_fn fn, void *ctx);
 
-/* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes). */
+/* DNSSEC keys (pdns's addDomainKey, activateDomainKey...; doc/dnssec.md):
+ * `k` already checked (dnskey_check). Each change is one store commit,
+ * after which the zone is republished with its keys and denial chain.
+ * Steps that would break validation are refused (GS_EINVAL, the reason
+ * naming the step to take first): activating an unpublished key,
+ * unpublishing an active one, deactivating the last active one; an active
+ * key must be added published. GS_ENOTFOUND: no such zone or key. Key
+ * text is never logged. */
+typedef enum {
+    STATE_KEY_ACTIVATE,
+    STATE_KEY_DEACTIVATE,
+    STATE_KEY_PUBLISH,
+    STATE_KEY_UNPUBLISH,
+    STATE_KEY_REMOVE,
+    STATE_KEY_ADD
+} state_key_op_t;
+GS_WARN_UNUSED int state_key_add(int64_t zone_id, const store_key_t *k, int64_t *id, gs_err_t *err);
+GS_WARN_UNUSED int state_key_change(int64_t zone_id, int64_t key_id, state_key_op_t op,
+                                    gs_err_t *err);
+
+/* Replaces the values of metadata `kind` of zone `zone_id` (n == 0 deletes).
+ * The kinds pdns reads for DNSSEC are checked first (NSEC3PARAM parses,
+ * NSEC3NARROW and PUBLISH-CDNSKEY 0 or 1, PUBLISH-CDS digest types,
+ * SOA-EDIT a known mode); PRESIGNED 1 is refused: geosteer zones are signed
+ * live. */
 GS_WARN_UNUSED int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
                                   size_t n, gs_err_t *err);
 

@@ -18,7 +18,7 @@
 /* Requests by interface, method (the remote-backend dispatcher's table
  * index, the last one for methods it does not know; pipe requests count as
  * the remote method they stand for) and result. */
-#define STATS_METHODS 32
+#define STATS_METHODS 40
 enum { STATS_RESULT_DATA, STATS_RESULT_EMPTY, STATS_RESULT_ERROR, STATS_RESULTS };
 enum { STATS_IFACE_REMOTE, STATS_IFACE_PIPE, STATS_IFACES };
 

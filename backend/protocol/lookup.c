@@ -238,7 +238,7 @@ static void settle(lk_ctx_t *c, const zone_node_t *node, const lookup_req_t *r,
  * scope being non-zero whenever other clients may get data, keeps the reply
  * out of its query cache. */
 static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
-                        const lookup_req_t *r, lk_format_t f, buf_t *out, bool *ent)
+                        const lookup_req_t *r, lk_format_t f, buf_t *out, bool *ent, bool internal)
 {
     const snap_t *s = c->snap;
     bool any = r->qtlen == 3 && memcmp(r->qtype, "ANY", 3) == 0;
@@ -257,7 +257,15 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
     const zone_rec_t *held_rec[LK_HELD];
     size_t nheld = 0;
     steer_client_t cl;
-    if (steer_client_parse(r->real_remote, r->real_remote_len, r->remote, r->remote_len, &cl) != 0)
+    const char *rem = r->remote, *real = r->real_remote;
+    size_t rem_len = r->remote_len, real_len = r->real_remote_len;
+    if (internal && c->last_remote_len) {
+        rem = c->last_remote;
+        rem_len = c->last_remote_len;
+        real = c->last_real;
+        real_len = c->last_real_len;
+    }
+    if (steer_client_parse(real, real_len, rem, rem_len, &cl) != 0)
         steer_client_parse(NULL, 0, "0.0.0.0", 7, &cl);
     const steer_t *st = s->world->steer;
     steer_admin_t adm = s->world->admin;
@@ -289,7 +297,7 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
         res->sd.scope = scope;
         if (hold)
             held_rec[nheld++] = rec;
-        else
+        else if (!internal) /* pdns's own lookups are not decisions */
             settle(c, node, r, rec, &cl, res);
         size_t added;
         if (res->steered) {
@@ -309,7 +317,9 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
                 empty_ttl = ttl;
         }
     }
-    *ent = any && empty;
+    /* pdns's own ANY lookup builds a type bitmap: an ENT there would be
+     * read as type 0, and the name exists anyway. */
+    *ent = any && empty && !internal;
     /* A held pipe answer needing its ENT is not sent: the remote backend's
      * answer is the one counted. */
     if (!(f == LK_PIPE && *ent))
@@ -356,9 +366,34 @@ static size_t static_pipe(const zone_t *z, const zone_node_t *node, const lookup
     return emitted;
 }
 
+/* A lookup pdns makes for itself, with no query packet (the type bitmap of
+ * an NSEC or NSEC3 record): remote 0.0.0.0 and real-remote 0.0.0.0/0. */
+static bool internal_lookup(const lookup_req_t *r)
+{
+    return (!r->remote || (r->remote_len == 7 && memcmp(r->remote, "0.0.0.0", 7) == 0)) &&
+           (!r->real_remote ||
+            (r->real_remote_len == 9 && memcmp(r->real_remote, "0.0.0.0/0", 9) == 0));
+}
+
+/* Remembers the client of a lookup that has one (lk_ctx_t.last_remote). */
+static void remember_client(lk_ctx_t *c, const lookup_req_t *r)
+{
+    if (!r->remote || r->remote_len >= sizeof(c->last_remote) ||
+        (r->real_remote && r->real_remote_len >= sizeof(c->last_real)))
+        return;
+    memcpy(c->last_remote, r->remote, r->remote_len);
+    c->last_remote_len = (uint8_t)r->remote_len;
+    c->last_real_len = r->real_remote ? (uint8_t)r->real_remote_len : 0;
+    if (c->last_real_len)
+        memcpy(c->last_real, r->real_remote, c->last_real_len);
+}
+
 size_t lk_answer(lk_ctx_t *c, const lookup_req_t *r, lk_format_t f, buf_t *out)
 {
     buf_reset(out);
+    bool internal = internal_lookup(r);
+    if (!internal)
+        remember_client(c, r);
     if (c->counting)
         metrics_add(c->sh, has_ecs(r) ? STAT_ECS_YES : STAT_ECS_NO, 1);
     char name[DNAME_MAXTEXT + 2];
@@ -383,7 +418,7 @@ size_t lk_answer(lk_ctx_t *c, const lookup_req_t *r, lk_format_t f, buf_t *out)
         if (node && node->dynamic) {
             bool ent;
             buf_puts(out, "{\"result\":[");
-            n = dyn_reply(c, z, node, r, f, out, &ent);
+            n = dyn_reply(c, z, node, r, f, out, &ent, internal);
             buf_puts(out, "]}\n");
         } else {
             const zone_reply_t *rep = node ? zone_node_reply(node, r->qtype, r->qtlen) : NULL;
@@ -407,7 +442,7 @@ size_t lk_answer(lk_ctx_t *c, const lookup_req_t *r, lk_format_t f, buf_t *out)
      * (doc/pipe.md). */
     if (node && node->dynamic) {
         bool ent;
-        n = dyn_reply(c, z, node, r, f, out, &ent);
+        n = dyn_reply(c, z, node, r, f, out, &ent, internal);
         if (ent) {
             buf_reset(out);
             n = 0;

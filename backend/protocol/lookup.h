@@ -46,6 +46,12 @@ typedef struct {
     /* Results of a pipe ANY answer held until it is known to be sent
      * (lookup.c, dyn_reply); allocated when first needed. */
     luae_result_t *held;
+    /* The client of the last lookup that had one. pdns asks for an NSEC or
+     * NSEC3 type bitmap with a lookup of its own (no client), right after
+     * the client's lookups on the same connection: a dynamic name is then
+     * answered for that client (lookup.c, lk_answer). */
+    char last_remote[48], last_real[56];
+    uint8_t last_remote_len, last_real_len;
 } lk_ctx_t;
 
 /* Sets up `c`; false when the reader limit (SNAP_MAX_READERS) is reached. */

@@ -14,6 +14,8 @@
 #include "backend/steering/health.h"
 #include "backend/steering/luaeval.h"
 #include "backend/dns/dname.h"
+#include "backend/dns/dnskey.h"
+#include "backend/dns/nsec.h"
 #include "backend/protocol/lookup.h"
 #include "backend/protocol/scan.h"
 #include "backend/zones/snap.h"
@@ -745,6 +747,178 @@ static void m_delete_tsig_key(rb_conn_t *c, json_t *params, perr_t *e)
         put_false_log(c, "deleteTSIGKey: %s", ge.text);
 }
 
+/* ---- DNSSEC (pdns sends these only with remote-dnssec=yes) ---------------- */
+
+/* getDomainKeys {name}: the zone's keys from the snapshot, private key text
+ * included (pdns signs with it); no writer lock. */
+static void m_get_domain_keys(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const zone_t *z = zone_param(c, params, NULL, "name", e);
+    if (!z)
+        return;
+    json_t *arr = mem_check(json_array());
+    for (size_t i = 0; i < z->nkeys; i++) {
+        const store_key_t *k = &z->keys[i];
+        json_array_append_new(
+            arr, mem_check(json_pack("{s:I, s:i, s:b, s:b, s:s}", "id", (json_int_t)k->id, "flags",
+                                     (int)k->flags, "active", k->active, "published", k->published,
+                                     "content", k->content)));
+    }
+    put_json_take(c, arr);
+}
+
+/* The zone a key request names, its id released from the snapshot (the
+ * change goes through the writer). Replies and returns -1 on failure. */
+static int64_t key_zone(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const zone_t *z;
+    int rc = find_zone(c, params, NULL, "name", &z, e);
+    if (rc == GS_ENOTFOUND)
+        put_false_log(c, "%s: no such zone", e->method);
+    else if (rc)
+        put_false_log(c, "%s", e->err.text);
+    if (rc)
+        return -1;
+    int64_t id = z->id;
+    release_snap(c);
+    return id;
+}
+
+static bool p_flag(json_t *key, const char *name, bool def)
+{
+    json_t *v = json_object_get(key, name);
+    return json_is_boolean(v)   ? json_is_true(v)
+           : json_is_integer(v) ? json_integer_value(v) != 0
+                                : def;
+}
+
+/* addDomainKey {name, key{flags, active, published, content}}: replies the
+ * new key's id, or false with the reason (never the key text). */
+static void m_add_domain_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    json_t *key = json_object_get(params, "key");
+    const char *content;
+    int64_t flags;
+    if (!json_is_object(key)) {
+        put_false_log(c, "addDomainKey: parameter 'key' must be an object");
+        return;
+    }
+    if (p_int(key, "flags", false, 0, &flags, e) || p_str(key, "content", &content, NULL, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    unsigned algorithm;
+    gs_err_t ge;
+    if (flags < 0 || flags > 65535 || dnskey_check(content, (unsigned)flags, &algorithm, &ge)) {
+        if (flags < 0 || flags > 65535)
+            gs_err_set(&ge, GS_EINVAL, "key flags %lld out of range", (long long)flags);
+        log_warn("rb: addDomainKey refused: %s", ge.text);
+        put_false_log(c, "addDomainKey: %s", ge.text);
+        return;
+    }
+    int64_t zid = key_zone(c, params, e);
+    if (zid < 0)
+        return;
+    store_key_t k = {.flags = (unsigned)flags,
+                     .active = p_flag(key, "active", false),
+                     .published = p_flag(key, "published", true),
+                     .content = content};
+    int64_t id;
+    if (state_key_add(zid, &k, &id, &ge) == 0)
+        put_json_take(c, mem_check(json_integer(id)));
+    else
+        put_false_log(c, "addDomainKey: %s", ge.text);
+}
+
+/* removeDomainKey, activateDomainKey... {name, id}. */
+static void key_op(rb_conn_t *c, json_t *params, perr_t *e, state_key_op_t op)
+{
+    int64_t id;
+    if (p_int(params, "id", false, 0, &id, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    int64_t zid = key_zone(c, params, e);
+    if (zid < 0)
+        return;
+    gs_err_t ge;
+    if (state_key_change(zid, id, op, &ge) == 0)
+        put_true(c);
+    else
+        put_false_log(c, "%s: %s", e->method, ge.text);
+}
+
+static void m_remove_domain_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    key_op(c, params, e, STATE_KEY_REMOVE);
+}
+
+static void m_activate_domain_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    key_op(c, params, e, STATE_KEY_ACTIVATE);
+}
+
+static void m_deactivate_domain_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    key_op(c, params, e, STATE_KEY_DEACTIVATE);
+}
+
+static void m_publish_domain_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    key_op(c, params, e, STATE_KEY_PUBLISH);
+}
+
+static void m_unpublish_domain_key(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    key_op(c, params, e, STATE_KEY_UNPUBLISH);
+}
+
+/* A chain entry's name relative to the apex, as pdns wants it back ("."
+ * for the apex itself). */
+static json_t *relative_name(const zone_t *z, const zone_node_t *n)
+{
+    if (n->name_len == z->name_len)
+        return mem_check(json_string("."));
+    return mem_check(json_stringn(n->name, n->name_len - z->name_len));
+}
+
+/* getBeforeAndAfterNamesAbsolute {id, qname}: the NSEC (or NSEC3 hashed)
+ * neighbours of qname in the zone's chain, from the snapshot. `unhashed` is
+ * the absolute name of `before`, which pdns looks up for its type bitmap. */
+static void m_before_after(rb_conn_t *c, json_t *params, perr_t *e)
+{
+    const char *q;
+    size_t qlen;
+    if (p_str(params, "qname", &q, &qlen, e)) {
+        put_false_log(c, "%s", e->err.text);
+        return;
+    }
+    const zone_t *z = zone_param(c, params, "id", "zonename", e);
+    if (!z)
+        return;
+    const zone_node_t *b, *a;
+    const uint8_t *bh, *ah;
+    if (!zone_denial_neighbours(z, q, qlen, &b, &a, &bh, &ah)) {
+        put_false_log(c, "getBeforeAndAfterNamesAbsolute: zone %s: %s", z->name,
+                      z->nkeys ? "qname is not a name or hash of this zone"
+                               : "the zone has no keys");
+        return;
+    }
+    json_t *r = mem_check(json_object());
+    json_object_set_new(r, "unhashed", mem_check(json_stringn(b->name, b->name_len)));
+    if (bh) {
+        char hb[NSEC3_B32_LEN + 1], ha[NSEC3_B32_LEN + 1];
+        nsec3_b32(bh, hb);
+        nsec3_b32(ah, ha);
+        json_object_set_new(r, "before", mem_check(json_string(hb)));
+        json_object_set_new(r, "after", mem_check(json_string(ha)));
+    } else {
+        json_object_set_new(r, "before", relative_name(z, b));
+        json_object_set_new(r, "after", relative_name(z, a));
+    }
+    put_json_take(c, r);
+}
+
 /* ---- transactions --------------------------------------------------------- */
 
 /* A refused startTransaction also ends the transaction open on the
@@ -1119,6 +1293,20 @@ static void m_feed_record(rb_conn_t *c, json_t *params, perr_t *e)
         c->trx.fed_soa = true;
         c->trx.fed_serial = soa[0];
     }
+    /* A signed zone's transfer (and a zone file exported from one) carries
+     * what pdns makes by itself when it signs live: left out, said once. */
+    static const char *const derived[] = {"RRSIG",  "NSEC",    "NSEC3", "NSEC3PARAM",
+                                          "DNSKEY", "CDNSKEY", "CDS"};
+    for (size_t i = 0; json_is_string(jt) && i < sizeof(derived) / sizeof(derived[0]); i++) {
+        if (strcmp(json_string_value(jt), derived[i]) == 0) {
+            if (c->trx.dropped_dnssec++ == 0)
+                log_info("rb: %s: fed %s record (and any more DNSSEC records of this "
+                         "transaction) not stored: pdns signs geosteer zones live",
+                         z->name, derived[i]);
+            put_true(c);
+            return;
+        }
+    }
     trx_op_t op = {.feed = true};
     take_op(c, &op, add_rec(&op, z, c->lk.snap->world->steer, rr, e), e);
 }
@@ -1239,6 +1427,14 @@ static const struct {
     {"getTSIGKeys", m_get_tsig_keys},
     {"setTSIGKey", m_set_tsig_key},
     {"deleteTSIGKey", m_delete_tsig_key},
+    {"getDomainKeys", m_get_domain_keys},
+    {"addDomainKey", m_add_domain_key},
+    {"removeDomainKey", m_remove_domain_key},
+    {"activateDomainKey", m_activate_domain_key},
+    {"deactivateDomainKey", m_deactivate_domain_key},
+    {"publishDomainKey", m_publish_domain_key},
+    {"unpublishDomainKey", m_unpublish_domain_key},
+    {"getBeforeAndAfterNamesAbsolute", m_before_after},
     {"startTransaction", m_start_trx},
     {"replaceRRSet", m_replace_rrset},
     {"feedRecord", m_feed_record},

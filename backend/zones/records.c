@@ -150,6 +150,7 @@ int zone_load(store_t *st, int64_t id, zone_prog_fn reuse, void *ctx, zone_t **o
     atomic_store(&(*out)->notified_serial, rows.notified_serial);
     (*out)->masters = arena_strndup((*out)->arena, rows.masters, strlen(rows.masters));
     atomic_store(&(*out)->refreshed, rows.refreshed);
+    zone_set_keys(*out, rows.keys, rows.nkeys);
     for (size_t i = 0; i < n; i++)
         luac_free((luac_prog_t *)(uintptr_t)recs[i].prog); /* the image holds its own */
     free(meta);

@@ -81,6 +81,20 @@ static const char *schema_v4 = "ALTER TABLE zones ADD COLUMN refreshed INTEGER N
                                "  created INTEGER NOT NULL);"
                                "PRAGMA user_version = 4;";
 
+/* Version 5: DNSSEC. The signing keys pdns keeps through the remote
+ * backend (addDomainKey...), private key text included, so the store stays
+ * mode 0600. Ids are never reused: pdnsutil names keys by id. */
+static const char *schema_v5 = "CREATE TABLE cryptokeys ("
+                               "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                               "  zone_id INTEGER NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
+                               "  flags INTEGER NOT NULL,"
+                               "  active INTEGER NOT NULL,"
+                               "  published INTEGER NOT NULL,"
+                               "  content TEXT NOT NULL,"
+                               "  created INTEGER NOT NULL);"
+                               "CREATE INDEX cryptokeys_by_zone ON cryptokeys(zone_id);"
+                               "PRAGMA user_version = 5;";
+
 static int sql_err(store_t *st, gs_err_t *err, const char *what)
 {
     return gs_err_set(err, GS_ESTORE, "zone store '%s': %s: %s", st->path, what,
@@ -222,7 +236,8 @@ static int check_schema(store_t *st, int64_t *version, bool *create, gs_err_t *e
                   {"metadata", "id,zone_id,kind,value", 1, 0},
                   {"overrides", "endpoint,state,until,created", 2, 0},
                   {"autoprimaries", "ip,nameserver,account,created", 4, 0},
-                  {"tsig_keys", "name,algorithm,secret,created", 4, 0}};
+                  {"tsig_keys", "name,algorithm,secret,created", 4, 0},
+                  {"cryptokeys", "id,zone_id,flags,active,published,content,created", 5, 0}};
     int64_t ntables;
     int rc;
     if ((rc = query_int(st, "PRAGMA user_version", version, err)) ||
@@ -288,8 +303,9 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
      * is narrowed to its owner, with its -wal and -shm files. */
     struct stat sb;
     if (fstat(st->lock_fd, &sb) == 0 && (sb.st_mode & 077)) {
-        log_warn("zone store '%s': mode %03o gives others access to TSIG secrets: set to 600", path,
-                 (unsigned)(sb.st_mode & 0777));
+        log_warn("zone store '%s': mode %03o gives others access to TSIG secrets and DNSSEC "
+                 "private keys: set to 600",
+                 path, (unsigned)(sb.st_mode & 0777));
         if (fchmod(st->lock_fd, 0600) != 0)
             log_warn("zone store '%s': chmod 600 failed: %s", path, strerror(errno));
         static const char *const sfx[] = {"-wal", "-shm"};
@@ -313,7 +329,8 @@ int store_open(const char *path, store_t **out, gs_err_t *err)
         if ((create && (rc = exec(st, schema_v1, err))) ||
             ((create || version < 2) && (rc = exec(st, schema_v2, err))) ||
             ((create || version < 3) && (rc = exec(st, schema_v3, err))) ||
-            (rc = exec(st, schema_v4, err)) || (rc = exec(st, "COMMIT", err))) {
+            ((create || version < 4) && (rc = exec(st, schema_v4, err))) ||
+            (rc = exec(st, schema_v5, err)) || (rc = exec(st, "COMMIT", err))) {
             exec(st, "ROLLBACK", NULL);
             goto fail;
         }
@@ -524,6 +541,31 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
         goto fail;
     }
 
+    /* DNSSEC keys, oldest first. */
+    cap = 0;
+    if ((rc = prep(st,
+                   "SELECT id, flags, active, published, content FROM cryptokeys WHERE zone_id=? "
+                   "ORDER BY id",
+                   &stmt, err)))
+        goto fail;
+    sqlite3_bind_int64(stmt, 1, id);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (out->nkeys == cap)
+            out->keys = mem_realloc_n(out->keys, cap = cap ? cap * 2 : 4, sizeof(*out->keys));
+        store_key_t *k = &out->keys[out->nkeys++];
+        k->id = sqlite3_column_int64(stmt, 0);
+        k->flags = (unsigned)sqlite3_column_int64(stmt, 1);
+        k->active = sqlite3_column_int64(stmt, 2) != 0;
+        k->published = sqlite3_column_int64(stmt, 3) != 0;
+        k->content = (const char *)(uintptr_t)put_str(&text, col_text(stmt, 4));
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (rc != SQLITE_DONE) {
+        rc = sql_err(st, err, "read DNSSEC keys");
+        goto fail;
+    }
+
     out->text = buf_take(&text);
 #define AT(p) (p) = out->text + (uintptr_t)(p)
     out->apex = out->text + apex;
@@ -537,6 +579,8 @@ int store_zone_rows(store_t *st, int64_t id, store_zone_rows_t *out, gs_err_t *e
         AT(out->meta[i].kind);
         AT(out->meta[i].value);
     }
+    for (size_t i = 0; i < out->nkeys; i++)
+        AT(out->keys[i].content);
 #undef AT
     return 0;
 fail:
@@ -550,6 +594,7 @@ void store_zone_rows_free(store_zone_rows_t *r)
 {
     free(r->rows);
     free(r->meta);
+    free(r->keys);
     free(r->text);
     memset(r, 0, sizeof(*r));
 }
@@ -931,4 +976,63 @@ int store_tsig_each(store_t *st, const char *name, store_tsig_fn fn, void *ctx, 
         fn(ctx, col_text(stmt, 0), col_text(stmt, 1), col_text(stmt, 2));
     sqlite3_finalize(stmt);
     return rc == SQLITE_DONE ? 0 : sql_err(st, err, "read TSIG keys");
+}
+
+int store_key_add(store_t *st, int64_t zone_id, const store_key_t *k, int64_t *id, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st,
+                  "INSERT INTO cryptokeys(zone_id, flags, active, published, content, created) "
+                  "VALUES(?,?,?,?,?,?)",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, zone_id);
+    sqlite3_bind_int64(stmt, 2, k->flags);
+    sqlite3_bind_int(stmt, 3, k->active);
+    sqlite3_bind_int(stmt, 4, k->published);
+    sqlite3_bind_text(stmt, 5, k->content, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
+    if ((rc = run(st, stmt, err, "add DNSSEC key")))
+        return rc;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_key_set(store_t *st, int64_t zone_id, int64_t key_id, const char *field, bool value,
+                  gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    bool active = strcmp(field, "active") == 0;
+    int rc = prep(st,
+                  active ? "UPDATE cryptokeys SET active=? WHERE id=? AND zone_id=?"
+                         : "UPDATE cryptokeys SET published=? WHERE id=? AND zone_id=?",
+                  &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(stmt, 1, value);
+    sqlite3_bind_int64(stmt, 2, key_id);
+    sqlite3_bind_int64(stmt, 3, zone_id);
+    if ((rc = run(st, stmt, err, "update DNSSEC key")))
+        return rc;
+    return sqlite3_changes(st->db)
+               ? 0
+               : gs_err_set(err, GS_ENOTFOUND, "the zone has no key with id %lld",
+                            (long long)key_id);
+}
+
+int store_key_remove(store_t *st, int64_t zone_id, int64_t key_id, gs_err_t *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = prep(st, "DELETE FROM cryptokeys WHERE id=? AND zone_id=?", &stmt, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, key_id);
+    sqlite3_bind_int64(stmt, 2, zone_id);
+    if ((rc = run(st, stmt, err, "remove DNSSEC key")))
+        return rc;
+    return sqlite3_changes(st->db)
+               ? 0
+               : gs_err_set(err, GS_ENOTFOUND, "the zone has no key with id %lld",
+                            (long long)key_id);
 }

@@ -9,13 +9,14 @@
 #ifndef GS_ZONES_STORE_H
 #define GS_ZONES_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
 #include "common/compiler.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 typedef struct store store_t;
 
@@ -49,6 +50,16 @@ typedef struct {
     const char *kind, *value;
 } store_meta_row_t;
 
+/* One DNSSEC key of a zone, as pdns's KeyData: DNSKEY flags (256 ZSK, 257
+ * KSK), whether it signs (active) and is in the DNSKEY set (published),
+ * and its private key in BIND's text form (never logged). */
+typedef struct {
+    int64_t id;
+    unsigned flags;
+    bool active, published;
+    const char *content;
+} store_key_t;
+
 /* The rows of one zone; every string lives in `text`. */
 /* A zone's kind, as stored ("native", "primary", "secondary"). */
 typedef enum { STORE_KIND_NATIVE, STORE_KIND_PRIMARY, STORE_KIND_SECONDARY } store_kind_t;
@@ -67,6 +78,8 @@ typedef struct {
     size_t nrows;
     store_meta_row_t *meta; /* grouped by kind, values in insertion order */
     size_t nmeta;
+    store_key_t *keys; /* oldest first */
+    size_t nkeys;
     char *text;
 } store_zone_rows_t;
 
@@ -166,5 +179,14 @@ typedef void (*store_tsig_fn)(void *ctx, const char *name, const char *algorithm
                               const char *secret);
 GS_WARN_UNUSED int store_tsig_each(store_t *st, const char *name, store_tsig_fn fn, void *ctx,
                                    gs_err_t *err);
+
+/* DNSSEC keys of zone `zone_id`: add one (its new id in *id), set its
+ * `field` ("active" or "published"), or remove it. GS_ENOTFOUND when the
+ * zone has no key `key_id`. */
+GS_WARN_UNUSED int store_key_add(store_t *st, int64_t zone_id, const store_key_t *k, int64_t *id,
+                                 gs_err_t *err);
+GS_WARN_UNUSED int store_key_set(store_t *st, int64_t zone_id, int64_t key_id, const char *field,
+                                 bool value, gs_err_t *err);
+GS_WARN_UNUSED int store_key_remove(store_t *st, int64_t zone_id, int64_t key_id, gs_err_t *err);
 
 #endif

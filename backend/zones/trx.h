@@ -49,9 +49,10 @@ typedef struct {
     bool replace_all; /* startTransaction with a real domain_id: load-zone */
     int64_t zone_id;
     int64_t trxid;
-    char *poison;        /* owned reason of the first refused write, or NULL */
-    bool fed_soa;        /* a fed record was the zone's SOA: a transfer's serial */
-    uint32_t fed_serial; /* its serial, kept when a refusal drops the ops */
+    char *poison;          /* owned reason of the first refused write, or NULL */
+    bool fed_soa;          /* a fed record was the zone's SOA: a transfer's serial */
+    uint32_t fed_serial;   /* its serial, kept when a refusal drops the ops */
+    size_t dropped_dnssec; /* fed RRSIG, NSEC, DNSKEY... left out (pdns signs live) */
     trx_op_t *ops;
     size_t nops, cap;
     size_t records; /* accounted: records, or 1 for an op without any */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend/dns/dname.h"
+#include "backend/dns/nsec.h"
 #include "backend/steering/luac.h"
 #include "common/mem.h"
 
@@ -109,33 +110,44 @@ static void build_replies(zone_t *z, zone_node_t *node, buf_t *tmp)
 /* Marks records that are not authoritative data of this zone: everything at
  * and below a delegation (NS at a name other than the apex), except the DS
  * at the cut, which belongs to the parent. */
+static bool node_has(const zone_node_t *n, uint16_t code)
+{
+    for (uint32_t k = 0; n && k < n->nrecs; k++)
+        if (n->recs[k].type->code == code)
+            return true;
+    return false;
+}
+
+/* Whether node `n` is a delegation point: NS at a name other than the apex. */
+static bool is_cut(const zone_t *z, const zone_node_t *n)
+{
+    return n->name_len != z->name_len && node_has(n, RR_TYPE_NS);
+}
+
+/* Whether a proper ancestor of `n`, strictly below the apex, is a cut. */
+static bool below_cut(const zone_t *z, const zone_node_t *n)
+{
+    int off = 0;
+    for (;;) {
+        int p = dname_parent(n->name + off, n->name_len - off);
+        if (p < 0)
+            return false;
+        off += p;
+        size_t len = n->name_len - off;
+        if (len <= z->name_len)
+            return false;
+        if (node_has(zone_find(z, n->name + off, len, dname_hash(n->name + off, len)), RR_TYPE_NS))
+            return true;
+    }
+}
+
 static void mark_auth(zone_t *z)
 {
     for (size_t i = 0; i < z->nnodes; i++) {
         zone_node_t *n = &z->nodes[i];
-        bool below_cut = false;
-        int off = 0;
-        /* Walk the proper ancestors strictly below the apex. */
-        while (!below_cut) {
-            int p = dname_parent(n->name + off, n->name_len - off);
-            if (p < 0)
-                break;
-            off += p;
-            size_t len = n->name_len - off;
-            if (len <= z->name_len)
-                break;
-            const zone_node_t *a = zone_find(z, n->name + off, len, dname_hash(n->name + off, len));
-            for (uint32_t k = 0; a && k < a->nrecs; k++)
-                if (a->recs[k].type->code == RR_TYPE_NS)
-                    below_cut = true;
-        }
-        bool is_cut = false;
-        if (n->name_len != z->name_len)
-            for (uint32_t k = 0; k < n->nrecs; k++)
-                if (n->recs[k].type->code == RR_TYPE_NS)
-                    is_cut = true;
+        bool below = below_cut(z, n), cut = is_cut(z, n);
         for (uint32_t k = 0; k < n->nrecs; k++)
-            n->recs[k].auth = !below_cut && (!is_cut || n->recs[k].type->code == RR_TYPE_DS);
+            n->recs[k].auth = !below && (!cut || n->recs[k].type->code == RR_TYPE_DS);
     }
 }
 
@@ -321,4 +333,158 @@ const zone_meta_t *zone_meta_find(const zone_t *z, const char *kind)
         if (strcmp(z->meta[i].kind, kind) == 0)
             return &z->meta[i];
     return NULL;
+}
+
+/* ---- DNSSEC: keys and the denial chains ----------------------------------- */
+
+static int cmp_nsec(const void *a, const void *b)
+{
+    const zone_nsec_t *x = a, *y = b;
+    return nsec_canon_cmp(x->wire, x->wlen, y->wire, y->wlen);
+}
+
+static int cmp_nsec3(const void *a, const void *b)
+{
+    return memcmp(((const zone_nsec3_t *)a)->hash, ((const zone_nsec3_t *)b)->hash, NSEC3_HASH_LEN);
+}
+
+/* The chain members, as pdns's own backends choose them: every name not
+ * below a cut that holds records (a delegation point included, glue and
+ * occluded names not). NSEC3 adds the empty non-terminals above members;
+ * with opt-out, a delegation without DS is left out, and so is an empty
+ * non-terminal above nothing else. */
+static void build_chain(zone_t *z, const nsec3_param_t *n3)
+{
+    bool *in = mem_calloc(z->nnodes ? z->nnodes : 1, sizeof(*in));
+    size_t count = 0;
+    for (size_t i = 0; i < z->nnodes; i++) {
+        const zone_node_t *n = &z->nodes[i];
+        if (!n->nrecs || below_cut(z, n))
+            continue;
+        if (n3 && n3->flags && is_cut(z, n) && !node_has(n, RR_TYPE_DS))
+            continue;
+        in[i] = true;
+        count++;
+        /* NSEC3: the empty non-terminals between it and the apex. */
+        for (int off = 0, p; n3 && (p = dname_parent(n->name + off, n->name_len - off)) >= 0;) {
+            off += p;
+            size_t len = n->name_len - off;
+            if (len <= z->name_len)
+                break;
+            uint32_t idx;
+            const zone_node_t *a = zone_find(z, n->name + off, len, dname_hash(n->name + off, len));
+            if (!a || a->nrecs || (idx = (uint32_t)(a - z->nodes), in[idx]))
+                continue;
+            in[idx] = true;
+            count++;
+        }
+    }
+    uint8_t wire[NSEC_WIRE_MAX];
+    if (n3) {
+        z->nsec3 = arena_alloc(z->arena, sizeof(*z->nsec3) * (count ? count : 1));
+        for (size_t i = 0; i < z->nnodes; i++) {
+            if (!in[i])
+                continue;
+            zone_nsec3_t *e = &z->nsec3[z->nnsec3++];
+            size_t wl = nsec_wire(z->nodes[i].name, z->nodes[i].name_len, wire);
+            nsec3_hash(n3, wire, wl, e->hash);
+            e->node = (uint32_t)i;
+        }
+        qsort(z->nsec3, z->nnsec3, sizeof(*z->nsec3), cmp_nsec3);
+    } else {
+        z->nsec = arena_alloc(z->arena, sizeof(*z->nsec) * (count ? count : 1));
+        for (size_t i = 0; i < z->nnodes; i++) {
+            if (!in[i])
+                continue;
+            zone_nsec_t *e = &z->nsec[z->nnsec++];
+            size_t wl = nsec_wire(z->nodes[i].name, z->nodes[i].name_len, wire);
+            uint8_t *w = arena_alloc(z->arena, wl);
+            memcpy(w, wire, wl);
+            *e = (zone_nsec_t){w, (uint32_t)wl, (uint32_t)i};
+        }
+        qsort(z->nsec, z->nnsec, sizeof(*z->nsec), cmp_nsec);
+    }
+    free(in);
+}
+
+void zone_set_keys(zone_t *z, const store_key_t *keys, size_t nkeys)
+{
+    z->keys = arena_alloc(z->arena, sizeof(*z->keys) * (nkeys ? nkeys : 1));
+    z->nkeys = nkeys;
+    for (size_t i = 0; i < nkeys; i++) {
+        z->keys[i] = keys[i];
+        z->keys[i].content = arena_strndup(z->arena, keys[i].content, strlen(keys[i].content));
+    }
+    if (!nkeys)
+        return;
+    const zone_meta_t *param = zone_meta_find(z, "NSEC3PARAM");
+    const zone_meta_t *narrow = zone_meta_find(z, "NSEC3NARROW");
+    nsec3_param_t n3;
+    bool nsec3 = param && param->nvalues && nsec3_param_parse(param->values[0], &n3, NULL) == 0;
+    if (nsec3 && narrow && narrow->nvalues && strcmp(narrow->values[0], "1") == 0)
+        return; /* narrow: pdns makes its own white lies */
+    z->use_nsec3 = nsec3;
+    build_chain(z, nsec3 ? &n3 : NULL);
+}
+
+bool zone_denial_neighbours(const zone_t *z, const char *q, size_t qlen, const zone_node_t **before,
+                            const zone_node_t **after, const uint8_t **before_hash,
+                            const uint8_t **after_hash)
+{
+    size_t lo = 0, hi;
+    if (z->use_nsec3) {
+        uint8_t h[NSEC3_HASH_LEN];
+        if (qlen && q[qlen - 1] == '.')
+            qlen--;
+        if (!z->nnsec3 || !nsec3_b32_decode(q, qlen, h))
+            return false;
+        /* lo: the first entry greater than h. */
+        for (hi = z->nnsec3; lo < hi;) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (memcmp(z->nsec3[mid].hash, h, NSEC3_HASH_LEN) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        const zone_nsec3_t *b = &z->nsec3[lo ? lo - 1 : z->nnsec3 - 1];
+        const zone_nsec3_t *a = &z->nsec3[lo < z->nnsec3 ? lo : 0];
+        *before = &z->nodes[b->node];
+        *after = &z->nodes[a->node];
+        *before_hash = b->hash;
+        *after_hash = a->hash;
+        return true;
+    }
+    if (!z->nnsec)
+        return false;
+    /* The absolute canonical name: the relative one with the apex after it. */
+    char abs[DNAME_MAXTEXT + 2], canon[DNAME_MAXTEXT + 1];
+    size_t n = 0;
+    if (!(qlen == 1 && q[0] == '.') && qlen) {
+        if (qlen > DNAME_MAXTEXT)
+            return false;
+        memcpy(abs, q, qlen);
+        n = qlen;
+        if (abs[n - 1] != '.')
+            abs[n++] = '.';
+    }
+    if (n + z->name_len > DNAME_MAXTEXT + 1)
+        return false;
+    memcpy(abs + n, z->name, z->name_len);
+    n += z->name_len;
+    int cl = dname_canon(abs, n, false, canon, NULL);
+    if (cl < 0)
+        return false;
+    uint8_t w[NSEC_WIRE_MAX];
+    size_t wl = nsec_wire(canon, (size_t)cl, w);
+    for (hi = z->nnsec; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (nsec_canon_cmp(z->nsec[mid].wire, z->nsec[mid].wlen, w, wl) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *before = &z->nodes[z->nsec[lo ? lo - 1 : z->nnsec - 1].node];
+    *after = &z->nodes[z->nsec[lo < z->nnsec ? lo : 0].node];
+    *before_hash = *after_hash = NULL;
+    return true;
 }

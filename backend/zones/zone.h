@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/dns/nsec.h"
 #include "backend/dns/rr.h"
+#include "backend/zones/store.h"
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/htab.h"
@@ -71,6 +73,19 @@ typedef struct {
     size_t nvalues;
 } zone_meta_t;
 
+/* Denial of existence for a signed zone (doc/dnssec.md). The NSEC chain:
+ * nodes in canonical DNS order, each with its wire name. The NSEC3 chain:
+ * hashed owner names in order. Both hold indexes into `nodes`. */
+typedef struct {
+    const uint8_t *wire;
+    uint32_t wlen;
+    uint32_t node;
+} zone_nsec_t;
+typedef struct {
+    uint8_t hash[NSEC3_HASH_LEN];
+    uint32_t node;
+} zone_nsec3_t;
+
 typedef struct zone {
     int64_t id;
     const char *name; /* canonical apex */
@@ -92,6 +107,17 @@ typedef struct zone {
     htab_t index; /* nodes by name hash */
     zone_meta_t *meta;
     size_t nmeta;
+    /* DNSSEC (zone_set_keys): the keys, oldest first, and for a zone with
+     * at least one key the chain its denials are answered from: NSEC, or
+     * NSEC3 when NSEC3PARAM is set and NSEC3NARROW is not "1" (narrow
+     * NSEC3 needs no chain: pdns hashes by itself). */
+    store_key_t *keys;
+    size_t nkeys;
+    zone_nsec_t *nsec;
+    size_t nnsec;
+    zone_nsec3_t *nsec3;
+    size_t nnsec3;
+    bool use_nsec3; /* NSEC3 non-narrow: answer from nsec3 */
     arena_t *arena;
     struct luac_prog **progs; /* the LUA programs the zone holds a reference to */
     size_t nprogs;
@@ -104,6 +130,23 @@ typedef struct zone {
  * kept (listed) but answers nothing. Cost: O(n log n) in records. */
 zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, size_t nrecs,
                    const zone_input_meta_t *meta, size_t nmeta);
+
+/* Gives a freshly built zone (not yet published) its DNSSEC keys and, when
+ * it has any, the chain for its denials, per its NSEC3PARAM and
+ * NSEC3NARROW metadata (an unparsable NSEC3PARAM is treated as absent:
+ * state.c refuses one on write). Cost: O(n log n) in names, plus one NSEC3
+ * hash per name for NSEC3. */
+void zone_set_keys(zone_t *z, const store_key_t *keys, size_t nkeys);
+
+/* getBeforeAndAfterNamesAbsolute for zone `z`: `q` is what pdns sends
+ * (for NSEC a name relative to the apex, "." for the apex itself; for
+ * NSEC3 the 32-character base32hex hash). Finds the last chain entry at or
+ * before it and the first after it, wrapping around the chain's ends, and
+ * returns their nodes in *before / *after, or false for an unsigned zone
+ * or a `q` of the wrong form. */
+bool zone_denial_neighbours(const zone_t *z, const char *q, size_t qlen, const zone_node_t **before,
+                            const zone_node_t **after, const uint8_t **before_hash,
+                            const uint8_t **after_hash);
 
 /* Releases a zone. Accepts NULL. */
 void zone_free(zone_t *z);
