@@ -1086,6 +1086,8 @@ static int key_order_check(const zone_t *z, int64_t key_id, state_key_op_t op, g
     if (!k)
         return gs_err_set(err, GS_ENOTFOUND, "zone %s has no key with id %lld", z->name,
                           (long long)key_id);
+    if (op == STATE_KEY_REMOVE)
+        return 0; /* always allowed: disable-dnssec removes active keys */
     size_t active = 0;
     for (size_t i = 0; i < z->nkeys; i++)
         active += z->keys[i].active;
@@ -1124,7 +1126,7 @@ static int key_change(int64_t zone_id, int64_t key_id, state_key_op_t op, const 
         goto out;
     }
     snprintf(name, sizeof(name), "%s", z->name);
-    if (op != STATE_KEY_ADD && op != STATE_KEY_REMOVE && (rc = key_order_check(z, key_id, op, err)))
+    if (op != STATE_KEY_ADD && (rc = key_order_check(z, key_id, op, err)))
         goto out;
     if ((rc = store_begin(store, err)))
         goto out;

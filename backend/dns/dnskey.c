@@ -100,7 +100,7 @@ int dnskey_check(const char *content, unsigned flags, unsigned *algorithm, gs_er
             return gs_err_set(err, GS_EINVAL, "key text: field '%s' is not base64", *f);
         if (algorithms[a].key_octets && (size_t)octets != algorithms[a].key_octets)
             return gs_err_set(err, GS_EINVAL,
-                              "key text: a %s private key has %zu octets, this one %ld",
+                              "key text: the private key of %s has %zu octets, this one %ld",
                               algorithms[a].name, algorithms[a].key_octets, octets);
     }
     *algorithm = (unsigned)num;
