@@ -34,6 +34,9 @@ PACKAGES=(
     # decision log test: the shipped logrotate snippet, run for real
     logrotate
     dnsdist # t_dnsdist.sh and bench/run_dnsdist_bench.sh: dnsdist in front of the nodes
+    # DNSSEC tests: an independent validating resolver (NLnet Labs' unbound,
+    # with ECS passed through to pdns) beside BIND's delv (dnsutils)
+    unbound
 )
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

@@ -317,16 +317,19 @@ static size_t dyn_reply(lk_ctx_t *c, const zone_t *z, const zone_node_t *node,
                 empty_ttl = ttl;
         }
     }
-    /* pdns's own ANY lookup builds a type bitmap: an ENT there would be
-     * read as type 0, and the name exists anyway. */
-    *ent = any && empty && !internal;
+    *ent = any && empty;
     /* A held pipe answer needing its ENT is not sent: the remote backend's
      * answer is the one counted. */
     if (!(f == LK_PIPE && *ent))
         for (size_t k = 0; k < nheld; k++)
             settle(c, node, r, held_rec[k], &cl, &c->held[k]);
+    /* For pdns's own ANY lookup (an NSEC type bitmap) the ENT is still
+     * needed: without a record carrying the scope, pdns would keep the
+     * empty result in its query cache and answer NODATA to every client.
+     * Marked not authoritative, it stays out of the bitmap (pdns lists
+     * only authoritative types and NS there). */
     if (*ent)
-        put_rec(out, f, z, node, "ENT", "", empty_ttl, true, empty_scope, emitted++);
+        put_rec(out, f, z, node, "ENT", "", empty_ttl, !internal, empty_scope, emitted++);
     return emitted;
 }
 
