@@ -1235,8 +1235,14 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
 {
     int rc = dnssec_meta_check(kind, values, n, err);
     if (rc) {
-        log_warn("state: zone id %lld: metadata %s refused: %s", (long long)zone_id, kind,
-                 err->text);
+        /* pdns sets PRESIGNED at every transfer of a signed zone into a
+         * secondary: that refusal is routine (the transfer says so once). */
+        if (strcmp(kind, "PRESIGNED") == 0)
+            log_debug("state: zone id %lld: metadata %s refused: %s", (long long)zone_id, kind,
+                      err->text);
+        else
+            log_warn("state: zone id %lld: metadata %s refused: %s", (long long)zone_id, kind,
+                     err->text);
         return rc;
     }
     pthread_mutex_lock(&writer_lock);

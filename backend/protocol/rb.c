@@ -1517,6 +1517,30 @@ const buf_t *rb_handle(rb_conn_t *c, const char *line, size_t len)
     return &c->out;
 }
 
+/* pdns's feedEnts3 carries the NSEC3 salt as raw octets in a JSON string:
+ * not UTF-8, possibly \u0000, which no strict parser takes. The salt is not
+ * used (empty non-terminals are derived at commit), so the line is parsed
+ * again with every octet that is not UTF-8 read as '?'. */
+static json_t *load_binary_salt(const char *line, size_t len, json_error_t *jerr)
+{
+    char *copy = mem_alloc(len);
+    for (size_t i = 0; i < len; i++) {
+        size_t n = (unsigned char)line[i] < 0x80 ? 1 : 0;
+        for (size_t k = 2; !n && k <= 4 && i + k <= len; k++)
+            if (buf_utf8_valid(line + i, k))
+                n = k;
+        if (!n) {
+            copy[i] = '?';
+            continue;
+        }
+        memcpy(copy + i, line + i, n);
+        i += n - 1;
+    }
+    json_t *req = json_loadb(copy, len, JSON_ALLOW_NUL, jerr);
+    free(copy);
+    return req;
+}
+
 static void handle(rb_conn_t *c, const char *line, size_t len)
 {
     scan_lookup_t sl;
@@ -1533,6 +1557,8 @@ static void handle(rb_conn_t *c, const char *line, size_t len)
     }
     json_error_t jerr;
     json_t *req = json_loadb(line, len, 0, &jerr);
+    if (!req && len > 24 && memmem(line, len, "\"feedEnts3\"", 11))
+        req = load_binary_salt(line, len, &jerr);
     if (!req) {
         put_false_log(c, "malformed request: %s at column %d", jerr.text, jerr.column);
         poison_malformed(c);
