@@ -21,7 +21,6 @@
 . "$(dirname "$0")/lib_dnssec.sh"
 gs_require pdns_server pdnsutil pdns_control kdig
 gsd_require_validators
-GS_PDNS_MODE=remote
 Z=sig.test
 
 cat >"$GS_TMP/geo.txt" <<'GEO'
