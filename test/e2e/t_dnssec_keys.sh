@@ -150,6 +150,22 @@ out=$(delv @127.0.0.1 -p "$PORT" -a "$GS_TMP/a1" +root=$Z "www.$Z" A 2>&1 || tru
 echo "$out" | grep -q "fully validated" && gs_fail "the removed KSK's DS still validates: $out"
 echo "ok: the removed KSK's DS no longer validates"
 
+# ---- list-keys, CDS and CDNSKEY (metadata pdns publishes from) -------------
+gs_expect_contains "list-keys" "$Z" "$(pu list-keys $Z)"
+pu set-publish-cds $Z >/dev/null || gs_fail "set-publish-cds"
+pu set-publish-cdnskey $Z >/dev/null || gs_fail "set-publish-cdnskey"
+out=$(delv @127.0.0.1 -p "$PORT" -a "$GS_TMP/a2" +root=$Z $Z CDS 2>&1)
+echo "$out" | grep -q "^; fully validated" && echo "$out" | grep -q "IN	CDS	" ||
+    gs_fail "CDS at the apex not validated: $out"
+out=$(delv @127.0.0.1 -p "$PORT" -a "$GS_TMP/a2" +root=$Z $Z CDNSKEY 2>&1)
+echo "$out" | grep -q "^; fully validated" && echo "$out" | grep -q "IN	CDNSKEY	257 " ||
+    gs_fail "CDNSKEY at the apex not validated: $out"
+echo "ok: set-publish-cds, set-publish-cdnskey: CDS and CDNSKEY validated"
+pu unset-publish-cds $Z >/dev/null || gs_fail "unset-publish-cds"
+pu unset-publish-cdnskey $Z >/dev/null || gs_fail "unset-publish-cdnskey"
+out=$(delv @127.0.0.1 -p "$PORT" -a "$GS_TMP/a2" +root=$Z $Z CDS 2>&1)
+echo "$out" | grep -q "negative response, fully validated" || gs_fail "CDS still published: $out"
+
 # ---- NSEC3, narrow, back to NSEC -------------------------------------------
 for mode in "1 0 1 ab" "1 0 0 - narrow" "1 0 5 -"; do
     narrow=${mode#1 0 * * }
