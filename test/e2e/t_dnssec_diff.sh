@@ -114,19 +114,25 @@ B_PORT=$(gs_free_port)
 [ "$B_PORT" != "$A_PORT" ] || B_PORT=$(gs_free_port)
 gs_pdns_bind_conf "$B" "$B_PORT" "$Z" "$ZONEFILE" "bind-dnssec-db=$B/dnssec.db" "${CONF[@]}"
 out=$(pu "$B" create-bind-db "$B/dnssec.db") || gs_fail "create-bind-db: $out"
-# keys DIR: one line per key of the zone, "tag flags Active|Inactive
-# Published|Unpublished", sorted (ids differ between the two sides).
-keys() {
-    pu "$1" show-zone $Z | sed -n 's/^ID = [0-9]* ([A-Z]*), flags = \([0-9]*\), tag = \([0-9]*\),.*\t *\([A-Za-z]*\)\t *\([A-Za-z]*\) .*/\2 \1 \3 \4/p' | sort
+# key_list DIR: one line per key of the zone from show-zone, "id flags tag
+# Active|Inactive Published|Unpublished".
+key_list() {
+    local re='^ID = \([0-9]*\) ([A-Z]*), flags = \([0-9]*\), tag = \([0-9]*\),'
+    re+='.*\t *\([A-Za-z]*\)\t *\([A-Za-z]*\) .*'
+    pu "$1" show-zone $Z | sed -n "s/$re/\1 \2 \3 \4 \5/p"
 }
+# keys DIR: the same without the ids (they differ between the two sides),
+# tag first, sorted.
+keys() { key_list "$1" | awk '{ print $3, $2, $4, $5 }' | sort; }
 nkeys=0
-while read -r id flags state pub; do
+list=$(key_list "$A")
+while read -r id flags _ state pub; do
     case $flags in 257) role=ksk ;; 256) role=zsk ;; *) gs_fail "key $id: flags $flags" ;; esac
     pu "$A" export-zone-key $Z "$id" >"$GS_TMP/key$id.private" || gs_fail "export-zone-key $id"
     out=$(pu "$B" import-zone-key $Z "$GS_TMP/key$id.private" $role "${state,,}" "${pub,,}") ||
         gs_fail "import-zone-key $id ($role $state $pub): $out"
     nkeys=$((nkeys + 1))
-done < <(pu "$A" show-zone $Z | sed -n 's/^ID = \([0-9]*\) ([A-Z]*), flags = \([0-9]*\),.*\t *\([A-Za-z]*\)\t *\([A-Za-z]*\) .*/\1 \2 \3 \4/p')
+done <<<"$list"
 gs_expect_eq "4 keys in (A)" 4 "$nkeys"
 gs_expect_eq "(B) holds the same keys, roles and states as (A)" "$(keys "$A")" "$(keys "$B")"
 keys "$A" | sed 's/^/  key: /'
@@ -140,8 +146,7 @@ WRAP=$(python3 - "$ZONEFILE" $Z <<'PY'
 import base64, hashlib, re, sys
 zonefile, apex = sys.argv[1], sys.argv[2].lower() + "."
 def wire(name):  # absolute presentation name -> lower-cased wire form
-    out, label, i = b"", b"", 0
-    labels = []
+    label, labels, i = b"", [], 0
     while i < len(name):
         c = name[i]
         if c == "\\":
@@ -180,6 +185,8 @@ print(" ".join(res))
 PY
 ) || gs_fail "no NSEC3 wrap-around names"
 read -r WRAP_AB_LO WRAP_AB_HI WRAP_0_LO WRAP_0_HI <<<"$WRAP"
+[[ "$WRAP" =~ ^nx[0-9]+\.$Z\.\ nx[0-9]+\.$Z\.\ nx[0-9]+\.$Z\.\ nx[0-9]+\.$Z\.$ ]] ||
+    gs_fail "NSEC3 wrap-around names: '$WRAP'"
 QUERIES=$GS_TMP/queries.txt
 cat >"$QUERIES" <<Q
 # existing data of every type
@@ -285,17 +292,19 @@ www.example.org A
 Q
 
 # --- the comparison ------------------------------------------------------------------
-# diff.py MODE OUT A_PORT B_PORT QUERIES: every query to both servers (a few
-# in parallel), each reply normalised to its rcode, header flags and sorted
-# records per section, RRSIGs as "covered alg labels origttl keytag signer"
-# (validity dates and signature dropped). Prints each difference with the
-# lines only one side has, every unsigned RRset, then "N queries, D
-# differences"; writes the normalised replies to OUT/{a,b}/<query>. Then the
+# diff.py MODE OUT A_PORT B_PORT QUERIES ZONE [WRAP...]: every query to both
+# servers (a few in parallel), each reply normalised to its rcode, header
+# flags and sorted records per section, RRSIGs as "covered alg labels
+# origttl keytag signer" (validity dates and signature dropped). Prints each
+# difference with the lines only one side has, every unsigned RRset, then
+# "N queries, D differences"; writes the normalised replies to
+# OUT/{a,b}/<n>_<query> (and kdig's output to <...>.raw). Then the
 # absolute checks of MODE (nsec, nsec3, narrow, or "-" for none) on (A)'s
-# replies. Exit 1 on any difference or failed check.
+# replies (WRAP: names whose NSEC3 proof must be the wrap-around record).
+# Exit 1 on any difference or failed check.
 DIFF=$GS_TMP/diff.py
 cat >"$DIFF" <<'PY'
-import base64, os, re, subprocess, sys
+import os, re, subprocess, sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -493,7 +502,8 @@ set_mode() {
 rc=0
 for mode in nsec nsec3 narrow; do
     [ $mode = nsec ] || set_mode $mode
-    [ $mode != nsec ] || gs_expect_contains "NSEC to begin with" "Zone has NSEC semantics" "$(pu "$A" show-zone $Z)"
+    [ $mode != nsec ] ||
+        gs_expect_contains "NSEC to begin with" "Zone has NSEC semantics" "$(pu "$A" show-zone $Z)"
     python3 "$DIFF" $mode "$GS_TMP/out-$mode" "$A_PORT" "$B_PORT" "$QUERIES" $Z \
         "$WRAP_AB_LO" "$WRAP_AB_HI" || rc=1
     echo "--- $mode done at $(($(date +%s) - T0)) s"
@@ -503,7 +513,8 @@ for mode in nsec nsec3 narrow; do
         out=$(pu "$B" set-nsec3 $Z "1 0 1 cd") || gs_fail "set-nsec3 cd: $out"
         gs_pdns_control "$B" bind-reload-now $Z >/dev/null
         ctl_rc=0
-        ctl=$(python3 "$DIFF" - "$GS_TMP/out-control" "$A_PORT" "$B_PORT" "$QUERIES" $Z) || ctl_rc=$?
+        ctl=$(python3 "$DIFF" - "$GS_TMP/out-control" "$A_PORT" "$B_PORT" "$QUERIES" $Z) ||
+            ctl_rc=$?
         printf '%s\n' "$ctl" >"$GS_TMP/control.txt"
         gs_expect_eq "negative control: the comparison fails" 1 "$ctl_rc"
         for q in "nope.$Z A" "b.ent.$Z A" "foo.wild.$Z A" "$Z NSEC3PARAM"; do
@@ -514,9 +525,11 @@ $ctl"
             grep -qxF "DIFF [-] $q" <<<"$ctl" && gs_fail "negative control: '$q' differs:
 $ctl"
         done
-        echo "ok: negative control: $(tail -n 1 <<<"$ctl" | sed 's/^\[-\] //') with (B)'s salt cd; e.g."
+        echo "ok: negative control: $(tail -n 1 <<<"$ctl" | sed 's/^\[-\] //')" \
+            "with (B)'s salt cd; e.g."
         sed -n '/^DIFF \[-\] nope/,/^DIFF/p' <<<"$ctl" | sed '$d' | head -n 6 | sed 's/^/    /'
     fi
 done
 [ $rc -eq 0 ] || gs_fail "geosteerd and the bind backend signed or denied differently (see above)"
-echo "PASS: DNSSEC answers of geosteerd and the bind backend agree under NSEC, NSEC3 and NSEC3 narrow ($(($(date +%s) - T0)) s)"
+echo "PASS: DNSSEC answers of geosteerd and the bind backend agree under NSEC, NSEC3 and" \
+    "NSEC3 narrow ($(($(date +%s) - T0)) s)"
