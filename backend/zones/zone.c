@@ -467,7 +467,7 @@ bool zone_denial_neighbours(const zone_t *z, const char *q, size_t qlen, const z
         if (abs[n - 1] != '.')
             abs[n++] = '.';
     }
-    if (n + z->name_len > DNAME_MAXTEXT + 1)
+    if (n + z->name_len > DNAME_MAXTEXT)
         return false;
     memcpy(abs + n, z->name, z->name_len);
     n += z->name_len;
