@@ -394,6 +394,10 @@ static void zone_list(buf_t *out)
             buf_printf(out, " notified_serial=%u", z->notified_serial);
         if (z->kind == STORE_KIND_SECONDARY)
             put_secondary(out, z);
+        size_t active;
+        const char *mode = zone_dnssec_mode(z, &active);
+        if (mode)
+            buf_printf(out, " dnssec=%s keys=%zu/%zu", mode, active, z->nkeys);
         buf_putc(out, '\n');
     }
     snap_unpin(slot);
@@ -523,6 +527,13 @@ static void status_json(buf_t *out)
                                                  (json_int_t)ri.xfr_at, "reason", ri.reason)));
             json_object_set_new(o, "state", json_string(state_secondary_state(z, &ri, now)));
         }
+        size_t active;
+        const char *mode = zone_dnssec_mode(z, &active);
+        json_object_set_new(
+            o, "dnssec",
+            mode ? mem_check(json_pack("{s:s, s:I, s:I}", "denial", mode, "keys",
+                                       (json_int_t)z->nkeys, "active_keys", (json_int_t)active))
+                 : json_null());
         json_array_append_new(zones, o);
     }
     char *cfg_path, digest[65];

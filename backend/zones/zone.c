@@ -421,10 +421,22 @@ void zone_set_keys(zone_t *z, const store_key_t *keys, size_t nkeys)
     const zone_meta_t *narrow = zone_meta_find(z, "NSEC3NARROW");
     nsec3_param_t n3;
     bool nsec3 = param && param->nvalues && nsec3_param_parse(param->values[0], &n3, NULL) == 0;
-    if (nsec3 && narrow && narrow->nvalues && strcmp(narrow->values[0], "1") == 0)
-        return; /* narrow: pdns makes its own white lies */
+    if (nsec3 && narrow && narrow->nvalues && strcmp(narrow->values[0], "1") == 0) {
+        z->nsec3_narrow = true; /* pdns makes its own white lies */
+        return;
+    }
     z->use_nsec3 = nsec3;
     build_chain(z, nsec3 ? &n3 : NULL);
+}
+
+const char *zone_dnssec_mode(const zone_t *z, size_t *active)
+{
+    *active = 0;
+    for (size_t i = 0; i < z->nkeys; i++)
+        *active += z->keys[i].active;
+    if (!z->nkeys)
+        return NULL;
+    return z->nsec3_narrow ? "nsec3-narrow" : z->use_nsec3 ? "nsec3" : "nsec";
 }
 
 bool zone_denial_neighbours(const zone_t *z, const char *q, size_t qlen, const zone_node_t **before,

@@ -117,7 +117,8 @@ typedef struct zone {
     size_t nnsec;
     zone_nsec3_t *nsec3;
     size_t nnsec3;
-    bool use_nsec3; /* NSEC3 non-narrow: answer from nsec3 */
+    bool use_nsec3;    /* NSEC3 non-narrow: answer from nsec3 */
+    bool nsec3_narrow; /* NSEC3 narrow: pdns needs no chain */
     arena_t *arena;
     struct luac_prog **progs; /* the LUA programs the zone holds a reference to */
     size_t nprogs;
@@ -137,6 +138,10 @@ zone_t *zone_build(int64_t id, const char *apex, const zone_input_rec_t *recs, s
  * state.c refuses one on write). Cost: O(n log n) in names, plus one NSEC3
  * hash per name for NSEC3. */
 void zone_set_keys(zone_t *z, const store_key_t *keys, size_t nkeys);
+
+/* How a signed zone denies: "nsec", "nsec3" or "nsec3-narrow"; NULL for a
+ * zone without keys. Sets *active to the number of active keys. */
+const char *zone_dnssec_mode(const zone_t *z, size_t *active);
 
 /* getBeforeAndAfterNamesAbsolute for zone `z`: `q` is what pdns sends
  * (for NSEC a name relative to the apex, "." for the apex itself; for

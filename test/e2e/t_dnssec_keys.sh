@@ -110,6 +110,7 @@ csk=$(key_ids CSK)
 csk=${csk%% *}
 [ -n "$csk" ] || gs_fail "secure-zone made no CSK: $(show)"
 gs_expect_contains "show-zone: NSEC by default" "Zone has NSEC semantics" "$(show)"
+gs_expect_contains "zone list shows the signed zone" "dnssec=nsec keys=1/1" "$(gs_cli zone list)"
 gs_expect_contains "export-zone-dnskey" "DNSKEY 257 3 13" "$(pu export-zone-dnskey $Z "$csk")"
 anchor "$GS_TMP/a1"
 all_secure "secure-zone (NSEC)" "$GS_TMP/a1"
@@ -178,6 +179,8 @@ for mode in "1 0 1 ab" "1 0 0 - narrow" "1 0 5 -"; do
     *) want="Zone has hashed NSEC3 semantics" ;;
     esac
     gs_expect_contains "show-zone after set-nsec3 $mode" "$want" "$(show)"
+    gs_expect_contains "status --json after set-nsec3 $mode" \
+        "\"denial\": \"nsec3${narrow:+-narrow}\"" "$(gs_cli status --json)"
     kdig @127.0.0.1 -p "$PORT" +dnssec nope.$Z A | grep -q "NSEC3" ||
         gs_fail "set-nsec3 $mode: the denial has no NSEC3"
     all_secure "NSEC3 $mode" "$GS_TMP/a2"
