@@ -1069,6 +1069,18 @@ void state_tsig_each(const char *name, store_tsig_fn fn, void *ctx)
 
 /* ---- DNSSEC keys -------------------------------------------------------------- */
 
+/* After a key or DNSSEC setting changed: pdns keeps keys (30 s), metadata
+ * (60 s) and signed answers (its packet cache) for a while. With
+ * settings.pdns_control_socket, "purge ZONE$" empties them at once (for
+ * the zone's names; pdns 4.7 drops its key and metadata caches whole). */
+static void purge_signed_zone(const char *apex)
+{
+    char name[DNAME_MAXTEXT + 2];
+    int n = snprintf(name, sizeof(name), "%s$", apex);
+    if (n > 0 && (size_t)n < sizeof(name))
+        purge(name, 1);
+}
+
 static const store_key_t *zone_key(const zone_t *z, int64_t key_id)
 {
     for (size_t i = 0; i < z->nkeys; i++)
@@ -1153,6 +1165,7 @@ static int key_change(int64_t zone_id, int64_t key_id, state_key_op_t op, const 
         goto out;
     }
     republish(zone_id, NULL, err); /* committed: a failure here is logged by it */
+    purge_signed_zone(name);
     if (op == STATE_KEY_ADD)
         log_info("state: %s: DNSSEC key %lld added (flags %u, %s, %s)", name, (long long)*new_id,
                  k->flags, k->active ? "active" : "inactive",
@@ -1179,6 +1192,17 @@ int state_key_add(int64_t zone_id, const store_key_t *k, int64_t *id, gs_err_t *
 int state_key_change(int64_t zone_id, int64_t key_id, state_key_op_t op, gs_err_t *err)
 {
     return key_change(zone_id, key_id, op, NULL, NULL, err);
+}
+
+/* Whether pdns reads metadata `kind` for DNSSEC. */
+static bool dnssec_meta_kind(const char *kind)
+{
+    static const char *const kinds[] = {"NSEC3PARAM", "NSEC3NARROW", "PRESIGNED",
+                                        "SOA-EDIT",   "PUBLISH-CDS", "PUBLISH-CDNSKEY"};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    return false;
 }
 
 /* Metadata kinds pdns reads for DNSSEC are checked before they are stored:
@@ -1258,6 +1282,9 @@ int state_meta_set(int64_t zone_id, const char *kind, const char *const *values,
         }
         if (rc == 0) {
             rc = republish(zone_id, NULL, err); /* committed: a failure here is logged by it */
+            const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
+            if (z && dnssec_meta_kind(kind))
+                purge_signed_zone(z->name);
         } else {
             const zone_t *z = snap_zone_by_id(snap_current(), zone_id);
             char why[700];
