@@ -1121,8 +1121,10 @@ static int key_order_check(const zone_t *z, int64_t key_id, state_key_op_t op, g
     return 0;
 }
 
-static const char *const key_op_done[] = {"activated", "deactivated", "published", "unpublished",
-                                          "removed"};
+static const char *const key_op_done[] = {
+    [STATE_KEY_ACTIVATE] = "activated", [STATE_KEY_DEACTIVATE] = "deactivated",
+    [STATE_KEY_PUBLISH] = "published",  [STATE_KEY_UNPUBLISH] = "unpublished",
+    [STATE_KEY_REMOVE] = "removed",     [STATE_KEY_ADD] = "added"};
 
 /* One key change in one store transaction, then the zone republished with
  * its keys. `k` is the key to add (op STATE_KEY_ADD) or NULL. */
