@@ -105,6 +105,25 @@ bool buf_utf8_valid(const char *s, size_t len)
     return true;
 }
 
+long buf_base64_octets(const char *s, size_t len)
+{
+    if (len == 0 || len % 4)
+        return -1;
+    size_t pad = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '=') {
+            if (i + 2 < len)
+                return -1;
+            pad++;
+        } else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+            return -1;
+        }
+    }
+    return (long)(len / 4 * 3 - pad);
+}
+
 void buf_put_jstr(buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";

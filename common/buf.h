@@ -53,6 +53,10 @@ void buf_put_jstr(buf_t *b, const char *s, size_t len);
 /* Returns true if `len` bytes at `s` are valid UTF-8 (what JSON strings need). */
 bool buf_utf8_valid(const char *s, size_t len);
 
+/* The number of octets base64 text `s` (`len` characters, no line breaks,
+ * padding only at the end) decodes to, or -1 when it is not that. */
+long buf_base64_octets(const char *s, size_t len);
+
 /* Appends printf-formatted text. */
 void buf_printf(buf_t *b, const char *fmt, ...) GS_PRINTF(2, 3);
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 /* Fields each algorithm's key text must carry, and the size in octets of
  * the private key where it is fixed (elliptic curves; 0: RSA, any size). */
 static const char *const rsa_fields[] = {"Modulus",   "PublicExponent", "PrivateExponent",
@@ -25,27 +27,6 @@ static const struct {
     {15, "ED25519", curve_fields, 32},
     {16, "ED448", curve_fields, 57},
 };
-
-/* The octets base64 text `s` (`n` characters) decodes to, or -1 when it is
- * not base64 (padding only at the end). */
-static long base64_octets(const char *s, size_t n)
-{
-    if (n == 0 || n % 4)
-        return -1;
-    size_t pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '=') {
-            if (i + 2 < n)
-                return -1;
-            pad++;
-        } else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '+' || c == '/')) {
-            return -1;
-        }
-    }
-    return (long)(n / 4 * 3 - pad);
-}
 
 /* Finds line "Field: value" in `content`; sets the value and its length
  * (trailing blanks and CR left out). */
@@ -95,7 +76,7 @@ int dnskey_check(const char *content, unsigned flags, unsigned *algorithm, gs_er
         if (!field(content, *f, &v, &n))
             return gs_err_set(err, GS_EINVAL, "key text: algorithm %s without its '%s' field",
                               algorithms[a].name, *f);
-        long octets = base64_octets(v, n);
+        long octets = buf_base64_octets(v, n);
         if (octets < 0)
             return gs_err_set(err, GS_EINVAL, "key text: field '%s' is not base64", *f);
         if (algorithms[a].key_octets && (size_t)octets != algorithms[a].key_octets)

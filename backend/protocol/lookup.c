@@ -378,7 +378,8 @@ static bool internal_lookup(const lookup_req_t *r)
             (r->real_remote_len == 9 && memcmp(r->real_remote, "0.0.0.0/0", 9) == 0));
 }
 
-/* Remembers the client of a lookup that has one (lk_ctx_t.last_remote). */
+/* Remembers the client of a lookup that has one, in a signed zone
+ * (lk_ctx_t.last_remote). */
 static void remember_client(lk_ctx_t *c, const lookup_req_t *r)
 {
     if (!r->remote || r->remote_len >= sizeof(c->last_remote) ||
@@ -395,8 +396,6 @@ size_t lk_answer(lk_ctx_t *c, const lookup_req_t *r, lk_format_t f, buf_t *out)
 {
     buf_reset(out);
     bool internal = internal_lookup(r);
-    if (!internal)
-        remember_client(c, r);
     if (c->counting)
         metrics_add(c->sh, has_ecs(r) ? STAT_ECS_YES : STAT_ECS_NO, 1);
     char name[DNAME_MAXTEXT + 2];
@@ -417,6 +416,10 @@ size_t lk_answer(lk_ctx_t *c, const lookup_req_t *r, lk_format_t f, buf_t *out)
             z = NULL;
         node = z ? zone_find(z, name, qlen, hash) : NULL;
     }
+    /* Only a signed zone's bitmap lookups need the client; pdns asks them
+     * inside the zone it is answering from. */
+    if (z && z->nkeys && !internal)
+        remember_client(c, r);
     if (f == LK_JSON) {
         if (node && node->dynamic) {
             bool ent;

@@ -46,7 +46,7 @@ typedef struct {
     /* Results of a pipe ANY answer held until it is known to be sent
      * (lookup.c, dyn_reply); allocated when first needed. */
     luae_result_t *held;
-    /* The client of the last lookup that had one. pdns asks for an NSEC or
+    /* The client of the last lookup in a signed zone. pdns asks for an NSEC or
      * NSEC3 type bitmap with a lookup of its own (no client), right after
      * the client's lookups on the same connection: a dynamic name is then
      * answered for that client (lookup.c, lk_answer). */

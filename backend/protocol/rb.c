@@ -655,16 +655,7 @@ static bool tsig_algorithm_ok(const char *a)
 /* A base64 secret of 1..1024 characters (no line breaks, padding last). */
 static bool base64_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > 1024 || len % 4)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool pad = c == '=' && i + 2 >= len && (i + 1 == len || s[i + 1] == '=');
-        if (!(pad || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/'))
-            return false;
-    }
-    return true;
+    return len <= 1024 && buf_base64_octets(s, len) >= 0;
 }
 
 static void tsig_key_json(void *ctx, const char *name, const char *algorithm, const char *secret)

@@ -343,6 +343,17 @@ gs_pdnsutil() {
     pdnsutil --config-dir="$dir" "$@"
 }
 
+# gs_pdnsutil_q DIR ARGS...: gs_pdnsutil with the remote backend's connection
+# chatter ("Reconnecting to backend", "closing socket") left out of its
+# output, which is also kept in $GS_TMP/pu.out; the exit status is
+# pdnsutil's.
+gs_pdnsutil_q() {
+    local rc=0
+    gs_pdnsutil "$@" >"$GS_TMP/pu.out" 2>&1 || rc=$?
+    grep -v "Reconnecting to backend\|closing socket" "$GS_TMP/pu.out" || true
+    return $rc
+}
+
 # gs_expect_eq WHAT EXPECTED ACTUAL
 gs_expect_eq() {
     if [ "$2" != "$3" ]; then

@@ -62,12 +62,7 @@ JSON
 gs_start_geosteerd "$GS_TMP/gs" -c "$GS_TMP/geosteer.json"
 PORT=$(gs_free_port)
 gs_pdns_conf "$GS_TMP/p" "$GS_SOCK" "$PORT" remote-dnssec=yes
-pu() {
-    gs_pdnsutil "$GS_TMP/p" "$@" >"$GS_TMP/pu.out" 2>&1
-    local rc=$?
-    grep -v "Reconnecting to backend\|closing socket" "$GS_TMP/pu.out"
-    return $rc
-}
+pu() { gs_pdnsutil_q "$GS_TMP/p" "$@"; }
 for zone in $Z sec.$Z insec.$Z; do gs_cli zone create $zone >/dev/null; done
 cat >"$GS_TMP/child.zone" <<'ZONE'
 @    300 IN SOA ns1 hostmaster 1 3600 600 86400 60

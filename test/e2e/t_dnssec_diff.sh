@@ -78,15 +78,7 @@ ZONE
 CONF=(cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0 dnssec-key-cache-ttl=0
     zone-metadata-cache-ttl=0 8bit-dns=yes)
 
-# pu DIR ARGS...: pdnsutil on DIR's config, the remote backend's connection
-# chatter left out; the exit status is pdnsutil's.
-pu() {
-    local dir=$1 rc=0
-    shift
-    gs_pdnsutil "$dir" "$@" >"$GS_TMP/pu.out" 2>&1 || rc=$?
-    grep -v "Reconnecting to backend\|closing socket" "$GS_TMP/pu.out" || true
-    return $rc
-}
+pu() { gs_pdnsutil_q "$@"; }
 
 # --- (A) geosteerd behind pdns_server ------------------------------------------
 A=$GS_TMP/pdns-gs

@@ -31,14 +31,7 @@ DAEMON_ARGS=(-c "$GS_TMP/geosteer.json")
 PORT=$(gs_free_port)
 gs_pdns_conf "$GS_TMP/p" "$GS_SOCK" "$PORT" remote-dnssec=yes dnssec-key-cache-ttl=0 \
     zone-metadata-cache-ttl=0 cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0
-# pu ARGS...: pdnsutil on the zone's pdns config, its connection chatter
-# left out; the exit status is pdnsutil's.
-pu() {
-    gs_pdnsutil "$GS_TMP/p" "$@" >"$GS_TMP/pu.out" 2>&1
-    local rc=$?
-    grep -v "Reconnecting to backend\|closing socket" "$GS_TMP/pu.out"
-    return $rc
-}
+pu() { gs_pdnsutil_q "$GS_TMP/p" "$@"; }
 Z=k.test
 gs_cli zone create $Z >/dev/null
 cat >"$GS_TMP/zone" <<'ZONE'

@@ -36,10 +36,7 @@ gs_pdns_conf "$GS_TMP/pS" "$SOCK_S" "$SP" secondary=yes remote-dnssec=yes xfr-cy
 pu() {
     local dir=$1
     shift
-    gs_pdnsutil "$GS_TMP/$dir" "$@" >"$GS_TMP/pu.out" 2>&1
-    local rc=$?
-    grep -v "Reconnecting to backend\|closing socket" "$GS_TMP/pu.out"
-    return $rc
+    gs_pdnsutil_q "$GS_TMP/$dir" "$@"
 }
 cat >"$GS_TMP/zone" <<'ZONE'
 $ORIGIN n.test.
